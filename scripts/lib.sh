@@ -1,0 +1,39 @@
+# Shell helpers shared by the project's scripts. Source it; it defines functions only.
+
+log() { printf '\033[1m[%s]\033[0m %s\n' "${LOG_TAG:-tenancy}" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Seconds since the epoch with milliseconds, for timing steps.
+now_ms() { date +%s%3N; }
+elapsed() { local ms=$(( $(now_ms) - $1 )); printf '%d.%03ds' $((ms / 1000)) $((ms % 1000)); }
+
+# A free TCP port on 127.0.0.1, as the kernel hands it out.
+free_port() {
+  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+# Installs Debian packages whose command is missing: pairs of "command:package".
+ensure_commands() {
+  local missing=() pair
+  for pair in "$@"; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} and no apt-get to install them: install them by hand"
+  [ "$(id -u)" -eq 0 ] || die "missing ${missing[*]}: run as root so they can be installed, or install them by hand"
+  log "installing ${missing[*]} with apt"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# True when the Docker engine at DOCKER_HOST (or the default socket) answers.
+docker_answers() { timeout 10 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+
+# Waits up to $2 seconds for command $1 to succeed.
+wait_for() {
+  local deadline=$(( $(date +%s) + $2 ))
+  until eval "$1" >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$deadline" ] || return 1
+    sleep 0.2
+  done
+}

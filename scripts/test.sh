@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The one test command (`make test`). On a fresh Debian machine, as root, with only Node and npm,
+# it installs what it needs, brings up real infrastructure, builds the images offline, runs every
+# test and removes everything it created, even when tests fail.
+#
+#   Docker  DOCKER_HOST or the default socket if an engine answers there; otherwise its own
+#           dockerd (data root and socket in a temporary folder), stopped at the end.
+#   Redis   TEST_REDIS_URL if given; otherwise its own redis-server on a free 127.0.0.1 port.
+#   nginx   the nginx binary, started by the tests that need it on their own ports.
+#
+# Usage: scripts/test.sh                 lint, typecheck and every test
+#        scripts/test.sh FILE...         only the given test files (tap arguments)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+LOG_TAG=test
+
+started=$(now_ms)
+run_dir="$(mktemp -d /tmp/tenancy-test.XXXXXX)"
+export TENANCY_TEST_RUN="run-$(date +%Y%m%d%H%M%S)-$$"
+own_dockerd_pid=""
+own_redis_pid=""
+
+cleanup() {
+  local status=$?
+  set +e
+  if docker_answers; then
+    local label="dev.tenancy.test-run=$TENANCY_TEST_RUN"
+    docker ps -aq --filter "label=$label" | xargs -r docker rm -f -v >/dev/null
+    docker network ls -q --filter "label=$label" | xargs -r docker network rm >/dev/null
+    docker volume ls -q --filter "label=$label" | xargs -r docker volume rm -f >/dev/null
+    log "removed every container, network and volume labelled $label"
+  fi
+  if [ -n "$own_redis_pid" ]; then kill "$own_redis_pid" 2>/dev/null; wait "$own_redis_pid" 2>/dev/null; fi
+  if [ -n "$own_dockerd_pid" ]; then
+    kill "$own_dockerd_pid" 2>/dev/null
+    for _ in $(seq 1 100); do kill -0 "$own_dockerd_pid" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$own_dockerd_pid" 2>/dev/null
+  fi
+  rm -rf "$run_dir" 2>/dev/null
+  log "total time $(elapsed "$started")"
+  exit $status
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# 1. System packages, only those missing.
+ensure_commands docker:docker.io redis-server:redis-server nginx:nginx-light
+
+# 2. Node dependencies, when the lockfile is newer than the install (a fresh clone has none).
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  step=$(now_ms)
+  log "installing node dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  log "npm ci done in $(elapsed "$step")"
+fi
+
+# 3. Static checks (skipped for a focused run that names test files): lint, format and types.
+checks_status=0
+if [ $# -eq 0 ]; then
+  step=$(now_ms)
+  npm run --silent lint || checks_status=1
+  npm run --silent typecheck || checks_status=1
+  log "lint and typecheck took $(elapsed "$step")$([ $checks_status -eq 0 ] || echo ': FAILED')"
+fi
+
+# 4. Docker engine.
+if docker_answers; then
+  log "using the Docker engine at ${DOCKER_HOST:-the default socket}"
+else
+  [ -z "${DOCKER_HOST:-}" ] || die "DOCKER_HOST=$DOCKER_HOST does not answer"
+  ensure_commands dockerd:docker.io
+  step=$(now_ms)
+  mkdir -p "$run_dir/docker"
+  export DOCKER_HOST="unix://$run_dir/docker/docker.sock"
+  dockerd --data-root "$run_dir/docker/data" --exec-root "$run_dir/docker/exec" \
+    --pidfile "$run_dir/docker/dockerd.pid" --host "$DOCKER_HOST" \
+    >"$run_dir/docker/dockerd.log" 2>&1 &
+  own_dockerd_pid=$!
+  wait_for docker_answers 60 || { tail -20 "$run_dir/docker/dockerd.log" >&2; die "dockerd did not start"; }
+  log "started own dockerd in $(elapsed "$step") (log: $run_dir/docker/dockerd.log)"
+fi
+
+# 5. Redis.
+if [ -n "${TEST_REDIS_URL:-}" ]; then
+  log "using Redis at the given TEST_REDIS_URL"
+else
+  port=$(free_port)
+  mkdir -p "$run_dir/redis"
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$run_dir/redis" --save '' --appendonly no \
+    --logfile "$run_dir/redis/redis.log" &
+  own_redis_pid=$!
+  export TEST_REDIS_URL="redis://127.0.0.1:$port"
+  wait_for "redis-cli -p $port ping" 10 || die "redis-server did not start"
+  log "started own redis-server on 127.0.0.1:$port"
+fi
+
+# 6. Images, offline.
+step=$(now_ms)
+export NODE_BASE_IMAGE="${NODE_BASE_IMAGE:-tenancy/node-base:local}"
+export TENANT_IMAGE="${TENANT_IMAGE:-tenancy/tenant:local}"
+scripts/build-images.sh
+log "image builds took $(elapsed "$step")"
+
+# 7. Every test. tap's summary becomes the plain "N passed, N failed" line CI reads.
+step=$(now_ms)
+set +e
+npx tap "$@" 2>&1 | tee "$run_dir/tap.log"
+tap_status=${PIPESTATUS[0]}
+set -e
+summary=$(grep -E '^# \{ total: [0-9]+' "$run_dir/tap.log" | tail -n 1)
+total=$(sed -E 's/.*total: ([0-9]+).*/\1/' <<<"$summary")
+failed=$(grep -oE 'fail: [0-9]+' <<<"$summary" | grep -oE '[0-9]+' || echo 0)
+skipped=$(grep -oE 'skip: [0-9]+' <<<"$summary" | grep -oE '[0-9]+' || echo 0)
+log "tests took $(elapsed "$step")"
+echo "tests: $((${total:-0} - failed - skipped)) passed, ${failed} failed, ${skipped} skipped"
+[ "$checks_status" -eq 0 ] || { log "lint or typecheck failed (see above)"; exit 1; }
+exit "$tap_status"

@@ -1,0 +1,141 @@
+import { type Static, Type } from '@sinclair/typebox';
+
+/**
+ * The typed contract between the gateway and the supervisor's internal API.
+ *
+ * Both sides import these schemas: the supervisor validates requests and serialises responses
+ * with them, the gateway's client uses the static types. Changing a schema here is a change to
+ * the wire protocol; keep additions optional so replicas of different versions can talk.
+ */
+
+/** Lifecycle states of a tenant, as reported everywhere. */
+export const TenantState = Type.Union(
+  [
+    Type.Literal('asleep'),
+    Type.Literal('waking'),
+    Type.Literal('running'),
+    Type.Literal('stopping'),
+    Type.Literal('failed'),
+  ],
+  { description: 'Lifecycle state of the tenant' },
+);
+export type TenantState = Static<typeof TenantState>;
+
+/** Phases of a wake, in order. */
+export const WakePhase = Type.Union(
+  [
+    Type.Literal('queued'),
+    Type.Literal('creating'),
+    Type.Literal('starting'),
+    Type.Literal('waiting-health'),
+    Type.Literal('ready'),
+    Type.Literal('failed'),
+  ],
+  { description: 'Phase a wake has reached' },
+);
+export type WakePhase = Static<typeof WakePhase>;
+
+/** Why a tenant was last stopped. */
+export const StopReason = Type.Union(
+  [
+    Type.Literal('idle'),
+    Type.Literal('admin'),
+    Type.Literal('capacity'),
+    Type.Literal('crashed'),
+    Type.Literal('oom'),
+    Type.Literal('failed-start'),
+  ],
+  { description: 'Why the tenant was last stopped' },
+);
+export type StopReason = Static<typeof StopReason>;
+
+/** A user id as the platform receives it: opaque, bounded, printable. */
+export const UserId = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]+$' });
+
+/** Plan names select a row of the supervisor's plan table. */
+export const PlanName = Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9][a-z0-9_-]*$' });
+
+/** `PUT /internal/v1/users/:userId`: record a login. */
+export const UpsertUserBody = Type.Object(
+  {
+    email: Type.Optional(Type.String({ maxLength: 320 })),
+    plan: Type.Optional(PlanName),
+    onboardingCompleted: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type UpsertUserBody = Static<typeof UpsertUserBody>;
+
+/** Where the gateway sends a running tenant's traffic. */
+export const TenantEndpoint = Type.Object({
+  /** Base URL of the tenant app, for example `http://127.0.0.1:49160`. */
+  url: Type.String(),
+  /** Value of the per-tenant secret header the tenant app requires. */
+  secret: Type.String(),
+});
+export type TenantEndpoint = Static<typeof TenantEndpoint>;
+
+/** `POST /internal/v1/tenants/:userId/wake` body. */
+export const WakeBody = Type.Object(
+  {
+    /** Wait until the tenant is ready (bounded by the warmup budget) instead of answering at once. */
+    wait: Type.Optional(Type.Boolean({ default: false })),
+  },
+  { additionalProperties: false },
+);
+export type WakeBody = Static<typeof WakeBody>;
+
+/** The state of one tenant as the gateway needs it. */
+export const TenantRoute = Type.Object({
+  state: TenantState,
+  phase: Type.Optional(WakePhase),
+  endpoint: Type.Optional(TenantEndpoint),
+  /** Epoch milliseconds after which the tenant will be put to sleep if nothing happens. */
+  idleDeadline: Type.Optional(Type.Number()),
+});
+export type TenantRoute = Static<typeof TenantRoute>;
+
+/** One progress event of a wake, as sent on the SSE stream. */
+export const WakeProgress = Type.Object({
+  phase: WakePhase,
+  /** 0–100. */
+  percent: Type.Integer({ minimum: 0, maximum: 100 }),
+  message: Type.String(),
+  /** Milliseconds since the wake began. */
+  elapsedMs: Type.Integer({ minimum: 0 }),
+  /** Stable error code when `phase` is `failed`. */
+  code: Type.Optional(Type.String()),
+});
+export type WakeProgress = Static<typeof WakeProgress>;
+
+/** `POST /internal/v1/activity`: activity the gateway saw since its last report. */
+export const ActivityBatch = Type.Object(
+  {
+    items: Type.Array(
+      Type.Object(
+        {
+          userId: UserId,
+          /** Epoch milliseconds of the latest activity. */
+          lastActivity: Type.Number(),
+          requests: Type.Integer({ minimum: 0 }),
+          wsFrames: Type.Integer({ minimum: 0 }),
+          /** Milliseconds during which at least one stream was open. */
+          streamMs: Type.Integer({ minimum: 0 }),
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: 10_000 },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type ActivityBatch = Static<typeof ActivityBatch>;
+
+/** Headers the gateway sets on every request it forwards to a tenant; clients can never set them. */
+export const TENANT_HEADERS = {
+  userId: 'x-tenancy-user-id',
+  email: 'x-tenancy-user-email',
+  plan: 'x-tenancy-user-plan',
+  secret: 'x-tenancy-tenant-secret',
+  requestId: 'x-request-id',
+} as const;

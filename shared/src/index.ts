@@ -1,0 +1,5 @@
+export * from './config.js';
+export * from './contract.js';
+export * from './duration.js';
+export * from './errors.js';
+export * from './logger.js';

@@ -1,0 +1,31 @@
+import type { LoggerOptions } from 'pino';
+
+/**
+ * Paths pino removes from every log line: credentials must never reach the log, whichever
+ * object they hide in. Fastify logs requests as `req`, our own code uses `headers`.
+ */
+export const REDACTED_PATHS: readonly string[] = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["cf-access-jwt-assertion"]',
+  'req.headers["x-tenancy-tenant-secret"]',
+  'res.headers["set-cookie"]',
+  'headers.authorization',
+  'headers.cookie',
+  'headers["set-cookie"]',
+  'headers["x-tenancy-tenant-secret"]',
+  'token',
+  'secret',
+  'password',
+];
+
+/** Logger options both services start from: JSON lines, one `service` field, secrets redacted. */
+export function loggerOptions(service: string, level: string): LoggerOptions {
+  return {
+    level,
+    base: { service },
+    redact: { paths: [...REDACTED_PATHS], censor: '[redacted]' },
+    timestamp: () => `,"time":"${new Date().toISOString()}"`,
+    formatters: { level: (label) => ({ level: label }) },
+  };
+}

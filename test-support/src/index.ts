@@ -1,0 +1,3 @@
+export * from './docker.js';
+export * from './redis.js';
+export * from './run.js';
