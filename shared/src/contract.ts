@@ -55,6 +55,27 @@ export const UserId = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\
 /** Plan names select a row of the supervisor's plan table. */
 export const PlanName = Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9][a-z0-9_-]*$' });
 
+/**
+ * Routes of the supervisor's internal API (Bearer `SUPERVISOR_TOKEN`). `:userId` is the raw user
+ * id, percent-encoded as one path segment (`encodeURIComponent`).
+ *
+ * - `PUT  upsertUser`  body {@link UpsertUserBody} → {@link UserRecord}
+ * - `POST wake`        body {@link WakeBody} → {@link TenantRoute}; errors: 404 `SUP_ERR_USER_NOT_FOUND`,
+ *   403 `SUP_ERR_USER_DISABLED`, 429 `SUP_ERR_CAPACITY_FULL` (with `Retry-After` and `retryAfterSeconds`),
+ *   502 `SUP_ERR_WAKE_FAILED`, 504 `SUP_ERR_WAKE_TIMEOUT`, 409 `SUP_ERR_WAKE_CANCELLED`
+ * - `GET  wakeEvents`  Server-Sent Events, `event: progress` with {@link WakeProgress} data, ending after
+ *   phase `ready` or `failed`; starts a wake if none runs
+ * - `GET  route`       → {@link TenantRoute} without waking
+ * - `POST activity`    body {@link ActivityBatch} → 204
+ */
+export const INTERNAL_ROUTES = {
+  upsertUser: '/internal/v1/users/:userId',
+  wake: '/internal/v1/tenants/:userId/wake',
+  wakeEvents: '/internal/v1/tenants/:userId/wake/events',
+  route: '/internal/v1/tenants/:userId/route',
+  activity: '/internal/v1/activity',
+} as const;
+
 /** `PUT /internal/v1/users/:userId`: record a login. */
 export const UpsertUserBody = Type.Object(
   {
@@ -65,6 +86,17 @@ export const UpsertUserBody = Type.Object(
   { additionalProperties: false },
 );
 export type UpsertUserBody = Static<typeof UpsertUserBody>;
+
+/** A user as the supervisor records it. */
+export const UserRecord = Type.Object({
+  userId: UserId,
+  email: Type.Union([Type.String(), Type.Null()]),
+  plan: PlanName,
+  onboardingCompleted: Type.Boolean(),
+  /** A disabled user may not log in or wake a container. */
+  disabled: Type.Boolean(),
+});
+export type UserRecord = Static<typeof UserRecord>;
 
 /** Where the gateway sends a running tenant's traffic. */
 export const TenantEndpoint = Type.Object({
