@@ -1,0 +1,22 @@
+import { defineError } from '@tenancy/shared';
+
+/**
+ * Every error the supervisor answers with. Codes are stable: clients (the gateway, the admin
+ * CLI) match on them. The HTTP edge turns these into `{ statusCode, code, error, message }`.
+ */
+export const errors = {
+  unauthorized: defineError('SUP_ERR_AUTH_INVALID', 401, 'missing or invalid bearer token'),
+  badRequest: defineError('SUP_ERR_REQUEST_INVALID', 400, 'invalid request'),
+  notFound: defineError('SUP_ERR_ROUTE_NOT_FOUND', 404, 'no such route'),
+  userNotFound: defineError('SUP_ERR_USER_NOT_FOUND', 404, 'unknown user'),
+  tenantNotFound: defineError('SUP_ERR_TENANT_NOT_FOUND', 404, 'unknown tenant'),
+  userDisabled: defineError('SUP_ERR_USER_DISABLED', 403, 'this user is disabled'),
+  confirmMismatch: defineError('SUP_ERR_CONFIRM_MISMATCH', 400, 'confirm must repeat the user id'),
+  capacityFull: defineError('SUP_ERR_CAPACITY_FULL', 429, 'no capacity to start another tenant, retry later'),
+  wakeTimeout: defineError('SUP_ERR_WAKE_TIMEOUT', 504, 'the tenant did not become ready in time'),
+  wakeFailed: defineError('SUP_ERR_WAKE_FAILED', 502, 'the tenant failed to start'),
+  wakeCancelled: defineError('SUP_ERR_WAKE_CANCELLED', 409, 'the wake was cancelled by a stop'),
+  subnetPoolExhausted: defineError('SUP_ERR_SUBNET_POOL_EXHAUSTED', 503, 'no free subnet left in TENANT_SUBNET_POOL'),
+  runtimeUnavailable: defineError('SUP_ERR_RUNTIME_UNAVAILABLE', 503, 'the container engine is not reachable'),
+  internal: defineError('SUP_ERR_INTERNAL', 500, 'internal error'),
+} as const;
