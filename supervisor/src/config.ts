@@ -1,0 +1,93 @@
+import { type StaticDecode, Type } from '@sinclair/typebox';
+import { Duration, loadConfig, Secret } from '@tenancy/shared';
+
+/**
+ * The supervisor's whole configuration: one schema, read from the environment once at start.
+ * Each property is an environment variable; `.env.example` lists them all.
+ */
+export const SupervisorConfigSchema = Type.Object({
+  SUPERVISOR_HOST: Type.String({
+    default: '127.0.0.1',
+    description: 'Address the admin and internal API listen on. Keep it off tenant networks (see docs/security.md)',
+  }),
+  SUPERVISOR_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 4010, description: 'TCP port of the API' }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+    { default: 'info', description: 'Log level (pino)' },
+  ),
+  ADMIN_TOKEN: Secret('Bearer token of the admin API (/v1/*); ADMIN_TOKEN_FILE accepted'),
+  SUPERVISOR_TOKEN: Secret('Bearer token the gateway uses on the internal API (/internal/v1/*)'),
+  TENANT_NAMESPACE_KEY: Secret(
+    'HMAC key deriving Docker object names and per-tenant secrets from user ids; changing it orphans every tenant',
+  ),
+  DATABASE_PATH: Type.String({
+    default: './data/tenancy.db',
+    description: 'Central SQLite database file (users, tenants, audit, aggregates)',
+  }),
+  TENANCY_INSTANCE: Type.String({
+    pattern: '^[a-z][a-z0-9-]{0,23}$',
+    default: 'tenancy',
+    description:
+      'Name of this deployment: prefixes Docker object names and labels them, so deployments can share an engine',
+  }),
+  TENANT_IMAGE: Type.String({ default: 'tenancy/tenant:local', description: 'Image every tenant container runs' }),
+  TENANT_PORT: Type.Integer({
+    minimum: 1,
+    maximum: 65535,
+    default: 8080,
+    description: 'Port the tenant app listens on',
+  }),
+  TENANT_HEALTH_PATH: Type.String({
+    pattern: '^/',
+    default: '/health',
+    description: 'Path probed to decide a tenant is ready',
+  }),
+  TENANT_SUBNET_POOL: Type.String({
+    pattern: '^\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}$',
+    default: '10.201.0.0/16',
+    description: 'Address pool the per-tenant networks are cut from',
+  }),
+  TENANT_SUBNET_PREFIX: Type.Integer({
+    minimum: 16,
+    maximum: 29,
+    default: 28,
+    description: 'Prefix length of each tenant network (28 = 16 addresses; a /16 pool then holds 4096 tenants)',
+  }),
+  TENANT_NETWORK_ATTACH: Type.String({
+    default: '',
+    description:
+      'Comma-separated containers (gateway replicas) to connect to each tenant network, for compose deployments; empty in host mode',
+  }),
+  TENANT_LABELS: Type.String({
+    default: '',
+    description: 'Extra labels for every Docker object of a tenant, as comma-separated key=value pairs',
+  }),
+  PLANS: Type.String({
+    default: '',
+    description:
+      'Plan table as JSON {"name": {"memoryMb", "cpus", "pids", "egress", "tmpMb"}}; merged over the built-in "free" plan',
+  }),
+  IDLE_TIMEOUT: Duration('20m', 'Time without activity after which a running tenant is put to sleep'),
+  WARMUP_TIMEOUT: Duration('45s', 'Budget for a wake: create, start and the first healthy answer'),
+  STOP_GRACE: Duration('10s', 'Time a tenant gets between SIGTERM and SIGKILL when stopped'),
+  HEALTH_PROBE_INTERVAL: Duration('25ms', 'Pause between readiness probes during a wake'),
+  REAPER_INTERVAL: Duration('5s', 'How often idle deadlines are checked'),
+  MAX_RUNNING_TENANTS: Type.Integer({
+    minimum: 1,
+    default: 50,
+    description: 'Most tenants running or waking at once',
+  }),
+  CAPACITY_POLICY: Type.Union([Type.Literal('evict'), Type.Literal('reject')], {
+    default: 'evict',
+    description:
+      'When full: evict the least recently active tenant idle for at least EVICT_MIN_IDLE, or answer 429 (reject)',
+  }),
+  EVICT_MIN_IDLE: Duration('2m', 'A tenant must have been idle this long to be evicted for capacity'),
+});
+
+export type SupervisorConfig = StaticDecode<typeof SupervisorConfigSchema>;
+
+/** Reads and validates the configuration; throws a ConfigError listing every problem. */
+export function loadSupervisorConfig(env: Readonly<Record<string, string | undefined>>): Readonly<SupervisorConfig> {
+  return loadConfig(SupervisorConfigSchema, env);
+}

@@ -1,0 +1,55 @@
+import type { StopReason, TenantState, UserRecord, WakePhase } from '@tenancy/shared';
+
+/**
+ * What the lifecycle controller needs from the central store. The store module implements it;
+ * unit tests of the controller may pass an in-memory version.
+ */
+export interface LifecycleStore {
+  users: {
+    get(userId: string): UserRecord | undefined;
+  };
+  tenants: {
+    get(userId: string): TenantRecord | undefined;
+    getByHash(tenantHash: string): TenantRecord | undefined;
+    ensure(userId: string, tenantHash: string): TenantRecord;
+    update(userId: string, patch: Partial<Omit<TenantRecord, 'userId' | 'tenantHash'>>): TenantRecord;
+    list(filter: { state?: TenantState; limit: number; after?: string }): TenantRecord[];
+    countByState(): Partial<Record<TenantState, number>>;
+    touchActivity(userId: string, at: number, idleTimeoutMs: number): TenantRecord | undefined;
+    allocatedSubnets(): string[];
+  };
+  audit: {
+    append(entry: AuditEntry): void;
+  };
+}
+
+/** The persisted lifecycle of one tenant (times in epoch milliseconds). */
+export interface TenantRecord {
+  userId: string;
+  tenantHash: string;
+  state: TenantState;
+  phase: WakePhase | null;
+  containerId: string | null;
+  networkName: string | null;
+  subnet: string | null;
+  endpointUrl: string | null;
+  lastActivity: number | null;
+  idleDeadline: number | null;
+  stopReason: StopReason | null;
+  stopDetail: string | null;
+  wakeCount: number;
+  lastWakeStartedAt: number | null;
+  lastWakeReadyAt: number | null;
+  lastWakeMs: number | null;
+  failureCount: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface AuditEntry {
+  actor: string;
+  action: string;
+  target: string | null;
+  result: 'ok' | 'error' | 'denied';
+  detail?: Record<string, unknown> | null;
+}

@@ -1,0 +1,101 @@
+import { createHash } from 'node:crypto';
+import type Docker from 'dockerode';
+import { LABELS, MANAGED_BY, SCHEMA_VERSION } from './labels.js';
+import type { TenantSpec } from './types.js';
+
+/** Where the tenant's two volumes are mounted inside its container. */
+export const FILES_MOUNT = '/data/files';
+export const HISTORY_MOUNT = '/data/history';
+
+/** The uid:gid tenant apps run as. */
+export const TENANT_USER = '1000:1000';
+
+/** Labels of one tenant's objects: ownership first, then the deployment's extra labels. */
+export function tenantLabels(
+  instance: string,
+  tenantHash: string,
+  extra: Readonly<Record<string, string>>,
+): Record<string, string> {
+  return {
+    ...extra,
+    [LABELS.managedBy]: MANAGED_BY,
+    [LABELS.instance]: instance,
+    [LABELS.tenant]: tenantHash,
+    [LABELS.schema]: SCHEMA_VERSION,
+    [LABELS.role]: 'tenant',
+  };
+}
+
+/**
+ * The hardened container definition. Every field here is a security decision, checked by
+ * supervisor/test/integration/hardening.test.ts against a real container:
+ * non-root, no capabilities, no privilege escalation, bounded PIDs/memory/CPU, read-only root
+ * with a small noexec /tmp, only its own two named volumes, its own network, no published ports.
+ */
+export function containerOptions(spec: TenantSpec, labels: Record<string, string>): Docker.ContainerCreateOptions {
+  const { limits } = spec;
+  return {
+    name: spec.names.container,
+    Image: spec.image,
+    User: TENANT_USER,
+    Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
+    ExposedPorts: { [`${spec.port}/tcp`]: {} },
+    Labels: { ...labels, [LABELS.spec]: specHash(spec) },
+    StopSignal: 'SIGTERM',
+    StopTimeout: Math.ceil(spec.stopGraceMs / 1000),
+    HostConfig: {
+      NetworkMode: spec.names.network,
+      ReadonlyRootfs: true,
+      CapDrop: ['ALL'],
+      CapAdd: [],
+      SecurityOpt: ['no-new-privileges:true'],
+      Privileged: false,
+      PidsLimit: limits.pids,
+      Memory: limits.memoryBytes,
+      // Equal to Memory: the container may not swap at all.
+      MemorySwap: limits.memoryBytes,
+      NanoCpus: limits.nanoCpus,
+      IpcMode: 'private',
+      Tmpfs: { '/tmp': `rw,noexec,nosuid,nodev,size=${limits.tmpBytes}` },
+      Mounts: [
+        { Type: 'volume', Source: spec.names.filesVolume, Target: FILES_MOUNT, ReadOnly: false },
+        { Type: 'volume', Source: spec.names.historyVolume, Target: HISTORY_MOUNT, ReadOnly: false },
+      ],
+      PortBindings: {},
+      PublishAllPorts: false,
+      Devices: [],
+      // The supervisor decides when a tenant runs; Docker must not restart it behind its back.
+      RestartPolicy: { Name: 'no' },
+      LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
+    },
+  };
+}
+
+/** The tenant network: its own bridge and subnet, internal (no route out) unless the plan allows egress. */
+export function networkOptions(spec: TenantSpec, labels: Record<string, string>): Docker.NetworkCreateOptions {
+  return {
+    Name: spec.names.network,
+    Driver: 'bridge',
+    CheckDuplicate: true,
+    Internal: !spec.limits.egress,
+    IPAM: { Driver: 'default', Config: [{ Subnet: spec.subnet }] },
+    Labels: labels,
+  };
+}
+
+/**
+ * A digest of everything that shapes the container. A container whose label differs was made
+ * from an older spec and is re-created (its volumes stay).
+ */
+export function specHash(spec: TenantSpec): string {
+  const shape = {
+    image: spec.image,
+    limits: spec.limits,
+    env: spec.env,
+    port: spec.port,
+    network: spec.names.network,
+    grace: spec.stopGraceMs,
+    schema: SCHEMA_VERSION,
+  };
+  return createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 16);
+}

@@ -1,0 +1,238 @@
+import type { Readable } from 'node:stream';
+import Docker from 'dockerode';
+import { errors } from '../errors.js';
+import { containerOptions, networkOptions, specHash, tenantLabels } from './container-spec.js';
+import { LABELS } from './labels.js';
+import type { TenantObjectNames } from './names.js';
+import type { ContainerStatus, EnsureResult, RunningTenant, RuntimeEvent, TenantRuntime, TenantSpec } from './types.js';
+
+export interface DockerRuntimeOptions {
+  /** dockerode client; by default the engine at DOCKER_HOST or the default socket. */
+  docker?: Docker;
+  /** TENANCY_INSTANCE: scopes names and labels. */
+  instance: string;
+  /** Extra labels for every object (TENANT_LABELS). */
+  extraLabels?: Readonly<Record<string, string>>;
+  /** Containers to connect to every tenant network (TENANT_NETWORK_ATTACH). */
+  attach?: readonly string[];
+  /** Port of the tenant app inside the container. */
+  port: number;
+}
+
+/** The Docker Engine implementation of {@link TenantRuntime}, through dockerode. */
+export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntime {
+  const docker = options.docker ?? new Docker();
+  const extraLabels = options.extraLabels ?? {};
+  const attach = options.attach ?? [];
+  const instanceFilter = [`${LABELS.instance}=${options.instance}`, `${LABELS.role}=tenant`];
+
+  async function ensureNetwork(spec: TenantSpec, labels: Record<string, string>): Promise<void> {
+    const network = docker.getNetwork(spec.names.network);
+    const existing = await network.inspect().catch(ifStatus(404, undefined));
+    if (!existing) {
+      await docker.createNetwork(networkOptions(spec, labels)).catch(ifStatus(409, undefined));
+    }
+    for (const container of attach) {
+      // Already connected is the normal case after the first wake.
+      await network.connect({ Container: container }).catch((err: unknown) => {
+        if (!/already exists|already attached/i.test(String((err as Error).message))) throw err;
+      });
+    }
+  }
+
+  async function ensureVolumes(names: TenantObjectNames, labels: Record<string, string>): Promise<void> {
+    // Creating a volume that exists returns it unchanged: never wipes data.
+    await docker.createVolume({ Name: names.filesVolume, Labels: { ...labels, 'dev.tenancy.volume': 'files' } });
+    await docker.createVolume({ Name: names.historyVolume, Labels: { ...labels, 'dev.tenancy.volume': 'history' } });
+  }
+
+  async function imageId(image: string): Promise<string> {
+    const info = await docker.getImage(image).inspect();
+    return info.Id;
+  }
+
+  async function status(container: Docker.Container, network: string): Promise<ContainerStatus | undefined> {
+    const info = await container.inspect().catch(ifStatus(404, undefined));
+    if (!info) return undefined;
+    const ip = info.NetworkSettings.Networks?.[network]?.IPAddress;
+    return {
+      containerId: info.Id,
+      tenantHash: info.Config.Labels?.[LABELS.tenant] ?? '',
+      running: info.State.Running === true,
+      exitCode: info.State.Running ? undefined : info.State.ExitCode,
+      oomKilled: info.State.OOMKilled === true,
+      endpointUrl: info.State.Running && ip ? `http://${ip}:${options.port}` : undefined,
+    };
+  }
+
+  return {
+    async ensure(spec, signal) {
+      const labels = tenantLabels(options.instance, spec.tenantHash, extraLabels);
+      await ensureNetwork(spec, labels);
+      signal?.throwIfAborted();
+      await ensureVolumes(spec.names, labels);
+      signal?.throwIfAborted();
+
+      const container = docker.getContainer(spec.names.container);
+      const existing = await container.inspect().catch(ifStatus(404, undefined));
+      if (existing) {
+        const sameSpec = existing.Config.Labels?.[LABELS.spec] === specHash(spec);
+        const sameImage = existing.Image === (await imageId(spec.image).catch(() => existing.Image));
+        if (sameSpec && sameImage) return { containerId: existing.Id, created: false } satisfies EnsureResult;
+        // Outdated: re-create. Volumes are separate objects and survive this.
+        await container.remove({ force: true, v: false });
+      }
+      signal?.throwIfAborted();
+      const created = await docker.createContainer(containerOptions(spec, labels));
+      return { containerId: created.id, created: true };
+    },
+
+    async start(names, signal) {
+      const container = docker.getContainer(names.container);
+      await container.start().catch(ifStatus(304, undefined));
+      signal?.throwIfAborted();
+      const current = await status(container, names.network);
+      if (!current?.running || !current.endpointUrl) {
+        throw errors.wakeFailed(`container exited right after start (exit code ${current?.exitCode ?? 'unknown'})`);
+      }
+      return { containerId: current.containerId, endpointUrl: current.endpointUrl } satisfies RunningTenant;
+    },
+
+    async stop(names, graceMs) {
+      const container = docker.getContainer(names.container);
+      await container.stop({ t: Math.max(0, Math.ceil(graceMs / 1000)) }).catch(ifStatus([304, 404], undefined));
+    },
+
+    async remove(names, { volumes }) {
+      await docker.getContainer(names.container).remove({ force: true, v: false }).catch(ifStatus(404, undefined));
+      await docker.getNetwork(names.network).remove().catch(ifStatus(404, undefined));
+      if (volumes) {
+        for (const volume of [names.filesVolume, names.historyVolume]) {
+          await docker.getVolume(volume).remove({ force: true }).catch(ifStatus(404, undefined));
+        }
+      }
+    },
+
+    inspect(names) {
+      return status(docker.getContainer(names.container), names.network);
+    },
+
+    async logs(names, tail) {
+      const output = await docker
+        .getContainer(names.container)
+        .logs({ stdout: true, stderr: true, tail, follow: false })
+        .catch(ifStatus(404, undefined));
+      if (output === undefined) throw errors.tenantNotFound('the tenant has no container');
+      return demuxLogs(output as unknown as Buffer);
+    },
+
+    async list() {
+      const summaries = await docker.listContainers({ all: true, filters: { label: instanceFilter } });
+      const statuses: ContainerStatus[] = [];
+      for (const summary of summaries) {
+        const network = Object.keys(summary.NetworkSettings?.Networks ?? {})[0] ?? '';
+        const current = await status(docker.getContainer(summary.Id), network);
+        if (current) statuses.push(current);
+      }
+      return statuses;
+    },
+
+    async usedSubnets() {
+      const networks = await docker.listNetworks();
+      return networks.flatMap((network) => (network.IPAM?.Config ?? []).map((config) => config.Subnet ?? ''));
+    },
+
+    watch(onEvent, onError) {
+      let stream: Readable | undefined;
+      let closed = false;
+      docker
+        .getEvents({
+          filters: { type: ['container'], event: ['start', 'die', 'oom', 'destroy'], label: instanceFilter },
+        })
+        .then((events) => {
+          stream = events as unknown as Readable;
+          if (closed) return stream.destroy();
+          let buffered = '';
+          stream.on('data', (chunk: Buffer) => {
+            buffered += chunk.toString('utf8');
+            let newline = buffered.indexOf('\n');
+            while (newline !== -1) {
+              const line = buffered.slice(0, newline).trim();
+              buffered = buffered.slice(newline + 1);
+              if (line) {
+                const event = parseEvent(line);
+                if (event) onEvent(event);
+              }
+              newline = buffered.indexOf('\n');
+            }
+          });
+          stream.on('error', (err: Error) => !closed && onError(err));
+          stream.on('end', () => !closed && onError(new Error('docker event stream ended')));
+        })
+        .catch((err: Error) => !closed && onError(err));
+      return () => {
+        closed = true;
+        stream?.destroy();
+      };
+    },
+
+    async ping() {
+      try {
+        await docker.ping();
+      } catch (err) {
+        throw errors.runtimeUnavailable(undefined, { cause: err });
+      }
+    },
+  };
+}
+
+function parseEvent(line: string): RuntimeEvent | undefined {
+  let raw: {
+    Action?: string;
+    status?: string;
+    id?: string;
+    time?: number;
+    timeNano?: number;
+    Actor?: { Attributes?: Record<string, string> };
+  };
+  try {
+    raw = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  const type = raw.Action ?? raw.status;
+  if (type !== 'start' && type !== 'die' && type !== 'oom' && type !== 'destroy') return undefined;
+  const attributes = raw.Actor?.Attributes ?? {};
+  const exitCode = attributes.exitCode === undefined ? undefined : Number(attributes.exitCode);
+  return {
+    type,
+    tenantHash: attributes[LABELS.tenant] ?? '',
+    containerId: raw.id ?? '',
+    exitCode,
+    at: raw.timeNano ? Math.floor(raw.timeNano / 1e6) : (raw.time ?? 0) * 1000,
+  };
+}
+
+/**
+ * Docker multiplexes stdout and stderr of a container without a TTY into frames: one byte of
+ * stream type, three of padding, a four-byte big-endian length, then the payload.
+ */
+export function demuxLogs(buffer: Buffer): string {
+  const parts: Buffer[] = [];
+  let offset = 0;
+  while (offset + 8 <= buffer.length) {
+    const length = buffer.readUInt32BE(offset + 4);
+    parts.push(buffer.subarray(offset + 8, offset + 8 + length));
+    offset += 8 + length;
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
+/** A catch handler that turns Docker errors with the given status code(s) into `value`. */
+function ifStatus<V>(codes: number | number[], value: V): (err: unknown) => V {
+  const accepted = Array.isArray(codes) ? codes : [codes];
+  return (err) => {
+    if (accepted.includes((err as { statusCode?: number }).statusCode ?? 0)) return value;
+    throw err;
+  };
+}

@@ -1,0 +1,82 @@
+import type { PlanLimits } from '../plans.js';
+import type { TenantObjectNames } from './names.js';
+
+/**
+ * The only way lifecycle code touches containers. The Docker implementation lives in
+ * docker-runtime.ts; a Swarm or Kubernetes runtime implements the same interface.
+ */
+export interface TenantRuntime {
+  /**
+   * Makes sure the tenant's network, both volumes and its container exist with the wanted spec,
+   * creating what is missing. A container whose spec differs (new image, new limits) is removed
+   * and created again; volumes are never touched here. Does not start anything.
+   */
+  ensure(spec: TenantSpec, signal?: AbortSignal): Promise<EnsureResult>;
+  /** Starts the container (a no-op when it runs) and returns where it answers. */
+  start(names: TenantObjectNames, signal?: AbortSignal): Promise<RunningTenant>;
+  /** SIGTERM, then SIGKILL after `graceMs`. Keeps the container for a fast next start. No-op when stopped or missing. */
+  stop(names: TenantObjectNames, graceMs: number): Promise<void>;
+  /** Removes the container and network, and the volumes when asked. Missing objects are fine. */
+  remove(names: TenantObjectNames, options: { volumes: boolean }): Promise<void>;
+  /** The container's current state, or undefined when it does not exist. */
+  inspect(names: TenantObjectNames): Promise<ContainerStatus | undefined>;
+  /** The last `tail` lines of the container's output. */
+  logs(names: TenantObjectNames, tail: number): Promise<string>;
+  /** Every tenant container of this deployment, running or not. */
+  list(): Promise<ContainerStatus[]>;
+  /** Subnets of every network on the engine, to avoid overlaps when allocating. */
+  usedSubnets(): Promise<string[]>;
+  /** Follows container events of this deployment until the returned function is called. */
+  watch(onEvent: (event: RuntimeEvent) => void, onError: (err: Error) => void): () => void;
+  /** Resolves when the engine answers. */
+  ping(): Promise<void>;
+}
+
+/** What a tenant container is made from. */
+export interface TenantSpec {
+  names: TenantObjectNames;
+  tenantHash: string;
+  image: string;
+  limits: Readonly<PlanLimits>;
+  /** The tenant network's subnet (CIDR). */
+  subnet: string;
+  /** Environment of the tenant app (port, secret, ...). */
+  env: Readonly<Record<string, string>>;
+  port: number;
+  stopGraceMs: number;
+}
+
+export interface EnsureResult {
+  containerId: string;
+  /** True when the container was created (first wake or re-created after a spec change). */
+  created: boolean;
+}
+
+export interface RunningTenant {
+  containerId: string;
+  /** Base URL of the tenant app, for example `http://10.201.0.2:8080`. */
+  endpointUrl: string;
+}
+
+export interface ContainerStatus {
+  containerId: string;
+  /** The tenant hash from the container's labels. */
+  tenantHash: string;
+  running: boolean;
+  /** Exit code of the last run, when stopped. */
+  exitCode: number | undefined;
+  oomKilled: boolean;
+  /** Base URL of the app when running. */
+  endpointUrl: string | undefined;
+}
+
+/** A container event of this deployment. */
+export interface RuntimeEvent {
+  type: 'start' | 'die' | 'oom' | 'destroy';
+  tenantHash: string;
+  containerId: string;
+  /** Exit code on `die`. */
+  exitCode: number | undefined;
+  /** Event time, epoch milliseconds. */
+  at: number;
+}

@@ -1,0 +1,83 @@
+import { randomBytes } from 'node:crypto';
+import { type Teardown, testDocker, testImages, testLabels } from '@tenancy/test-support';
+import type Docker from 'dockerode';
+import { DEFAULT_PLAN, type PlanLimits } from '../../src/plans.js';
+import { createDockerRuntime } from '../../src/runtime/docker-runtime.js';
+import { deriveIdentity, objectNames } from '../../src/runtime/names.js';
+import type { TenantRuntime, TenantSpec } from '../../src/runtime/types.js';
+
+/** A Docker runtime scoped to a fresh instance name, whose objects are removed at teardown. */
+export function testRuntime(t: Teardown): { runtime: TenantRuntime; instance: string; docker: Docker } {
+  const docker = testDocker();
+  const instance = `t${randomBytes(4).toString('hex')}`;
+  const runtime = createDockerRuntime({ docker, instance, extraLabels: testLabels(), port: 8080 });
+  t.teardown(async () => {
+    const filters = { label: [`dev.tenancy.instance=${instance}`] };
+    for (const c of await docker.listContainers({ all: true, filters })) {
+      await docker
+        .getContainer(c.Id)
+        .remove({ force: true, v: true })
+        .catch(() => undefined);
+    }
+    for (const n of await docker.listNetworks({ filters }))
+      await docker
+        .getNetwork(n.Id)
+        .remove()
+        .catch(() => undefined);
+    const { Volumes } = await docker.listVolumes({ filters });
+    for (const v of Volumes ?? [])
+      await docker
+        .getVolume(v.Name)
+        .remove({ force: true })
+        .catch(() => undefined);
+  });
+  return { runtime, instance, docker };
+}
+
+let subnetCounter = 0;
+
+/**
+ * A tenant spec for tests. Subnets come from a range reserved for tests (10.213.0.0/16), one per
+ * call in this process, offset by the pid so parallel test files rarely collide.
+ */
+export function testSpec(instance: string, userId: string, overrides: Partial<TenantSpec> = {}): TenantSpec {
+  const hash = deriveIdentity('test-namespace-key-0123456789abcdef', userId).hash;
+  const index = (process.pid * 7 + subnetCounter++) % 4096;
+  const limits: PlanLimits = { ...DEFAULT_PLAN };
+  return {
+    names: objectNames(instance, hash),
+    tenantHash: hash,
+    image: testImages.tenant,
+    limits,
+    subnet: `10.213.${Math.floor(index / 16)}.${(index % 16) * 16}/28`,
+    env: { PORT: '8080', TENANT_SECRET: 'test-secret' },
+    port: 8080,
+    stopGraceMs: 5_000,
+    ...overrides,
+  };
+}
+
+/** Runs a command in a running container and returns its output and exit code. */
+export async function exec(
+  docker: Docker,
+  containerId: string,
+  cmd: string[],
+  user = '1000:1000',
+): Promise<{ output: string; exitCode: number }> {
+  const execution = await docker.getContainer(containerId).exec({
+    Cmd: cmd,
+    AttachStdout: true,
+    AttachStderr: true,
+    User: user,
+  });
+  const stream = await execution.start({ hijack: true, stdin: false });
+  const chunks: Buffer[] = [];
+  await new Promise<void>((resolve, reject) => {
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('end', resolve);
+    stream.on('error', reject);
+  });
+  const info = await execution.inspect();
+  const { demuxLogs } = await import('../../src/runtime/docker-runtime.js');
+  return { output: demuxLogs(Buffer.concat(chunks)), exitCode: info.ExitCode ?? -1 };
+}
