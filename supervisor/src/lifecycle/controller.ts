@@ -506,9 +506,16 @@ export class TenantController {
   }
 
   private onEngineEvent(event: RuntimeEvent): void {
-    if (event.type !== 'die') return;
+    if (event.type !== 'die' && event.type !== 'oom') return;
     const tenant = this.deps.store.tenants.getByHash(event.tenantHash);
     if (!tenant) return;
+    if (event.type === 'oom') {
+      // The kernel killed a process of the tenant at its memory limit. The container keeps
+      // running if that was not its main process; a following `die` records the stop.
+      this.deps.store.audit.append({ actor: 'system', action: 'tenant.oom', target: tenant.userId, result: 'error' });
+      this.deps.log.warn({ userId: tenant.userId, tenantId: tenant.tenantHash }, 'tenant hit its memory limit');
+      return;
+    }
     const entry = this.entries.get(tenant.userId);
     if (entry?.stopping || tenant.state === 'stopping') return;
     if (entry?.wake) {
