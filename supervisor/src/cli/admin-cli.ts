@@ -1,0 +1,217 @@
+/**
+ * `tenancy-admin`: the operator's command line over the supervisor's admin API.
+ *
+ *   tenancy-admin list [--state running] [--json]
+ *   tenancy-admin status <user> [--json]
+ *   tenancy-admin logs <user> [--tail 200]
+ *   tenancy-admin start <user> | stop <user>
+ *   tenancy-admin delete <user> --yes
+ *   tenancy-admin audit [--user <user>] [--action tenant.stop] [--limit 50] [--json]
+ *   tenancy-admin summary [--json]
+ *   tenancy-admin backup [--json]
+ *
+ * Reads SUPERVISOR_URL (default http://127.0.0.1:4010) and ADMIN_TOKEN or ADMIN_TOKEN_FILE.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { formatTable, formatTime } from './table.js';
+
+const USAGE = `usage: tenancy-admin <command> [options]
+
+commands:
+  list [--state STATE]            tenants, with state, last activity and idle deadline
+  status USER                     one tenant in full
+  logs USER [--tail N]            the last N lines of the tenant's container output
+  start USER                      wake the tenant and wait until it is ready
+  stop USER                       put the tenant to sleep
+  delete USER --yes               remove the tenant's container, network and volumes
+  audit [--user U] [--action A] [--limit N]
+  summary                         tenants by state and usage totals
+  backup                          online backup of the central database
+
+options:
+  --json                          print the API's JSON instead of a table
+  -h, --help                      this text
+
+environment: SUPERVISOR_URL (default http://127.0.0.1:4010), ADMIN_TOKEN or ADMIN_TOKEN_FILE`;
+
+interface Connection {
+  url: string;
+  token: string;
+}
+
+function connection(env: NodeJS.ProcessEnv): Connection {
+  const token = env.ADMIN_TOKEN ?? (env.ADMIN_TOKEN_FILE ? readFileSync(env.ADMIN_TOKEN_FILE, 'utf8').trim() : '');
+  if (!token) throw new CliError('set ADMIN_TOKEN (or ADMIN_TOKEN_FILE) to the supervisor admin token');
+  return { url: (env.SUPERVISOR_URL ?? 'http://127.0.0.1:4010').replace(/\/$/, ''), token };
+}
+
+class CliError extends Error {}
+
+async function call(
+  conn: Connection,
+  method: string,
+  path: string,
+): Promise<{ status: number; body: unknown; text: string }> {
+  let res: Response;
+  try {
+    res = await fetch(`${conn.url}${path}`, { method, headers: { authorization: `Bearer ${conn.token}` } });
+  } catch (err) {
+    throw new CliError(`cannot reach the supervisor at ${conn.url}: ${(err as Error).cause ?? (err as Error).message}`);
+  }
+  const text = await res.text();
+  let body: unknown = text;
+  if (res.headers.get('content-type')?.includes('json')) body = text ? JSON.parse(text) : null;
+  if (res.status >= 400) {
+    const problem = body as { code?: string; message?: string };
+    throw new CliError(`${res.status} ${problem.code ?? ''}: ${problem.message ?? text}`.trim());
+  }
+  return { status: res.status, body, text };
+}
+
+type Row = Record<string, unknown>;
+
+export async function run(argv: string[], env: NodeJS.ProcessEnv, print: (text: string) => void): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      state: { type: 'string' },
+      tail: { type: 'string', default: '200' },
+      user: { type: 'string' },
+      action: { type: 'string' },
+      limit: { type: 'string', default: '50' },
+      yes: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [command, user] = positionals;
+  if (values.help || !command) {
+    print(USAGE);
+    return command || values.help ? 0 : 2;
+  }
+  const needUser = () => {
+    if (!user) throw new CliError(`${command} needs a user id`);
+    return encodeURIComponent(user);
+  };
+  const conn = connection(env);
+  const out = (body: unknown, table: () => string) => print(values.json ? JSON.stringify(body, null, 2) : table());
+
+  switch (command) {
+    case 'list': {
+      const query = new URLSearchParams({ limit: '500', ...(values.state ? { state: values.state } : {}) });
+      const { body } = await call(conn, 'GET', `/v1/tenants?${query}`);
+      const items = (body as { items: Row[] }).items;
+      out(body, () =>
+        formatTable(
+          ['USER', 'STATE', 'LAST ACTIVITY', 'SLEEPS AT', 'STOP REASON', 'WAKES'],
+          items.map((t) => [
+            t.userId,
+            t.state,
+            formatTime(t.lastActivity),
+            formatTime(t.idleDeadline),
+            t.stopReason ?? '',
+            t.wakeCount,
+          ]),
+        ),
+      );
+      return 0;
+    }
+    case 'status':
+    case 'start':
+    case 'stop': {
+      const method = command === 'status' ? 'GET' : 'POST';
+      const path = command === 'status' ? `/v1/tenants/${needUser()}` : `/v1/tenants/${needUser()}/${command}`;
+      const { body } = await call(conn, method, path);
+      const t = body as Row & { limits: Row };
+      out(body, () =>
+        formatTable(
+          ['FIELD', 'VALUE'],
+          [
+            ['user', t.userId],
+            ['tenant id', t.tenantId],
+            ['state', t.phase ? `${t.state} (${t.phase})` : t.state],
+            ['plan', t.plan],
+            ['endpoint', t.endpoint ?? ''],
+            ['last activity', formatTime(t.lastActivity)],
+            ['sleeps at', formatTime(t.idleDeadline)],
+            ['stop reason', [t.stopReason, t.stopDetail].filter(Boolean).join(': ')],
+            ['wakes', `${t.wakeCount} (last took ${t.lastWakeMs ?? '-'} ms, ${t.failureCount} failed)`],
+            [
+              'limits',
+              `${Number(t.limits.memoryBytes) / 1024 ** 3} GiB, ${t.limits.cpus} CPUs, ${t.limits.pids} PIDs, egress ${t.limits.egress ? 'on' : 'off'}`,
+            ],
+          ],
+        ),
+      );
+      return 0;
+    }
+    case 'logs': {
+      const { text } = await call(
+        conn,
+        'GET',
+        `/v1/tenants/${needUser()}/logs?tail=${encodeURIComponent(values.tail)}`,
+      );
+      print(text.replace(/\n$/, ''));
+      return 0;
+    }
+    case 'delete': {
+      const id = needUser();
+      if (!values.yes) throw new CliError(`delete removes ${user}'s files and history for good: add --yes to confirm`);
+      await call(conn, 'DELETE', `/v1/tenants/${id}?confirm=${id}`);
+      print(values.json ? JSON.stringify({ deleted: user }) : `deleted ${user}`);
+      return 0;
+    }
+    case 'audit': {
+      const query = new URLSearchParams({
+        limit: values.limit,
+        ...(values.user ? { target: values.user } : {}),
+        ...(values.action ? { action: values.action } : {}),
+      });
+      const { body } = await call(conn, 'GET', `/v1/audit?${query}`);
+      out(body, () =>
+        formatTable(
+          ['TIME', 'ACTOR', 'ACTION', 'TARGET', 'RESULT', 'DETAIL'],
+          (body as { items: Row[] }).items.map((e) => [
+            formatTime(e.at),
+            e.actor,
+            e.action,
+            e.target ?? '',
+            e.result,
+            e.detail ? JSON.stringify(e.detail) : '',
+          ]),
+        ),
+      );
+      return 0;
+    }
+    case 'summary': {
+      const { body } = await call(conn, 'GET', '/v1/summary');
+      const { tenants, usage } = body as { tenants: Row; usage: Row };
+      out(body, () =>
+        formatTable(
+          ['WHAT', 'VALUE'],
+          [...Object.entries(tenants).map(([state, n]) => [`tenants ${state}`, n]), ...Object.entries(usage)],
+        ),
+      );
+      return 0;
+    }
+    case 'backup': {
+      const { body } = await call(conn, 'POST', '/v1/backup');
+      const b = body as Row;
+      out(body, () => `backup written to ${b.path} (${b.bytes} bytes in ${b.ms} ms)`);
+      return 0;
+    }
+    default:
+      throw new CliError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  run(process.argv.slice(2), process.env, (text) => process.stdout.write(`${text}\n`))
+    .then((code) => process.exit(code))
+    .catch((err: unknown) => {
+      process.stderr.write(`tenancy-admin: ${err instanceof CliError ? err.message : String(err)}\n`);
+      process.exit(1);
+    });
+}
