@@ -24,6 +24,10 @@ export const SupervisorConfigSchema = Type.Object({
     default: './data/tenancy.db',
     description: 'Central SQLite database file (users, tenants, audit, aggregates)',
   }),
+  BACKUP_DIR: Type.String({
+    default: './data/backups',
+    description: 'Folder where POST /v1/backup (tenancy-admin backup) writes online copies of the database',
+  }),
   TENANCY_INSTANCE: Type.String({
     pattern: '^[a-z][a-z0-9-]{0,23}$',
     default: 'tenancy',

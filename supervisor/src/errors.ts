@@ -18,5 +18,6 @@ export const errors = {
   wakeCancelled: defineError('SUP_ERR_WAKE_CANCELLED', 409, 'the wake was cancelled by a stop'),
   subnetPoolExhausted: defineError('SUP_ERR_SUBNET_POOL_EXHAUSTED', 503, 'no free subnet left in TENANT_SUBNET_POOL'),
   runtimeUnavailable: defineError('SUP_ERR_RUNTIME_UNAVAILABLE', 503, 'the container engine is not reachable'),
+  storeTooNew: defineError('SUP_ERR_STORE_TOO_NEW', 500, 'the database was written by a newer supervisor'),
   internal: defineError('SUP_ERR_INTERNAL', 500, 'internal error'),
 } as const;

@@ -1,0 +1,113 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { loggerOptions, toErrorBody } from '@tenancy/shared';
+import Fastify, { type FastifyBaseLogger, type FastifyRequest } from 'fastify';
+import type { SupervisorConfig } from './config.js';
+import { errors } from './errors.js';
+import { adminRoutes } from './http/admin-routes.js';
+import { bearerToken, secretsMatch } from './http/bearer-auth.js';
+import { internalRoutes } from './http/internal-routes.js';
+import type { SupervisorMetrics } from './http/metrics.js';
+import type { TenantController } from './lifecycle/controller.js';
+import type { PlanTable } from './plans.js';
+import { deriveIdentity } from './runtime/names.js';
+import type { TenantRuntime } from './runtime/types.js';
+import type { Store } from './store/index.js';
+
+/** Everything the HTTP layer works with; server.ts builds the real ones, tests may build others. */
+export interface SupervisorDeps {
+  store: Store;
+  runtime: TenantRuntime;
+  controller: TenantController;
+  plans: PlanTable;
+  metrics: SupervisorMetrics;
+  /** The process logger; by default the app makes its own. */
+  logger?: FastifyBaseLogger;
+}
+
+type Config = Pick<
+  SupervisorConfig,
+  'ADMIN_TOKEN' | 'SUPERVISOR_TOKEN' | 'TENANT_NAMESPACE_KEY' | 'LOG_LEVEL' | 'BACKUP_DIR'
+>;
+
+/** Builds the supervisor's HTTP app: health, metrics, the internal API and the admin API. */
+export async function buildApp(config: Config, deps: SupervisorDeps) {
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: loggerOptions('supervisor', config.LOG_LEVEL) }),
+    bodyLimit: 256 * 1024,
+    // Unknown fields are an error, not silently dropped: a typo must not pass as "unset".
+    ajv: { customOptions: { removeAdditional: false } },
+    // Reject duplicate slashes or odd encodings rather than guessing which tenant was meant.
+    routerOptions: { maxParamLength: 600 },
+    disableRequestLogging: false,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setErrorHandler((err, request, reply) => {
+    const validation = (err as { validation?: unknown }).validation !== undefined;
+    const body = validation
+      ? toErrorBody(errors.badRequest((err as Error).message), errors.internal.code)
+      : toErrorBody(err, errors.internal.code);
+    if (body.statusCode >= 500) request.log.error({ err }, 'request failed');
+    if (typeof body.retryAfterSeconds === 'number') reply.header('retry-after', String(body.retryAfterSeconds));
+    return reply.code(body.statusCode).send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const body = toErrorBody(errors.notFound(`no route ${request.method} ${request.url.split('?')[0]}`), '');
+    return reply.code(404).send(body);
+  });
+
+  app.get('/health', async () => ({ status: 'ok' }));
+  app.get('/ready', async (_request, reply) => {
+    try {
+      deps.store.ping();
+      await deps.runtime.ping();
+      return { status: 'ready' };
+    } catch (err) {
+      return reply.code(503).send(toErrorBody(errors.runtimeUnavailable(String((err as Error).message)), ''));
+    }
+  });
+  app.get('/metrics', async (_request, reply) => {
+    reply.type(deps.metrics.registry.contentType);
+    return deps.metrics.registry.metrics();
+  });
+
+  await app.register(async (internal) => {
+    internal.addHook(
+      'onRequest',
+      requireToken(() => config.SUPERVISOR_TOKEN),
+    );
+    await internal.register(internalRoutes, { store: deps.store, controller: deps.controller });
+  });
+
+  await app.register(async (admin) => {
+    admin.addHook('onRequest', async (request: FastifyRequest) => {
+      const token = bearerToken(request.headers.authorization);
+      if (token && secretsMatch(token, config.ADMIN_TOKEN)) return;
+      // A tenant may push its own summary with its own token, and nothing else.
+      const params = request.params as { userId?: string };
+      const isSummary = request.method === 'POST' && request.routeOptions.url === '/v1/tenants/:userId/summary';
+      if (token && isSummary && typeof params.userId === 'string') {
+        const expected = deriveIdentity(config.TENANT_NAMESPACE_KEY, params.userId).summaryToken;
+        if (secretsMatch(token, expected)) return;
+      }
+      throw errors.unauthorized();
+    });
+    await admin.register(adminRoutes, {
+      store: deps.store,
+      controller: deps.controller,
+      plans: deps.plans,
+      logs: (userId, tail) => deps.runtime.logs(deps.controller.namesFor(userId), tail),
+      backupDir: config.BACKUP_DIR,
+    });
+  });
+
+  return app;
+}
+
+export type SupervisorApp = Awaited<ReturnType<typeof buildApp>>;
+
+function requireToken(expected: () => string) {
+  return async (request: FastifyRequest) => {
+    const token = bearerToken(request.headers.authorization);
+    if (!token || !secretsMatch(token, expected())) throw errors.unauthorized();
+  };
+}

@@ -1,0 +1,172 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { errors } from '../errors.js';
+import type { TenantController } from '../lifecycle/controller.js';
+import type { TenantRecord } from '../lifecycle/ports.js';
+import type { PlanTable } from '../plans.js';
+import type { Store } from '../store/index.js';
+import {
+  AuditQuery,
+  DeleteQuery,
+  ErrorBody,
+  ListQuery,
+  LogsQuery,
+  SummaryBody,
+  TenantList,
+  TenantView,
+  UserParams,
+} from './schemas.js';
+
+export interface AdminRoutesOptions {
+  store: Store;
+  controller: TenantController;
+  plans: PlanTable;
+  /** Logs of a tenant's container; separated so tests can see it is the runtime answering. */
+  logs: (userId: string, tail: number) => Promise<string>;
+  /** Folder for online backups of the central database. */
+  backupDir: string;
+}
+
+/** The admin API under /v1 (Bearer ADMIN_TOKEN, checked by the caller's hook). */
+export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, options) => {
+  const { store, controller, plans } = options;
+
+  const view = (tenant: TenantRecord): TenantView => {
+    const plan = store.users.get(tenant.userId)?.plan ?? 'free';
+    const limits = plans.limitsFor(plan);
+    return {
+      userId: tenant.userId,
+      tenantId: tenant.tenantHash,
+      state: tenant.state,
+      phase: tenant.phase,
+      endpoint: tenant.endpointUrl,
+      plan,
+      lastActivity: tenant.lastActivity,
+      idleDeadline: tenant.idleDeadline,
+      stopReason: tenant.stopReason,
+      stopDetail: tenant.stopDetail,
+      wakeCount: tenant.wakeCount,
+      failureCount: tenant.failureCount,
+      lastWakeStartedAt: tenant.lastWakeStartedAt,
+      lastWakeReadyAt: tenant.lastWakeReadyAt,
+      lastWakeMs: tenant.lastWakeMs,
+      limits: {
+        memoryBytes: limits.memoryBytes,
+        cpus: limits.nanoCpus / 1e9,
+        pids: limits.pids,
+        egress: limits.egress,
+      },
+    };
+  };
+  const tenantOr404 = (userId: string): TenantRecord => {
+    const tenant = store.tenants.get(userId);
+    if (!tenant) throw errors.tenantNotFound(`no tenant for user ${JSON.stringify(userId)}`);
+    return tenant;
+  };
+  const notFound = { 404: ErrorBody };
+
+  app.get('/v1/tenants', { schema: { querystring: ListQuery, response: { 200: TenantList } } }, async (request) => {
+    const { state, limit, after } = request.query;
+    const page = store.tenants.list({ limit: limit + 1, ...(state ? { state } : {}), ...(after ? { after } : {}) });
+    const items = page.slice(0, limit).map(view);
+    const last = items[items.length - 1];
+    return page.length > limit && last ? { items, next: last.userId } : { items };
+  });
+
+  app.get(
+    '/v1/tenants/:userId',
+    { schema: { params: UserParams, response: { 200: TenantView, ...notFound } } },
+    async (request) => view(tenantOr404(request.params.userId)),
+  );
+
+  app.get(
+    '/v1/tenants/:userId/logs',
+    { schema: { params: UserParams, querystring: LogsQuery } },
+    async (request, reply) => {
+      tenantOr404(request.params.userId);
+      const text = await options.logs(request.params.userId, request.query.tail);
+      return reply.type('text/plain; charset=utf-8').send(text);
+    },
+  );
+
+  app.post(
+    '/v1/tenants/:userId/start',
+    { schema: { params: UserParams, response: { 200: TenantView } } },
+    async (request) => {
+      const { userId } = request.params;
+      if (!store.users.get(userId)) throw errors.userNotFound(`no user ${JSON.stringify(userId)}`);
+      await controller.wake(userId, { wait: true, actor: 'admin' });
+      return view(tenantOr404(userId));
+    },
+  );
+
+  app.post(
+    '/v1/tenants/:userId/stop',
+    { schema: { params: UserParams, response: { 200: TenantView, ...notFound } } },
+    async (request) => {
+      const { userId } = request.params;
+      tenantOr404(userId);
+      await controller.stop(userId, 'admin', 'admin');
+      return view(tenantOr404(userId));
+    },
+  );
+
+  app.delete(
+    '/v1/tenants/:userId',
+    {
+      schema: {
+        params: UserParams,
+        querystring: DeleteQuery,
+        response: { 204: Type.Null(), 400: ErrorBody, ...notFound },
+      },
+    },
+    async (request, reply) => {
+      const { userId } = request.params;
+      if (request.query.confirm !== userId) throw errors.confirmMismatch();
+      if (!store.users.get(userId)) throw errors.userNotFound(`no user ${JSON.stringify(userId)}`);
+      // Idempotent: deleting a tenant that is already gone succeeds.
+      await controller.remove(userId, 'admin');
+      store.tenants.remove(userId);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/v1/tenants/:userId/summary',
+    { schema: { params: UserParams, body: SummaryBody } },
+    async (request, reply) => {
+      const { userId } = request.params;
+      tenantOr404(userId);
+      const { messages, replies, tokensUsed, bytesStored, lastActivity } = request.body;
+      store.summaries.ingest(userId, { messages, replies, tokensUsed, bytesStored, lastActivity });
+      return reply.code(204).send();
+    },
+  );
+
+  app.get('/v1/summary', async () => ({
+    tenants: store.tenants.countByState(),
+    usage: store.summaries.totals(),
+  }));
+
+  app.post('/v1/backup', async () => {
+    await mkdir(options.backupDir, { recursive: true });
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    const result = await store.backup(join(options.backupDir, `tenancy-${stamp}.db`));
+    store.audit.append({ actor: 'admin', action: 'store.backup', target: null, result: 'ok', detail: result });
+    return result;
+  });
+
+  app.get('/v1/audit', { schema: { querystring: AuditQuery } }, async (request) => {
+    const { limit, before, target, action } = request.query;
+    return {
+      items: store.audit.list({
+        limit,
+        ...(before ? { beforeId: before } : {}),
+        ...(target ? { target } : {}),
+        ...(action ? { action } : {}),
+      }),
+    };
+  });
+};

@@ -1,0 +1,47 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { ActivityBatch, INTERNAL_ROUTES, TenantRoute, UpsertUserBody, UserRecord, WakeBody } from '@tenancy/shared';
+import type { TenantController } from '../lifecycle/controller.js';
+import type { Store } from '../store/index.js';
+import { ErrorBody, UserParams } from './schemas.js';
+import { streamWakeProgress } from './wake-events.js';
+
+export interface InternalRoutesOptions {
+  store: Store;
+  controller: TenantController;
+}
+
+/**
+ * The internal API the gateway uses (Bearer SUPERVISOR_TOKEN, checked by the caller's hook).
+ * Paths and bodies are the shared contract in @tenancy/shared.
+ */
+export const internalRoutes: FastifyPluginAsyncTypebox<InternalRoutesOptions> = async (app, { store, controller }) => {
+  app.put(
+    INTERNAL_ROUTES.upsertUser,
+    { schema: { params: UserParams, body: UpsertUserBody, response: { 200: UserRecord, 400: ErrorBody } } },
+    async (request) => {
+      const user = store.users.upsert(request.params.userId, request.body);
+      store.audit.append({ actor: 'gateway', action: 'user.login', target: user.userId, result: 'ok' });
+      return user;
+    },
+  );
+
+  app.post(
+    INTERNAL_ROUTES.wake,
+    { schema: { params: UserParams, body: Type.Optional(WakeBody), response: { 200: TenantRoute } } },
+    async (request) => controller.wake(request.params.userId, { wait: request.body?.wait ?? false }),
+  );
+
+  app.get(INTERNAL_ROUTES.wakeEvents, { schema: { params: UserParams } }, async (request, reply) =>
+    streamWakeProgress(request, reply, controller, request.params.userId),
+  );
+
+  app.get(INTERNAL_ROUTES.route, { schema: { params: UserParams, response: { 200: TenantRoute } } }, async (request) =>
+    controller.route(request.params.userId),
+  );
+
+  app.post(INTERNAL_ROUTES.activity, { schema: { body: ActivityBatch } }, async (request, reply) => {
+    for (const item of request.body.items) controller.recordActivity(item.userId, item.lastActivity);
+    return reply.code(204).send();
+  });
+};

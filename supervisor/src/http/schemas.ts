@@ -1,0 +1,86 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { PlanName, StopReason, TenantState, UserId, WakePhase } from '@tenancy/shared';
+
+/** Route params holding a user id (percent-decoded by Fastify). */
+export const UserParams = Type.Object({ userId: UserId });
+
+/** The public error body, for route documentation. */
+export const ErrorBody = Type.Object({
+  statusCode: Type.Integer(),
+  code: Type.String(),
+  error: Type.String(),
+  message: Type.String(),
+  retryAfterSeconds: Type.Optional(Type.Integer()),
+});
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+
+/** A tenant as the admin API shows it. Times are epoch milliseconds. */
+export const TenantView = Type.Object({
+  userId: UserId,
+  tenantId: Type.String({ description: 'Keyed hash of the user id that names the Docker objects' }),
+  state: TenantState,
+  phase: Nullable(WakePhase),
+  endpoint: Nullable(Type.String()),
+  plan: PlanName,
+  lastActivity: Nullable(Type.Number()),
+  idleDeadline: Nullable(Type.Number()),
+  stopReason: Nullable(StopReason),
+  stopDetail: Nullable(Type.String()),
+  wakeCount: Type.Integer(),
+  failureCount: Type.Integer(),
+  lastWakeStartedAt: Nullable(Type.Number()),
+  lastWakeReadyAt: Nullable(Type.Number()),
+  lastWakeMs: Nullable(Type.Number()),
+  limits: Type.Object({
+    memoryBytes: Type.Number(),
+    cpus: Type.Number(),
+    pids: Type.Integer(),
+    egress: Type.Boolean(),
+  }),
+});
+export type TenantView = Static<typeof TenantView>;
+
+export const TenantList = Type.Object({
+  items: Type.Array(TenantView),
+  /** Pass as `after` to get the next page; absent on the last page. */
+  next: Type.Optional(Type.String()),
+});
+
+export const ListQuery = Type.Object(
+  {
+    state: Type.Optional(TenantState),
+    limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
+    after: Type.Optional(UserId),
+  },
+  { additionalProperties: false },
+);
+
+export const LogsQuery = Type.Object(
+  { tail: Type.Integer({ minimum: 1, maximum: 10_000, default: 200 }) },
+  { additionalProperties: false },
+);
+
+export const DeleteQuery = Type.Object({ confirm: Type.String() }, { additionalProperties: false });
+
+/** What a tenant reports about itself (see tenant-image `GET /summary`). */
+export const SummaryBody = Type.Object(
+  {
+    messages: Type.Integer({ minimum: 0 }),
+    replies: Type.Integer({ minimum: 0 }),
+    tokensUsed: Type.Integer({ minimum: 0 }),
+    bytesStored: Type.Integer({ minimum: 0 }),
+    lastActivity: Nullable(Type.Number()),
+  },
+  { additionalProperties: true },
+);
+
+export const AuditQuery = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+    before: Type.Optional(Type.Integer({ minimum: 1 })),
+    target: Type.Optional(UserId),
+    action: Type.Optional(Type.String({ maxLength: 64 })),
+  },
+  { additionalProperties: false },
+);

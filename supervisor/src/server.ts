@@ -1,0 +1,87 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ConfigError, loggerOptions } from '@tenancy/shared';
+import { pino } from 'pino';
+import { buildApp } from './app.js';
+import { loadSupervisorConfig, type SupervisorConfig } from './config.js';
+import { createMetrics } from './http/metrics.js';
+import { TenantController } from './lifecycle/controller.js';
+import { createPlanTable } from './plans.js';
+import { createDockerRuntime } from './runtime/docker-runtime.js';
+import { parseExtraLabels } from './runtime/labels.js';
+import { createStore, openDatabase } from './store/index.js';
+
+/** Starts the supervisor process: config, store, runtime, controller, HTTP; stops cleanly on SIGTERM/SIGINT. */
+async function main(): Promise<void> {
+  let config: Readonly<SupervisorConfig>;
+  try {
+    config = loadSupervisorConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+  const log = pino(loggerOptions('supervisor', config.LOG_LEVEL));
+
+  mkdirSync(dirname(config.DATABASE_PATH), { recursive: true });
+  const store = createStore(openDatabase(config.DATABASE_PATH));
+  const plans = createPlanTable(config.PLANS);
+  const runtime = createDockerRuntime({
+    instance: config.TENANCY_INSTANCE,
+    extraLabels: parseExtraLabels(config.TENANT_LABELS),
+    attach: config.TENANT_NETWORK_ATTACH.split(',')
+      .map((name) => name.trim())
+      .filter(Boolean),
+    port: config.TENANT_PORT,
+  });
+  const metrics = createMetrics(() => store.tenants.countByState());
+  const controller = new TenantController({
+    runtime,
+    store,
+    plans,
+    log,
+    observer: metrics.observer,
+    settings: {
+      namespaceKey: config.TENANT_NAMESPACE_KEY,
+      instance: config.TENANCY_INSTANCE,
+      image: config.TENANT_IMAGE,
+      port: config.TENANT_PORT,
+      healthPath: config.TENANT_HEALTH_PATH,
+      subnetPool: config.TENANT_SUBNET_POOL,
+      subnetPrefix: config.TENANT_SUBNET_PREFIX,
+      idleTimeoutMs: config.IDLE_TIMEOUT,
+      warmupTimeoutMs: config.WARMUP_TIMEOUT,
+      stopGraceMs: config.STOP_GRACE,
+      probeIntervalMs: config.HEALTH_PROBE_INTERVAL,
+      reaperIntervalMs: config.REAPER_INTERVAL,
+      maxRunning: config.MAX_RUNNING_TENANTS,
+      capacityPolicy: config.CAPACITY_POLICY,
+      evictMinIdleMs: config.EVICT_MIN_IDLE,
+    },
+  });
+
+  await runtime.ping();
+  await controller.start();
+  const app = await buildApp(config, { store, runtime, controller, plans, metrics, logger: log });
+  await app.listen({ host: config.SUPERVISOR_HOST, port: config.SUPERVISOR_PORT });
+
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    log.info({ signal }, 'supervisor stopping; tenants keep running');
+    await app.close();
+    await controller.close();
+    store.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  console.error('supervisor failed to start:', err);
+  process.exit(1);
+});

@@ -1,0 +1,39 @@
+import Database from 'better-sqlite3';
+import { errors } from '../errors.js';
+import { MIGRATIONS } from './migrations.js';
+
+export type Db = Database.Database;
+
+/**
+ * Opens (creating if needed) the central database and brings its schema up to date.
+ *
+ * Durability: WAL with `synchronous = FULL`. The central database holds users, tenant state and
+ * the audit log, and writes are few (a handful per wake or stop), so every commit is synced to
+ * disk: it survives power loss, not only a process crash, which is all `NORMAL` would promise.
+ */
+export function openDatabase(path: string): Db {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
+  migrate(db);
+  return db;
+}
+
+/** Applies every migration the database has not seen, each in its own transaction. */
+export function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    db.close();
+    throw errors.storeTooNew(
+      `the database is at schema version ${current}, this supervisor knows ${MIGRATIONS.length}: upgrade the supervisor`,
+    );
+  }
+  for (let version = current; version < MIGRATIONS.length; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version] ?? '');
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}

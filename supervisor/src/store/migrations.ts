@@ -1,0 +1,67 @@
+/**
+ * The central database's schema, as an ordered list of steps. Step N brings a database from
+ * `user_version` N to N + 1; each runs in its own transaction. Never edit a published step:
+ * add a new one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE users (
+    user_id              TEXT PRIMARY KEY,
+    email                TEXT,
+    plan                 TEXT NOT NULL DEFAULT 'free',
+    onboarding_completed INTEGER NOT NULL DEFAULT 0,
+    disabled             INTEGER NOT NULL DEFAULT 0,
+    created_at           INTEGER NOT NULL,
+    last_login_at        INTEGER
+  ) STRICT;
+
+  CREATE TABLE tenants (
+    user_id              TEXT PRIMARY KEY REFERENCES users(user_id) ON DELETE CASCADE,
+    tenant_hash          TEXT NOT NULL UNIQUE,
+    state                TEXT NOT NULL DEFAULT 'asleep'
+                         CHECK (state IN ('asleep', 'waking', 'running', 'stopping', 'failed')),
+    phase                TEXT,
+    container_id         TEXT,
+    network_name         TEXT,
+    subnet               TEXT UNIQUE,
+    endpoint_url         TEXT,
+    last_activity        INTEGER,
+    idle_deadline        INTEGER,
+    stop_reason          TEXT,
+    stop_detail          TEXT,
+    wake_count           INTEGER NOT NULL DEFAULT 0,
+    failure_count        INTEGER NOT NULL DEFAULT 0,
+    last_wake_started_at INTEGER,
+    last_wake_ready_at   INTEGER,
+    last_wake_ms         INTEGER,
+    created_at           INTEGER NOT NULL,
+    updated_at           INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX tenants_by_state ON tenants(state, user_id);
+
+  CREATE TABLE audit (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    at      INTEGER NOT NULL,
+    actor   TEXT NOT NULL,
+    action  TEXT NOT NULL,
+    target  TEXT,
+    result  TEXT NOT NULL CHECK (result IN ('ok', 'error', 'denied')),
+    detail  TEXT
+  ) STRICT;
+  CREATE INDEX audit_by_target ON audit(target, id);
+  CREATE INDEX audit_by_action ON audit(action, id);
+  -- The audit log is append-only: history cannot be rewritten through SQL.
+  CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+  CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+
+  CREATE TABLE tenant_summaries (
+    user_id       TEXT PRIMARY KEY REFERENCES tenants(user_id) ON DELETE CASCADE,
+    messages      INTEGER NOT NULL,
+    replies       INTEGER NOT NULL,
+    tokens_used   INTEGER NOT NULL,
+    bytes_stored  INTEGER NOT NULL,
+    last_activity INTEGER,
+    received_at   INTEGER NOT NULL
+  ) STRICT;
+  `,
+];

@@ -1,0 +1,52 @@
+import { testDocker, testRedisUrl } from '@tenancy/test-support';
+import t from 'tap';
+import { exec } from './helpers.js';
+import { readJson, seg, startSupervisor } from './supervisor-process.js';
+
+/** From inside a container: can a TCP connection to host:port be opened within 1.5 s? */
+const CONNECT = `
+const net = require('net');
+const [host, port] = process.argv.slice(1);
+const socket = net.connect({ host, port: Number(port), timeout: 1500 });
+socket.on('connect', () => { console.log('open'); process.exit(0); });
+socket.on('timeout', () => { console.log('timeout'); process.exit(0); });
+socket.on('error', (err) => { console.log(err.code); process.exit(0); });`;
+
+t.test('from inside tenant A, tenant B, the supervisor API and Redis are unreachable', async (t) => {
+  const supervisor = await startSupervisor(t);
+  const routes: Record<string, { endpoint: { url: string } }> = {};
+  for (const userId of ['tenant-a', 'tenant-b']) {
+    await supervisor.api('PUT', `/internal/v1/users/${seg(userId)}`, {}, 'internal');
+    const res = await supervisor.api('POST', `/internal/v1/tenants/${seg(userId)}/wake`, { wait: true }, 'internal');
+    routes[userId] = await readJson(res);
+  }
+  const a = new URL(routes['tenant-a']?.endpoint.url ?? '');
+  const b = new URL(routes['tenant-b']?.endpoint.url ?? '');
+  const docker = testDocker();
+  const containers = await docker.listContainers({
+    filters: { label: [`dev.tenancy.instance=${supervisor.instance}`] },
+  });
+  const inspectA = containers.find((c) =>
+    Object.values(c.NetworkSettings?.Networks ?? {}).some((n) => n.IPAddress === a.hostname),
+  );
+  t.ok(inspectA, 'found tenant A');
+  const idA = inspectA?.Id ?? '';
+  // The host side of A's bridge: where host services listening on all interfaces would show up.
+  const networkA = Object.values(inspectA?.NetworkSettings?.Networks ?? {})[0];
+  const gatewayA = networkA?.Gateway ?? '';
+  const supervisorPort = new URL(supervisor.url).port;
+  const redisPort = new URL(testRedisUrl()).port;
+
+  const probe = async (host: string, port: string) =>
+    (await exec(docker, idA, ['node', '-e', CONNECT, host, port])).output.trim();
+
+  t.equal(await probe(a.hostname, a.port), 'open', 'control: A reaches itself');
+  t.not(await probe(b.hostname, b.port), 'open', 'tenant B');
+  t.not(await probe(gatewayA, supervisorPort), 'open', 'the supervisor API through the bridge');
+  t.not(await probe('127.0.0.1', supervisorPort), 'open', 'the supervisor API on loopback');
+  t.not(await probe(gatewayA, redisPort), 'open', 'Redis through the bridge');
+  t.not(await probe('127.0.0.1', redisPort), 'open', 'Redis on loopback');
+
+  // Control from the host: B is up, so "unreachable" above is isolation, not a dead tenant.
+  t.equal((await fetch(`${b.origin}/health`)).status, 200, 'B answers the host');
+});

@@ -1,0 +1,142 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, type Teardown, testDocker, testImages, testRunId, waitForHttp } from '@tenancy/test-support';
+
+const SERVER = join(import.meta.dirname, '../../src/server.ts');
+
+/** A real supervisor process (src/server.ts through tsx) on a free 127.0.0.1 port. */
+export interface SupervisorProcess {
+  url: string;
+  adminToken: string;
+  internalToken: string;
+  namespaceKey: string;
+  instance: string;
+  databasePath: string;
+  /** Starts (or restarts) the process and waits for /health. */
+  start(): Promise<void>;
+  /** Sends a signal and waits for the process to exit. */
+  kill(signal: NodeJS.Signals): Promise<void>;
+  /** Calls the API: `token` is `admin` (default), `internal`, or a raw token. */
+  api(method: string, path: string, body?: unknown, token?: 'admin' | 'internal' | string): Promise<Response>;
+  /** Log lines the process printed (JSON). */
+  output: string[];
+}
+
+export async function startSupervisor(t: Teardown, env: Record<string, string> = {}): Promise<SupervisorProcess> {
+  const dir = await mkdtemp(join(tmpdir(), 'supervisor-test-'));
+  const port = await freePort();
+  const instance = `s${randomBytes(4).toString('hex')}`;
+  const secrets = {
+    adminToken: randomBytes(24).toString('base64url'),
+    internalToken: randomBytes(24).toString('base64url'),
+    namespaceKey: randomBytes(24).toString('base64url'),
+  };
+  // A private slice of the address pool per process, so parallel test files never collide.
+  const slice = (process.pid % 200) + 20;
+  const fullEnv: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
+    SUPERVISOR_HOST: '127.0.0.1',
+    SUPERVISOR_PORT: String(port),
+    ADMIN_TOKEN: secrets.adminToken,
+    SUPERVISOR_TOKEN: secrets.internalToken,
+    TENANT_NAMESPACE_KEY: secrets.namespaceKey,
+    DATABASE_PATH: join(dir, 'tenancy.db'),
+    TENANCY_INSTANCE: instance,
+    TENANT_IMAGE: testImages.tenant,
+    TENANT_SUBNET_POOL: `10.${slice}.0.0/16`,
+    TENANT_LABELS: `dev.tenancy.test-run=${testRunId}`,
+    STOP_GRACE: '3s',
+    LOG_LEVEL: 'info',
+    ...env,
+  };
+  let child: ChildProcess | undefined;
+  const output: string[] = [];
+  const tokenFor = (token: string) =>
+    token === 'admin' ? secrets.adminToken : token === 'internal' ? secrets.internalToken : token;
+
+  const supervisor: SupervisorProcess = {
+    url: `http://127.0.0.1:${port}`,
+    ...secrets,
+    instance,
+    databasePath: fullEnv.DATABASE_PATH ?? '',
+    output,
+    async start() {
+      child = spawn(process.execPath, ['--conditions=tenancy-source', '--import=tsx', SERVER], {
+        env: fullEnv,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const collect = (chunk: Buffer) => output.push(...chunk.toString().split('\n').filter(Boolean));
+      child.stdout?.on('data', collect);
+      child.stderr?.on('data', collect);
+      const exited = new Promise<never>((_, reject) =>
+        child?.once('exit', (code) => reject(new Error(`supervisor exited with ${code}:\n${output.join('\n')}`))),
+      );
+      await Promise.race([waitForHttp(`${supervisor.url}/health`, 30_000), exited]);
+    },
+    async kill(signal) {
+      const running = child;
+      if (!running || running.exitCode !== null || running.signalCode !== null) return;
+      await new Promise<void>((resolve) => {
+        running.once('exit', () => resolve());
+        running.kill(signal);
+      });
+    },
+    async api(method, path, body, token = 'admin') {
+      return fetch(`${supervisor.url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${tokenFor(token)}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    },
+  };
+
+  t.teardown(async () => {
+    await supervisor.kill('SIGKILL');
+    const docker = testDocker();
+    const filters = { label: [`dev.tenancy.instance=${instance}`] };
+    for (const c of await docker.listContainers({ all: true, filters })) {
+      await docker
+        .getContainer(c.Id)
+        .remove({ force: true, v: true })
+        .catch(() => undefined);
+    }
+    for (const n of await docker.listNetworks({ filters }))
+      await docker
+        .getNetwork(n.Id)
+        .remove()
+        .catch(() => undefined);
+    const { Volumes } = await docker.listVolumes({ filters });
+    for (const v of Volumes ?? [])
+      await docker
+        .getVolume(v.Name)
+        .remove({ force: true })
+        .catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  });
+  await supervisor.start();
+  return supervisor;
+}
+
+/** Percent-encodes a user id as one path segment. */
+export const seg = (userId: string) => encodeURIComponent(userId);
+
+/** A parsed JSON response body; its shape is what the assertions check. */
+// biome-ignore lint/suspicious/noExplicitAny: test bodies are checked by assertions, not by types
+export type JsonBody = any;
+
+/** Status and parsed JSON body of a response. */
+export async function json(res: Response): Promise<{ status: number; body: JsonBody }> {
+  return { status: res.status, body: await res.json() };
+}
+
+/** The parsed JSON body of a response. */
+export function readJson(res: Response): Promise<JsonBody> {
+  return res.json();
+}
