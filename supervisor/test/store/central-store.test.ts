@@ -214,6 +214,8 @@ t.test('kill -9 while writing leaves an intact database holding every committed 
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
+  // Whatever happens to this test, the writer must not outlive it.
+  t.teardown(() => child.kill('SIGKILL'));
   let acknowledged = -1;
   let buffer = '';
   await new Promise<void>((resolve) => {
