@@ -4,7 +4,7 @@
 // Offline builds (PREBUILT=1): the context already holds dist/ and production node_modules/
 // made on the host with the same node binary as the base image, so nothing is fetched.
 import { execFileSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 
 const run = (command, args) => execFileSync(command, args, { stdio: 'inherit' });
 
@@ -29,3 +29,8 @@ for (const leftover of [
 ]) {
   rmSync(`node_modules/better-sqlite3/${leftover}`, { recursive: true, force: true });
 }
+
+// Mount points of the tenant's two volumes. Docker copies a directory's ownership into a new,
+// empty named volume the first time it is mounted there, so these make the volumes writable by
+// the app's uid 1000 (the Dockerfile copies them with --chown).
+for (const dir of ['volumes/files', 'volumes/history']) mkdirSync(dir, { recursive: true });
