@@ -58,12 +58,18 @@ export async function publishedPort(container: Docker.Container, containerPort: 
 export async function waitForHttp(url: string, timeoutMs = 10_000, intervalMs = 20): Promise<number> {
   const started = performance.now();
   for (;;) {
+    // A timer of our own, not AbortSignal.timeout(): that one does not keep the process alive,
+    // and a connection a port proxy accepted but cannot forward yet would then end the test.
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), 1_000);
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+      const res = await fetch(url, { signal: controller.signal });
       await res.arrayBuffer();
       if (res.ok) return performance.now() - started;
     } catch {
       // not listening yet
+    } finally {
+      clearTimeout(timer);
     }
     if (performance.now() - started > timeoutMs) throw new Error(`${url} not ready after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));

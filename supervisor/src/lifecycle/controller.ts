@@ -61,6 +61,9 @@ interface Entry {
 
 const CANCELLED = Symbol('wake cancelled by a stop');
 
+/** Longest a single health probe may take. */
+const PROBE_TIMEOUT_MS = 500;
+
 /**
  * Owns the lifecycle of every tenant: single-flight wakes with progress, stops, the idle reaper,
  * capacity, and reconciliation with what the engine runs. Decisions come from the pure state
@@ -395,7 +398,9 @@ export class TenantController {
     for (let probe = 0; ; probe++) {
       signal.throwIfAborted();
       try {
-        const res = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(1_000)]) });
+        // Short per-probe timeout: a probe stuck on a connection that is not up yet must not
+        // delay readiness by more than this.
+        const res = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(PROBE_TIMEOUT_MS)]) });
         await res.arrayBuffer();
         if (res.ok) return;
       } catch {
