@@ -57,8 +57,11 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 # tap compiles its plugin list (.taprc) into node_modules; a fresh install still holds the default
 # list, whose TypeScript plugin does not work with TypeScript 7.
-if [ ! -f node_modules/@tapjs/test/test-built/package.json ] || [ .taprc -nt node_modules/@tapjs/test/test-built/package.json ]; then
+# The stamp records that this install was built with this .taprc.
+stamp=node_modules/.tenancy-tap-build
+if [ ! -f "$stamp" ] || [ .taprc -nt "$stamp" ] || [ node_modules/.package-lock.json -nt "$stamp" ]; then
   npx tap build >/dev/null
+  touch "$stamp"
 fi
 
 # 3. Static checks (skipped for a focused run that names test files): lint, format and types.
