@@ -45,6 +45,7 @@ export async function startSupervisor(t: Teardown, env: Record<string, string> =
     SUPERVISOR_TOKEN: secrets.internalToken,
     TENANT_NAMESPACE_KEY: secrets.namespaceKey,
     DATABASE_PATH: join(dir, 'tenancy.db'),
+    BACKUP_DIR: join(dir, 'backups'),
     TENANCY_INSTANCE: instance,
     TENANT_IMAGE: testImages.tenant,
     TENANT_SUBNET_POOL: `10.${slice}.0.0/16`,
