@@ -1,0 +1,157 @@
+import { createServer, type IncomingHttpHeaders, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { freePort, startNginx, type Teardown } from '@tenancy/test-support';
+import t from 'tap';
+import { NGINX_DIR, renderNginx } from '../../scripts/render-nginx.js';
+
+/** A stand-in gateway: echoes what it received, streams SSE slowly, and tunnels upgrades. */
+async function fakeGateway(t: Teardown) {
+  const seen: IncomingHttpHeaders[] = [];
+  const server = createServer((req, res) => {
+    seen.push(req.headers);
+    if (req.url === '/stream') {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: first\n\n');
+      setTimeout(() => res.end('data: last\n\n'), 600);
+      return;
+    }
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ url: req.url, headers: req.headers }));
+    });
+  });
+  const tunnels = new Set<import('node:stream').Duplex>();
+  server.on('upgrade', (req, socket) => {
+    seen.push(req.headers);
+    tunnels.add(socket);
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    socket.on('data', (chunk) => socket.write(Buffer.concat([Buffer.from('echo:'), chunk])));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    server.closeAllConnections();
+    for (const socket of tunnels) socket.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return { address: `127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
+}
+
+async function startEdge(t: Teardown, trustedProxies: string[] = []) {
+  const gateway = await fakeGateway(t);
+  const port = await freePort();
+  const config = (dir: string) =>
+    renderNginx({
+      listen: `127.0.0.1:${port}`,
+      gateways: [gateway.address],
+      trustedProxies,
+      accessLog: `${dir}/logs/access.log`,
+    });
+  await startNginx(t, config, [join(NGINX_DIR, 'tenancy-proxy.conf')], `http://127.0.0.1:${port}/health`);
+  return { url: `http://127.0.0.1:${port}`, port, gateway };
+}
+
+t.test('the rendered config passes nginx -t and answers its own /health', async (t) => {
+  const edge = await startEdge(t);
+  const res = await fetch(`${edge.url}/health`);
+  t.equal(res.status, 200);
+  t.same(await res.json(), { status: 'ok' });
+  t.equal(edge.gateway.seen.length, 0, 'the gateway was not asked');
+});
+
+t.test('client-sent forwarding headers are overwritten when the peer is not a trusted proxy', async (t) => {
+  const edge = await startEdge(t);
+  const res = await fetch(`${edge.url}/chat`, {
+    headers: {
+      'x-forwarded-for': '6.6.6.6',
+      'x-real-ip': '6.6.6.6',
+      'cf-connecting-ip': '6.6.6.6',
+      forwarded: 'for=6.6.6.6',
+      'x-request-id': 'client-chosen',
+    },
+  });
+  t.equal(res.status, 200);
+  const { headers } = (await res.json()) as { headers: Record<string, string> };
+  t.equal(headers['x-forwarded-for'], '127.0.0.1');
+  t.equal(headers['x-real-ip'], '127.0.0.1');
+  t.equal(headers['cf-connecting-ip'], undefined);
+  t.equal(headers.forwarded, undefined);
+  t.match(headers['x-request-id'], /^[0-9a-f]{32}$/, 'nginx sets its own request id');
+  t.equal(res.headers.get('x-request-id'), headers['x-request-id'], 'and returns it to the client');
+  t.equal(res.headers.get('x-content-type-options'), 'nosniff');
+  t.equal(res.headers.get('x-frame-options'), 'SAMEORIGIN');
+  t.equal(res.headers.get('referrer-policy'), 'same-origin');
+  t.equal(res.headers.get('server'), 'nginx', 'no version in the Server header');
+});
+
+t.test('a trusted proxy may name the client with CF-Connecting-IP or X-Forwarded-For', async (t) => {
+  const edge = await startEdge(t, ['127.0.0.1']);
+  const cf = await fetch(`${edge.url}/x`, { headers: { 'cf-connecting-ip': '203.0.113.7' } });
+  t.equal(((await cf.json()) as { headers: Record<string, string> }).headers['x-real-ip'], '203.0.113.7');
+  const xff = await fetch(`${edge.url}/x`, { headers: { 'x-forwarded-for': '198.51.100.9' } });
+  t.equal(((await xff.json()) as { headers: Record<string, string> }).headers['x-real-ip'], '198.51.100.9');
+});
+
+t.test('/auth/ is rate limited per client; other paths have their own, larger budget', async (t) => {
+  const edge = await startEdge(t);
+  const statuses: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    const res = await fetch(`${edge.url}/auth/login`, { method: 'POST', body: '{}' });
+    await res.arrayBuffer();
+    statuses.push(res.status);
+  }
+  t.same(statuses.slice(0, 11), Array(11).fill(200), 'rate plus burst allowed');
+  t.same(statuses.slice(11), Array(4).fill(429), 'then 429');
+  const other = await fetch(`${edge.url}/chat`);
+  t.equal(other.status, 200, 'other paths are not affected');
+});
+
+t.test('oversized bodies are refused with 413 before reaching the gateway', async (t) => {
+  const edge = await startEdge(t);
+  const res = await fetch(`${edge.url}/files/big`, { method: 'PUT', body: Buffer.alloc(26 * 1024 * 1024) });
+  t.equal(res.status, 413);
+  t.equal(edge.gateway.seen.length, 0);
+});
+
+t.test('SSE passes through unbuffered', async (t) => {
+  const edge = await startEdge(t);
+  const started = performance.now();
+  const res = await fetch(`${edge.url}/stream`);
+  const reader = res.body?.getReader();
+  const first = await reader?.read();
+  const firstMs = performance.now() - started;
+  t.match(Buffer.from(first?.value ?? []).toString(), /data: first/);
+  t.ok(firstMs < 500, `first event after ${firstMs.toFixed(0)} ms, before the stream ended (600 ms)`);
+  while (!(await reader?.read())?.done) {}
+});
+
+t.test('WebSocket upgrades are passed to the gateway and tunnelled', async (t) => {
+  const edge = await startEdge(t);
+  const echoed = await new Promise<string>((resolve, reject) => {
+    const req = request({
+      host: '127.0.0.1',
+      port: edge.port,
+      path: '/ws',
+      headers: {
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      },
+    });
+    req.on('upgrade', (res, socket) => {
+      if (res.statusCode !== 101) reject(new Error(`status ${res.statusCode}`));
+      socket.once('data', (chunk) => {
+        resolve(chunk.toString());
+        socket.destroy();
+      });
+      socket.write('hello');
+    });
+    req.on('response', (res) => reject(new Error(`no upgrade: ${res.statusCode}`)));
+    req.on('error', reject);
+    req.end();
+  });
+  t.equal(echoed, 'echo:hello');
+  t.equal(edge.gateway.seen.at(-1)?.upgrade, 'websocket');
+});

@@ -1,0 +1,65 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Teardown, waitForHttp } from './docker.js';
+
+/** A real nginx running one rendered Tenancy config, as a child process owned by a test. */
+export interface NginxServer {
+  dir: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Writes a minimal main config around `httpConfig(dir)` (the rendered template) in a private
+ * prefix `dir`, checks it with `nginx -t`, starts nginx in the foreground and waits until
+ * `healthUrl` answers. `includes` are copied next to the config.
+ */
+export async function startNginx(
+  t: Teardown,
+  httpConfig: (dir: string) => string,
+  includes: string[],
+  healthUrl: string,
+): Promise<NginxServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'tenancy-nginx-'));
+  for (const sub of ['logs', 'tmp', 'conf']) mkdirSync(join(dir, sub));
+  for (const file of includes) copyFileSync(file, join(dir, 'conf', file.split('/').pop() ?? 'x'));
+  writeFileSync(join(dir, 'conf', 'tenancy.conf'), httpConfig(dir));
+  writeFileSync(
+    join(dir, 'conf', 'nginx.conf'),
+    `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/logs/error.log warn;
+events { worker_connections 512; }
+http {
+  client_body_temp_path ${dir}/tmp/body;
+  proxy_temp_path ${dir}/tmp/proxy;
+  fastcgi_temp_path ${dir}/tmp/fastcgi;
+  uwsgi_temp_path ${dir}/tmp/uwsgi;
+  scgi_temp_path ${dir}/tmp/scgi;
+  include ${dir}/conf/tenancy.conf;
+}
+`,
+  );
+  const args = ['-p', dir, '-c', join(dir, 'conf', 'nginx.conf')];
+  execFileSync('nginx', [...args, '-t', '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn('nginx', args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  const server: NginxServer = {
+    dir,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      await new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        // Fast shutdown: a graceful one would wait for open tunnels and streams.
+        child.kill('SIGTERM');
+      });
+    },
+  };
+  t.teardown(async () => {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await waitForHttp(healthUrl, 10_000);
+  return server;
+}
