@@ -6,9 +6,13 @@
 
 import type { TObject } from '@sinclair/typebox';
 import { describeConfig } from '@tenancy/shared';
+import { GatewayConfigSchema } from '../gateway/src/config.js';
 import { SupervisorConfigSchema } from '../supervisor/src/config.js';
 
-const sections: [string, TObject][] = [['supervisor', SupervisorConfigSchema]];
+const sections: [string, TObject][] = [
+  ['supervisor', SupervisorConfigSchema],
+  ['gateway', GatewayConfigSchema],
+];
 
 /** The text of .env.example. A variable read by several services is listed once, where it first appears. */
 export function renderEnvExample(): string {

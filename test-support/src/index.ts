@@ -2,3 +2,4 @@ export * from './docker.js';
 export * from './nginx.js';
 export * from './redis.js';
 export * from './run.js';
+export * from './supervisor.js';

@@ -1,5 +1,5 @@
+import { json, seg, startSupervisor } from '@tenancy/test-support';
 import t from 'tap';
-import { json, seg, startSupervisor } from './supervisor-process.js';
 
 t.test('admin API: every endpoint, bad tokens, bad input, unknown tenants', async (t) => {
   const supervisor = await startSupervisor(t);

@@ -1,7 +1,7 @@
+import { seg, startSupervisor } from '@tenancy/test-support';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { run } from '../../src/cli/admin-cli.js';
-import { seg, startSupervisor } from './supervisor-process.js';
 
 t.test('tenancy-admin drives the real admin API', async (t) => {
   const supervisor = await startSupervisor(t);

@@ -1,6 +1,5 @@
-import { testDocker } from '@tenancy/test-support';
+import { readJson, seg, startSupervisor, testDocker } from '@tenancy/test-support';
 import t from 'tap';
-import { readJson, seg, startSupervisor } from './supervisor-process.js';
 
 const wakeStates = new Set(['running', 'asleep']);
 

@@ -1,5 +1,5 @@
+import { readJson, seg, startSupervisor } from '@tenancy/test-support';
 import t from 'tap';
-import { readJson, seg, startSupervisor } from './supervisor-process.js';
 
 t.test('an idle tenant is put to sleep with reason idle; reported activity keeps another running', async (t) => {
   const supervisor = await startSupervisor(t, { IDLE_TIMEOUT: '3s', REAPER_INTERVAL: '250ms' });

@@ -1,7 +1,6 @@
-import { testDocker, testRedisUrl } from '@tenancy/test-support';
+import { readJson, seg, startSupervisor, testDocker, testRedisUrl } from '@tenancy/test-support';
 import t from 'tap';
 import { exec } from './helpers.js';
-import { readJson, seg, startSupervisor } from './supervisor-process.js';
 
 /** From inside a container: can a TCP connection to host:port be opened within 1.5 s? */
 const CONNECT = `

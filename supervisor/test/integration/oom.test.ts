@@ -1,7 +1,6 @@
-import { testDocker } from '@tenancy/test-support';
+import { readJson, seg, startSupervisor, testDocker } from '@tenancy/test-support';
 import t from 'tap';
 import { exec } from './helpers.js';
-import { readJson, seg, startSupervisor } from './supervisor-process.js';
 
 t.test('a memory hog in a tenant is OOM-killed and the supervisor records it', async (t) => {
   const supervisor = await startSupervisor(t, { PLANS: '{"free": {"memoryMb": 256}}' });

@@ -1,7 +1,6 @@
 import type { Readable } from 'node:stream';
-import { testDocker } from '@tenancy/test-support';
+import { readJson, seg, startSupervisor, testDocker } from '@tenancy/test-support';
 import t from 'tap';
-import { readJson, seg, startSupervisor } from './supervisor-process.js';
 
 t.test('50 concurrent wakes of a sleeping tenant produce one container start and 50 successes', async (t) => {
   const supervisor = await startSupervisor(t);

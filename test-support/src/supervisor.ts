@@ -3,9 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, type Teardown, testDocker, testImages, testRunId, waitForHttp } from '@tenancy/test-support';
+import { type Teardown, testDocker, waitForHttp } from './docker.js';
+import { freePort } from './redis.js';
+import { testImages, testRunId } from './run.js';
 
-const SERVER = join(import.meta.dirname, '../../src/server.ts');
+const SERVER = join(import.meta.dirname, '../../supervisor/src/server.ts');
 
 /** A real supervisor process (src/server.ts through tsx) on a free 127.0.0.1 port. */
 export interface SupervisorProcess {

@@ -1,0 +1,114 @@
+import fastifyCookie from '@fastify/cookie';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { toErrorBody } from '@tenancy/shared';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import type { Redis } from 'ioredis';
+import { ActivityRecorder } from './activity/activity-recorder.js';
+import { createLoginIdentifier } from './auth/login-identity.js';
+import type { GatewayConfig } from './config.js';
+import { errors } from './errors.js';
+import { authRoutes } from './http/auth-routes.js';
+import { healthRoutes } from './http/health-routes.js';
+import { proxyRoutes } from './proxy/proxy-routes.js';
+import { RouteCache } from './proxy/route-cache.js';
+import { attachWebSocketTunnel } from './proxy/websocket-tunnel.js';
+import { Revocations } from './revocation/revocations.js';
+import { Authenticator } from './session/authenticator.js';
+import { sessionCookie } from './session/cookie.js';
+import { createSessionTokens } from './session/tokens.js';
+import { VerifiedTokenCache } from './session/verified-cache.js';
+import { createSupervisorClient, type SupervisorClient } from './supervisor/client.js';
+import { warmupRoutes } from './warmup/warmup-routes.js';
+
+/** What the gateway is built from; server.ts makes the real ones, tests may pass their own. */
+export interface GatewayDeps {
+  /** Command connection (enableOfflineQueue: false). */
+  redis: Redis;
+  /** Subscription connection. */
+  subscriber: Redis;
+  logger: FastifyBaseLogger;
+  supervisor?: SupervisorClient;
+  now?: () => number;
+}
+
+/** Builds the gateway: sessions, revocation, login, warmup, and the proxy to each user's container. */
+export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDeps) {
+  const now = deps.now ?? Date.now;
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: 1024 * 1024,
+    trustProxy: false,
+    // nginx's request id when it is a plain token; our own otherwise.
+    genReqId: (req) => {
+      const id = req.headers['x-request-id'];
+      return typeof id === 'string' && /^[A-Za-z0-9-]{8,64}$/.test(id) ? id : crypto.randomUUID();
+    },
+    ajv: { customOptions: { removeAdditional: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const supervisor = deps.supervisor ?? createSupervisorClient(config.SUPERVISOR_URL, config.SUPERVISOR_TOKEN);
+  const tokens = createSessionTokens({
+    secret: config.COOKIE_JWT_SECRET,
+    issuer: config.PUBLIC_BASE_URL,
+    ttlMs: config.SESSION_TTL,
+    maxAgeMs: config.SESSION_MAX_AGE,
+    now,
+  });
+  const revocations = new Revocations({
+    redis: deps.redis,
+    subscriber: deps.subscriber,
+    retentionMs: config.SESSION_MAX_AGE,
+    timeoutMs: config.REDIS_TIMEOUT,
+    log: deps.logger,
+    now,
+  });
+  const authenticator = new Authenticator(
+    tokens,
+    new VerifiedTokenCache(config.TOKEN_CACHE_SIZE, now),
+    revocations,
+    sessionCookie(config.PUBLIC_BASE_URL),
+  );
+  const routes = new RouteCache(config.ROUTE_CACHE_TTL, now);
+  const activity = new ActivityRecorder((batch) => supervisor.reportActivity(batch), deps.logger, now);
+
+  app.setErrorHandler((err, request, reply) => {
+    const validation = (err as { validation?: unknown }).validation !== undefined;
+    const body = validation
+      ? toErrorBody(errors.badRequest((err as Error).message), errors.internal.code)
+      : toErrorBody(err, errors.internal.code);
+    if (body.statusCode >= 500) request.log.error({ err }, 'request failed');
+    if (typeof body.retryAfterSeconds === 'number') reply.header('retry-after', String(body.retryAfterSeconds));
+    if (body.code === errors.sessionInvalid.code) authenticator.clearCookie(reply);
+    return reply.code(body.statusCode).send(body);
+  });
+
+  await app.register(fastifyCookie);
+  await revocations.start();
+  const tunnels = attachWebSocketTunnel(app.server, {
+    authenticator,
+    supervisor,
+    routes,
+    activity,
+    revocations,
+    log: deps.logger,
+  });
+  await app.register(healthRoutes, { redis: deps.redis, supervisor, revocations, openTunnels: tunnels.count });
+  await app.register(authRoutes, {
+    identify: createLoginIdentifier(config),
+    tokens,
+    authenticator,
+    revocations,
+    supervisor,
+  });
+  await app.register(warmupRoutes, { authenticator, supervisor, routes, config });
+  await app.register(proxyRoutes, { authenticator, supervisor, routes, activity, config });
+
+  activity.start(config.ACTIVITY_FLUSH_INTERVAL);
+  app.addHook('onClose', async () => {
+    tunnels.close();
+    await activity.stop();
+  });
+  return app;
+}
+
+export type GatewayApp = Awaited<ReturnType<typeof buildApp>>;

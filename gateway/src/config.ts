@@ -1,0 +1,72 @@
+import { type StaticDecode, Type } from '@sinclair/typebox';
+import { ConfigError, Duration, loadConfig, Secret } from '@tenancy/shared';
+
+/** The gateway's whole configuration, read once at start. Every property is an environment variable. */
+export const GatewayConfigSchema = Type.Object({
+  GATEWAY_HOST: Type.String({
+    default: '127.0.0.1',
+    description: 'Address the gateway listens on (nginx connects here)',
+  }),
+  GATEWAY_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'TCP port of the gateway' }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+    { default: 'info', description: 'Log level (pino)' },
+  ),
+  PUBLIC_BASE_URL: Type.String({
+    pattern: '^https?://[^/]+$',
+    default: 'http://localhost:8080',
+    description: 'Public origin users reach; https makes the cookie Secure with the __Host- prefix',
+  }),
+  COOKIE_JWT_SECRET: Secret('HMAC key signing session cookies (HS256); at least 32 characters'),
+  SESSION_TTL: Duration('30m', 'Sliding session window: a session unused this long expires'),
+  SESSION_MAX_AGE: Duration('12h', 'Absolute cap on a session, however active'),
+  AUTH_MODE: Type.Union([Type.Literal('access'), Type.Literal('token'), Type.Literal('dev')], {
+    default: 'token',
+    description: 'Who may call POST /auth/login: Cloudflare Access, a backend with LOGIN_TOKEN, or anyone (dev)',
+  }),
+  DEV_AUTH_ENABLED: Type.Boolean({
+    default: false,
+    description: 'Must be true for AUTH_MODE=dev, which trusts the login body: never in production',
+  }),
+  LOGIN_TOKEN: Type.Optional(Secret('Bearer token a trusted backend presents to POST /auth/login (AUTH_MODE=token)')),
+  ACCESS_TEAM_DOMAIN: Type.Optional(
+    Type.String({ description: 'Cloudflare Access team domain, e.g. example.cloudflareaccess.com (AUTH_MODE=access)' }),
+  ),
+  ACCESS_AUD: Type.Optional(Type.String({ description: 'Audience tag of the Cloudflare Access application' })),
+  ACCESS_JWKS_URL: Type.Optional(
+    Type.String({ description: 'JWKS URL override; default https://<ACCESS_TEAM_DOMAIN>/cdn-cgi/access/certs' }),
+  ),
+  REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379', description: 'Redis holding session revocations' }),
+  REDIS_TIMEOUT: Duration('500ms', 'Longest wait for Redis before a request fails closed with 503'),
+  SUPERVISOR_URL: Type.String({ default: 'http://127.0.0.1:4010', description: 'Base URL of the supervisor API' }),
+  SUPERVISOR_TOKEN: Secret('Bearer token of the supervisor internal API'),
+  WARMUP_TIMEOUT: Duration('45s', 'Longest a request waits for a sleeping container to wake'),
+  ACTIVITY_FLUSH_INTERVAL: Duration('5s', 'How often activity is reported to the supervisor'),
+  ROUTE_CACHE_TTL: Duration('5s', 'How long a tenant endpoint is reused before asking the supervisor again'),
+  TOKEN_CACHE_SIZE: Type.Integer({
+    minimum: 100,
+    default: 10_000,
+    description: 'Verified session tokens kept in memory',
+  }),
+});
+
+export type GatewayConfig = StaticDecode<typeof GatewayConfigSchema>;
+
+/** Reads and validates the configuration; throws a ConfigError listing every problem. */
+export function loadGatewayConfig(env: Readonly<Record<string, string | undefined>>): Readonly<GatewayConfig> {
+  const config = loadConfig(GatewayConfigSchema, env);
+  const problems: string[] = [];
+  if (config.AUTH_MODE === 'dev' && !config.DEV_AUTH_ENABLED) {
+    problems.push('AUTH_MODE=dev trusts whatever the client sends: set DEV_AUTH_ENABLED=true to allow it');
+  }
+  if (config.AUTH_MODE === 'token' && !config.LOGIN_TOKEN) problems.push('AUTH_MODE=token needs LOGIN_TOKEN');
+  if (
+    config.AUTH_MODE === 'access' &&
+    (!config.ACCESS_AUD || (!config.ACCESS_TEAM_DOMAIN && !config.ACCESS_JWKS_URL))
+  ) {
+    problems.push('AUTH_MODE=access needs ACCESS_AUD and ACCESS_TEAM_DOMAIN (or ACCESS_JWKS_URL)');
+  }
+  if (config.SESSION_MAX_AGE < config.SESSION_TTL) problems.push('SESSION_MAX_AGE must be at least SESSION_TTL');
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

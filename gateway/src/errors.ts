@@ -1,0 +1,25 @@
+import { defineError } from '@tenancy/shared';
+
+/** Every error the gateway answers with; codes are stable and documented in docs/gateway.md. */
+export const errors = {
+  unauthenticated: defineError('GW_ERR_SESSION_MISSING', 401, 'sign in first'),
+  sessionInvalid: defineError('GW_ERR_SESSION_INVALID', 401, 'the session is invalid or has ended'),
+  loginForbidden: defineError('GW_ERR_LOGIN_FORBIDDEN', 401, 'not allowed to log in'),
+  userDisabled: defineError('GW_ERR_USER_DISABLED', 403, 'this account is disabled'),
+  userMismatch: defineError('GW_ERR_USER_MISMATCH', 403, 'user_id does not match the session'),
+  badRequest: defineError('GW_ERR_REQUEST_INVALID', 400, 'invalid request'),
+  notFound: defineError('GW_ERR_ROUTE_NOT_FOUND', 404, 'no such route'),
+  revocationUnavailable: defineError(
+    'GW_ERR_REVOCATION_UNAVAILABLE',
+    503,
+    'sessions cannot be checked right now, retry shortly',
+  ),
+  supervisorUnavailable: defineError('GW_ERR_SUPERVISOR_UNAVAILABLE', 503, 'the platform is not reachable right now'),
+  warming: defineError('GW_ERR_TENANT_WARMING', 503, 'your container is starting, retry shortly'),
+  capacity: defineError('GW_ERR_CAPACITY_FULL', 429, 'no capacity to start your container, retry later'),
+  wakeFailed: defineError('GW_ERR_TENANT_WAKE_FAILED', 502, 'your container could not be started'),
+  wakeTimeout: defineError('GW_ERR_TENANT_WAKE_TIMEOUT', 504, 'your container did not start in time'),
+  upstreamUnavailable: defineError('GW_ERR_UPSTREAM_UNAVAILABLE', 502, 'your container did not answer'),
+  upstreamTimeout: defineError('GW_ERR_UPSTREAM_TIMEOUT', 504, 'your container took too long to answer'),
+  internal: defineError('GW_ERR_INTERNAL', 500, 'internal error'),
+} as const;

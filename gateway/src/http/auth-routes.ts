@@ -1,0 +1,101 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { PlanName, UserId } from '@tenancy/shared';
+import type { IdentifyLogin } from '../auth/login-identity.js';
+import type { Revocations } from '../revocation/revocations.js';
+import type { Authenticator } from '../session/authenticator.js';
+import type { SessionTokens } from '../session/tokens.js';
+import type { SupervisorClient } from '../supervisor/client.js';
+
+export interface AuthRoutesOptions {
+  identify: IdentifyLogin;
+  tokens: SessionTokens;
+  authenticator: Authenticator;
+  revocations: Revocations;
+  supervisor: SupervisorClient;
+}
+
+const LoginBody = Type.Object(
+  {
+    user_id: Type.Optional(UserId),
+    email: Type.Optional(Type.String({ maxLength: 320 })),
+    plan: Type.Optional(PlanName),
+    onboarding_completed: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+/** Where to go after login or logout: a same-origin path only, never another site. */
+const Next = Type.Optional(Type.String({ pattern: '^/(?![/\\\\])[^\\s]*$', maxLength: 2048 }));
+
+export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, options) => {
+  const { identify, tokens, authenticator, revocations, supervisor } = options;
+
+  app.post(
+    '/auth/login',
+    { schema: { body: Type.Optional(LoginBody), querystring: Type.Object({ next: Next }) } },
+    async (request, reply) => {
+      const identity = await identify(request);
+      const user = await supervisor.upsertUser(identity.userId, {
+        ...(identity.email ? { email: identity.email } : {}),
+        ...(identity.plan ? { plan: identity.plan } : {}),
+        ...(identity.onboardingCompleted === undefined ? {} : { onboardingCompleted: identity.onboardingCompleted }),
+      });
+      if (user.disabled)
+        return reply.code(403).send({
+          statusCode: 403,
+          code: 'GW_ERR_USER_DISABLED',
+          error: 'Forbidden',
+          message: 'this account is disabled',
+        });
+      const { token, session } = await tokens.sign({ userId: user.userId, email: user.email, plan: user.plan });
+      authenticator.setCookie(reply, token, session);
+      // Start the container now, so it is warm by the time the user asks for it.
+      supervisor.wake(user.userId, { wait: false, timeoutMs: 0 }).catch((err: unknown) => {
+        request.log.warn({ err, userId: user.userId }, 'wake at login failed');
+      });
+      request.log.info({ userId: user.userId }, 'user logged in');
+      if (request.query.next) return reply.redirect(request.query.next, 303);
+      return {
+        user_id: user.userId,
+        email: user.email,
+        plan: user.plan,
+        onboarding_completed: user.onboardingCompleted,
+        expires_at: new Date(session.expiresAt).toISOString(),
+      };
+    },
+  );
+
+  app.post('/auth/logout', { schema: { querystring: Type.Object({ next: Next }) } }, async (request, reply) => {
+    const token = authenticator.tokenOf(request.cookies);
+    authenticator.clearCookie(reply);
+    if (token) {
+      const session = await authenticator.verify(token).catch(() => undefined);
+      if (session) await revocations.revokeSession(session.sid);
+    }
+    if (request.query.next) return reply.redirect(request.query.next, 303);
+    return { logged_out: true };
+  });
+
+  app.post('/auth/logout-all', async (request, reply) => {
+    const session = await authenticator.authenticate(request, reply);
+    await revocations.revokeUser(session.userId);
+    authenticator.clearCookie(reply);
+    request.log.info({ userId: session.userId }, 'all sessions revoked');
+    return { logged_out: true, all_sessions: true };
+  });
+
+  app.get('/auth/session', async (request, reply) => {
+    const session = await authenticator.authenticate(request, reply);
+    const route = await supervisor.route(session.userId).catch(() => undefined);
+    return {
+      user_id: session.userId,
+      email: session.email,
+      plan: session.plan,
+      expires_at: new Date(session.expiresAt).toISOString(),
+      tenant: route
+        ? { state: route.state, idle_deadline: route.idleDeadline ? new Date(route.idleDeadline).toISOString() : null }
+        : null,
+    };
+  });
+};

@@ -1,0 +1,116 @@
+import replyFrom from '@fastify/reply-from';
+import type { TenantRoute } from '@tenancy/shared';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ActivityRecorder } from '../activity/activity-recorder.js';
+import type { GatewayConfig } from '../config.js';
+import { errors } from '../errors.js';
+import type { Authenticator } from '../session/authenticator.js';
+import type { Session } from '../session/tokens.js';
+import type { SupervisorClient } from '../supervisor/client.js';
+import { WAITING_PAGE } from '../warmup/waiting-page.js';
+import { forwardHeaders } from './forward-headers.js';
+import type { RouteCache } from './route-cache.js';
+
+export interface ProxyOptions {
+  authenticator: Authenticator;
+  supervisor: SupervisorClient;
+  routes: RouteCache;
+  activity: ActivityRecorder;
+  config: Pick<GatewayConfig, 'WARMUP_TIMEOUT' | 'LOGIN_TOKEN'>;
+}
+
+/**
+ * Everything that is not a gateway route goes to the signed-in user's own container. The target
+ * is the supervisor's endpoint for the session's user: nothing in the request can change it.
+ */
+export async function proxyRoutes(app: FastifyInstance, options: ProxyOptions): Promise<void> {
+  const { authenticator, supervisor, routes, activity, config } = options;
+
+  // Bodies stream through untouched: the tenant parses them, not the gateway.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+  await app.register(replyFrom, {
+    undici: { connections: 64, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 60_000, bodyTimeout: 300_000 },
+  });
+
+  /** The tenant's route, waking it as the caller prefers. Returns undefined when a reply was sent. */
+  async function resolve(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    session: Session,
+  ): Promise<TenantRoute | undefined> {
+    const cached = routes.get(session.userId);
+    if (cached) return cached;
+    let route = await supervisor.route(session.userId);
+    if (route.state !== 'running' || !route.endpoint) {
+      const accept = request.headers.accept ?? '';
+      const isNavigation = request.method === 'GET' && accept.includes('text/html');
+      const prefersAsync = /\brespond-async\b/i.test(String(request.headers.prefer ?? ''));
+      if (isNavigation || prefersAsync) {
+        supervisor.wake(session.userId, { wait: false, timeoutMs: 0 }).catch(() => undefined);
+        if (isNavigation) {
+          reply
+            .code(503)
+            .header('retry-after', '2')
+            .header('cache-control', 'no-store')
+            .type('text/html; charset=utf-8');
+          reply.send(WAITING_PAGE);
+          return undefined;
+        }
+        throw errors.warming(undefined, { details: { retryAfterSeconds: 2 } });
+      }
+      route = await supervisor.wake(session.userId, { wait: true, timeoutMs: config.WARMUP_TIMEOUT });
+    }
+    routes.set(session.userId, route);
+    return route;
+  }
+
+  const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+    const session = await authenticator.authenticate(request, reply);
+    const route = await resolve(request, reply, session);
+    if (!route) return reply;
+    const endpoint = route.endpoint;
+    if (!endpoint) throw errors.upstreamUnavailable();
+    activity.request(session.userId);
+    const isStream = /text\/event-stream/.test(String(request.headers.accept ?? ''));
+    const closed = isStream ? activity.streamOpened(session.userId) : undefined;
+    if (closed) reply.raw.once('close', closed);
+
+    return reply.from(request.url, {
+      getUpstream: () => endpoint.url,
+      rewriteRequestHeaders: (req) =>
+        forwardHeaders(
+          req.headers,
+          {
+            userId: session.userId,
+            email: session.email,
+            plan: session.plan,
+            tenantSecret: endpoint.secret,
+            requestId: String(request.id),
+          },
+          {
+            sessionCookieName: authenticator.cookie.name,
+            platformCredentials: [authenticator.tokenOf(request.cookies) ?? '', config.LOGIN_TOKEN ?? ''].filter(
+              Boolean,
+            ),
+          },
+        ),
+      onError: (errorReply, { error }) => {
+        // The tenant may have gone to sleep: ask the supervisor again next time.
+        routes.drop(session.userId);
+        const status = (error as { statusCode?: number }).statusCode;
+        const failure = status === 504 ? errors.upstreamTimeout() : errors.upstreamUnavailable();
+        request.log.warn({ userId: session.userId, err: error }, 'tenant request failed');
+        errorReply.code(failure.statusCode).send({
+          statusCode: failure.statusCode,
+          code: failure.code,
+          error: status === 504 ? 'Gateway Timeout' : 'Bad Gateway',
+          message: failure.message,
+        });
+      },
+    });
+  };
+
+  app.all('/', handler);
+  app.all('/*', handler);
+}

@@ -1,0 +1,153 @@
+import type { IncomingMessage, Server } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { fastifyCookie } from '@fastify/cookie';
+import { isTenancyError } from '@tenancy/shared';
+import type { FastifyBaseLogger } from 'fastify';
+import type { ActivityRecorder } from '../activity/activity-recorder.js';
+import type { RevocationMessage } from '../revocation/keys.js';
+import { userHash } from '../revocation/keys.js';
+import type { Revocations } from '../revocation/revocations.js';
+import type { Authenticator } from '../session/authenticator.js';
+import type { SupervisorClient } from '../supervisor/client.js';
+import { forwardHeaders } from './forward-headers.js';
+import type { RouteCache } from './route-cache.js';
+
+export interface TunnelOptions {
+  authenticator: Authenticator;
+  supervisor: SupervisorClient;
+  routes: RouteCache;
+  activity: ActivityRecorder;
+  revocations: Revocations;
+  log: FastifyBaseLogger;
+}
+
+const parseCookies = (header: string) => fastifyCookie.parse(header);
+
+interface OpenTunnel {
+  sid: string;
+  user: string;
+  client: Duplex;
+  upstream: Socket;
+}
+
+/**
+ * WebSocket upgrades, tunnelled to the user's container. The session is checked before anything
+ * reaches the tenant (so before its `101`); the tunnel is then a byte pipe, closed when either
+ * side goes away, when the connection dies (TCP keep-alive), or within a second of a revocation.
+ * Hand-written rather than @fastify/http-proxy's websocket option because each tunnel must be
+ * tied to its session to be closed on revocation.
+ */
+export function attachWebSocketTunnel(server: Server, options: TunnelOptions): { close(): void; count(): number } {
+  const { authenticator, supervisor, routes, activity, revocations, log } = options;
+  const open = new Set<OpenTunnel>();
+
+  const refuse = (client: Duplex, status: number, code: string) => {
+    const body = JSON.stringify({ statusCode: status, code });
+    client.end(
+      `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 503 ? 'Service Unavailable' : 'Bad Gateway'}\r\n` +
+        `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  };
+
+  const onUpgrade = async (request: IncomingMessage, client: Duplex, head: Buffer) => {
+    client.on('error', () => undefined);
+    let session: Awaited<ReturnType<Authenticator['verify']>>;
+    try {
+      const cookies = parseCookies(request.headers.cookie ?? '');
+      session = await authenticator.verify(authenticator.tokenOf(cookies));
+    } catch (err) {
+      const status = isTenancyError(err) ? err.statusCode : 401;
+      return refuse(client, status, isTenancyError(err) ? err.code : 'GW_ERR_SESSION_INVALID');
+    }
+    let route = routes.get(session.userId);
+    if (!route) {
+      route = await supervisor.route(session.userId).catch(() => undefined);
+      if (route) routes.set(session.userId, route);
+    }
+    const endpoint = route?.state === 'running' ? route.endpoint : undefined;
+    if (!endpoint) return refuse(client, 503, 'GW_ERR_TENANT_WARMING');
+
+    const target = new URL(endpoint.url);
+    const upstream = connect({ host: target.hostname, port: Number(target.port) });
+    const tunnel: OpenTunnel = { sid: session.sid, user: userHash(session.userId), client, upstream };
+    const closeStream = activity.streamOpened(session.userId);
+    const teardown = () => {
+      if (!open.delete(tunnel)) return;
+      closeStream();
+      client.destroy();
+      upstream.destroy();
+    };
+    open.add(tunnel);
+    upstream.setKeepAlive(true, 30_000);
+    if ('setKeepAlive' in client) (client as Socket).setKeepAlive(true, 30_000);
+    upstream.on('error', () => {
+      routes.drop(session.userId);
+      teardown();
+    });
+    upstream.on('close', teardown);
+    client.on('close', teardown);
+
+    upstream.once('connect', () => {
+      const headers = forwardHeaders(
+        request.headers,
+        {
+          userId: session.userId,
+          email: session.email,
+          plan: session.plan,
+          tenantSecret: endpoint.secret,
+          requestId: String(request.headers['x-request-id'] ?? '') || crypto.randomUUID(),
+        },
+        {
+          sessionCookieName: authenticator.cookie.name,
+          platformCredentials: [authenticator.tokenOf(parseCookies(request.headers.cookie ?? '')) ?? ''],
+        },
+      );
+      headers.host = target.host;
+      headers.connection = 'Upgrade';
+      headers.upgrade = String(request.headers.upgrade ?? 'websocket');
+      const lines = [`${request.method} ${request.url} HTTP/1.1`];
+      for (const [name, value] of Object.entries(headers)) {
+        for (const item of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${item}`);
+      }
+      upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
+      if (head.length > 0) upstream.write(head);
+      upstream.on('data', () => activity.frame(session.userId));
+      client.on('data', () => activity.frame(session.userId));
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+  };
+
+  const onRevoked = (message: RevocationMessage) => {
+    for (const tunnel of open) {
+      if (
+        (message.kind === 'session' && tunnel.sid === message.sid) ||
+        (message.kind === 'user' && tunnel.user === message.user)
+      ) {
+        log.info({ sid: tunnel.sid }, 'closing websocket of a revoked session');
+        tunnel.client.destroy();
+        tunnel.upstream.destroy();
+      }
+    }
+  };
+
+  server.on('upgrade', (request, socket, head) => {
+    onUpgrade(request, socket, head).catch((err: unknown) => {
+      log.error({ err }, 'websocket upgrade failed');
+      socket.destroy();
+    });
+  });
+  revocations.on('revoked', onRevoked);
+
+  return {
+    close() {
+      revocations.off('revoked', onRevoked);
+      for (const tunnel of open) {
+        tunnel.client.destroy();
+        tunnel.upstream.destroy();
+      }
+    },
+    count: () => open.size,
+  };
+}

@@ -1,0 +1,20 @@
+import type { CookieSerializeOptions } from '@fastify/cookie';
+
+/** Name and attributes of the session cookie for a public origin. */
+export interface SessionCookie {
+  name: string;
+  options: CookieSerializeOptions;
+}
+
+/**
+ * HttpOnly, SameSite=Lax, Path=/. Over https the cookie is also Secure and carries the `__Host-`
+ * prefix, which browsers accept only with Secure, Path=/ and no Domain: no subdomain can set or
+ * shadow it.
+ */
+export function sessionCookie(publicBaseUrl: string): SessionCookie {
+  const secure = publicBaseUrl.startsWith('https://');
+  return {
+    name: secure ? '__Host-tenancy_session' : 'tenancy_session',
+    options: { httpOnly: true, sameSite: 'lax', path: '/', secure },
+  };
+}

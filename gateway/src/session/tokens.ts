@@ -1,0 +1,135 @@
+import { randomBytes } from 'node:crypto';
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { errors } from '../errors.js';
+
+/** The JWT `typ` of a session token: a token of any other kind is refused. */
+export const SESSION_TYP = 'tenancy-session+jwt';
+const ALGORITHM = 'HS256';
+const AUDIENCE = 'tenancy-gateway';
+
+/** What a verified session says. Times in epoch milliseconds, except the JWT's own seconds. */
+export interface Session {
+  /** The user id. */
+  userId: string;
+  /** Session id: shared by every token of one login, the unit of logout. */
+  sid: string;
+  /** Token id: unique per token. */
+  jti: string;
+  email: string | null;
+  plan: string;
+  /** When the user logged in (ms): the absolute cap counts from here. */
+  authTime: number;
+  /** When this token expires (ms). */
+  expiresAt: number;
+  /** When this token was issued (ms). */
+  issuedAt: number;
+}
+
+export interface SessionTokensOptions {
+  secret: string;
+  /** `iss` claim: the public origin. */
+  issuer: string;
+  /** Sliding window (ms). */
+  ttlMs: number;
+  /** Absolute cap from login (ms). */
+  maxAgeMs: number;
+  now?: () => number;
+}
+
+export interface SessionTokens {
+  /** Signs a token for a new login, or a refreshed token of an existing session. */
+  sign(input: { userId: string; email: string | null; plan: string; sid?: string; authTime?: number }): Promise<{
+    token: string;
+    session: Session;
+  }>;
+  /** Verifies signature, algorithm, type, issuer, audience, required claims, expiry and the absolute cap. */
+  verify(token: string): Promise<Session>;
+  /** True when the token is in the second half of its window and should be replaced. */
+  shouldRefresh(session: Session): boolean;
+}
+
+export function createSessionTokens(options: SessionTokensOptions): SessionTokens {
+  const key = new TextEncoder().encode(options.secret);
+  const now = options.now ?? Date.now;
+
+  return {
+    async sign(input) {
+      const issuedAt = now();
+      const authTime = input.authTime ?? issuedAt;
+      const sid = input.sid ?? randomBytes(16).toString('base64url');
+      const jti = randomBytes(16).toString('base64url');
+      const expiresAt = Math.min(issuedAt + options.ttlMs, authTime + options.maxAgeMs);
+      const token = await new SignJWT({ sid, sat: authTime, email: input.email, plan: input.plan })
+        .setProtectedHeader({ alg: ALGORITHM, typ: SESSION_TYP })
+        .setIssuer(options.issuer)
+        .setAudience(AUDIENCE)
+        .setSubject(input.userId)
+        .setJti(jti)
+        .setIssuedAt(Math.floor(issuedAt / 1000))
+        .setExpirationTime(Math.floor(expiresAt / 1000))
+        .sign(key);
+      return {
+        token,
+        session: {
+          userId: input.userId,
+          sid,
+          jti,
+          email: input.email,
+          plan: input.plan,
+          authTime,
+          expiresAt,
+          issuedAt,
+        },
+      };
+    },
+
+    async verify(token) {
+      let payload: Record<string, unknown>;
+      try {
+        ({ payload } = await jwtVerify(token, key, {
+          algorithms: [ALGORITHM],
+          issuer: options.issuer,
+          audience: AUDIENCE,
+          typ: SESSION_TYP,
+          requiredClaims: ['sub', 'sid', 'jti', 'iat', 'exp', 'sat'],
+          currentDate: new Date(now()),
+        }));
+      } catch (err) {
+        const reason = err instanceof joseErrors.JOSEError ? err.code : 'ERR_MALFORMED';
+        throw errors.sessionInvalid(undefined, { cause: err, details: { reason } });
+      }
+      const { sub, sid, jti, iat, exp, sat, email, plan } = payload;
+      if (
+        typeof sub !== 'string' ||
+        typeof sid !== 'string' ||
+        typeof jti !== 'string' ||
+        typeof iat !== 'number' ||
+        typeof exp !== 'number' ||
+        typeof sat !== 'number' ||
+        typeof plan !== 'string' ||
+        (email !== null && typeof email !== 'string')
+      ) {
+        throw errors.sessionInvalid(undefined, { details: { reason: 'ERR_CLAIMS' } });
+      }
+      if (sat + options.maxAgeMs <= now())
+        throw errors.sessionInvalid(undefined, { details: { reason: 'ERR_MAX_AGE' } });
+      return {
+        userId: sub,
+        sid,
+        jti,
+        email: email ?? null,
+        plan,
+        authTime: sat,
+        expiresAt: exp * 1000,
+        issuedAt: iat * 1000,
+      };
+    },
+
+    shouldRefresh(session) {
+      const cap = session.authTime + options.maxAgeMs;
+      // Nothing to gain once the next window would end at the cap anyway.
+      if (session.expiresAt >= cap) return false;
+      return session.expiresAt - now() < options.ttlMs / 2;
+    },
+  };
+}

@@ -1,0 +1,91 @@
+import {
+  type ActivityBatch,
+  INTERNAL_ROUTES,
+  type TenantRoute,
+  type UpsertUserBody,
+  type UserRecord,
+} from '@tenancy/shared';
+import { errors } from '../errors.js';
+
+/** The one typed client of the supervisor's internal API. */
+export interface SupervisorClient {
+  upsertUser(userId: string, body: UpsertUserBody): Promise<UserRecord>;
+  /** Wakes the tenant; with `wait` resolves when it is ready (bounded by `timeoutMs`). */
+  wake(userId: string, options: { wait: boolean; timeoutMs: number }): Promise<TenantRoute>;
+  route(userId: string): Promise<TenantRoute>;
+  /** The supervisor's SSE stream of the wake's progress (starts a wake if needed). */
+  wakeEvents(userId: string, signal: AbortSignal): Promise<Response>;
+  reportActivity(batch: ActivityBatch): Promise<void>;
+  health(): Promise<void>;
+}
+
+export function createSupervisorClient(baseUrl: string, token: string): SupervisorClient {
+  const base = baseUrl.replace(/\/$/, '');
+  const path = (route: string, userId: string) => route.replace(':userId', encodeURIComponent(userId));
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+
+  async function call<T>(method: string, url: string, body: unknown, timeoutMs: number): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(`${base}${url}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (err) {
+      throw errors.supervisorUnavailable(undefined, { cause: err });
+    }
+    if (res.status === 204) return undefined as T;
+    const payload = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+    if (res.ok) return payload as T;
+    throw fromSupervisor(res.status, payload, res.headers.get('retry-after'));
+  }
+
+  return {
+    upsertUser: (userId, body) => call('PUT', path(INTERNAL_ROUTES.upsertUser, userId), body, 5_000),
+    wake: (userId, { wait, timeoutMs }) =>
+      call('POST', path(INTERNAL_ROUTES.wake, userId), { wait }, wait ? timeoutMs + 5_000 : 5_000),
+    route: (userId) => call('GET', path(INTERNAL_ROUTES.route, userId), undefined, 5_000),
+    async wakeEvents(userId, signal) {
+      const res = await fetch(`${base}${path(INTERNAL_ROUTES.wakeEvents, userId)}`, { headers, signal }).catch(
+        (err) => {
+          throw errors.supervisorUnavailable(undefined, { cause: err });
+        },
+      );
+      if (!res.ok) {
+        const payload = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+        throw fromSupervisor(res.status, payload, res.headers.get('retry-after'));
+      }
+      return res;
+    },
+    reportActivity: (batch) => call('POST', INTERNAL_ROUTES.activity, batch, 5_000),
+    async health() {
+      const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2_000) });
+      if (!res.ok) throw errors.supervisorUnavailable();
+    },
+  };
+}
+
+/** Maps a supervisor error to the gateway's own codes; users never see SUP_ERR_* codes. */
+function fromSupervisor(status: number, payload: Record<string, unknown>, retryAfter: string | null) {
+  const code = String(payload.code ?? '');
+  const message = typeof payload.message === 'string' ? payload.message : undefined;
+  switch (code) {
+    case 'SUP_ERR_CAPACITY_FULL':
+      return errors.capacity(undefined, {
+        details: { retryAfterSeconds: Number(retryAfter ?? payload.retryAfterSeconds ?? 30) },
+      });
+    case 'SUP_ERR_USER_DISABLED':
+      return errors.userDisabled();
+    case 'SUP_ERR_WAKE_TIMEOUT':
+      return errors.wakeTimeout();
+    case 'SUP_ERR_WAKE_FAILED':
+    case 'SUP_ERR_WAKE_CANCELLED':
+      return errors.wakeFailed(message);
+    case 'SUP_ERR_REQUEST_INVALID':
+      return errors.badRequest(message);
+    default:
+      return errors.supervisorUnavailable(`supervisor answered ${status} ${code}`.trim());
+  }
+}

@@ -1,0 +1,61 @@
+import { Readable } from 'node:stream';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { GatewayConfig } from '../config.js';
+import { errors } from '../errors.js';
+import type { RouteCache } from '../proxy/route-cache.js';
+import type { Authenticator } from '../session/authenticator.js';
+import type { SupervisorClient } from '../supervisor/client.js';
+import { WAITING_SCRIPT } from './waiting-page.js';
+
+export interface WarmupRoutesOptions {
+  authenticator: Authenticator;
+  supervisor: SupervisorClient;
+  routes: RouteCache;
+  config: Pick<GatewayConfig, 'WARMUP_TIMEOUT'>;
+}
+
+export const warmupRoutes: FastifyPluginAsyncTypebox<WarmupRoutesOptions> = async (app, options) => {
+  const { authenticator, supervisor, routes, config } = options;
+
+  // The seed's shape: {"user_id"} must be the session's own user.
+  app.post(
+    '/warmup',
+    {
+      schema: {
+        body: Type.Optional(Type.Object({ user_id: Type.Optional(Type.String()) }, { additionalProperties: false })),
+      },
+    },
+    async (request, reply) => {
+      const session = await authenticator.authenticate(request, reply);
+      if (request.body?.user_id !== undefined && request.body.user_id !== session.userId) throw errors.userMismatch();
+      const started = performance.now();
+      const route = await supervisor.wake(session.userId, { wait: true, timeoutMs: config.WARMUP_TIMEOUT });
+      routes.set(session.userId, route);
+      return {
+        user_id: session.userId,
+        state: route.state,
+        phase: route.phase ?? (route.state === 'running' ? 'ready' : null),
+        ready: route.state === 'running',
+        waited_ms: Math.round(performance.now() - started),
+        idle_deadline: route.idleDeadline ? new Date(route.idleDeadline).toISOString() : null,
+      };
+    },
+  );
+
+  // Live progress of the wake as Server-Sent Events, relayed from the supervisor.
+  app.get('/warmup/events', async (request, reply) => {
+    const session = await authenticator.authenticate(request, reply);
+    const abort = new AbortController();
+    request.raw.once('close', () => abort.abort());
+    const upstream = await supervisor.wakeEvents(session.userId, abort.signal);
+    reply.header('content-type', 'text/event-stream; charset=utf-8');
+    reply.header('cache-control', 'no-cache, no-transform');
+    reply.header('x-accel-buffering', 'no');
+    return reply.send(Readable.fromWeb(upstream.body as import('node:stream/web').ReadableStream));
+  });
+
+  app.get('/warmup/waiting.js', async (_request, reply) =>
+    reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(WAITING_SCRIPT),
+  );
+};
