@@ -1,0 +1,163 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { TenantRoute, UserRecord } from '@tenancy/shared';
+import type { Teardown } from '@tenancy/test-support';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { buildApp, type GatewayApp } from '../src/app.js';
+import { type GatewayConfig, loadGatewayConfig } from '../src/config.js';
+import type { SupervisorClient } from '../src/supervisor/client.js';
+
+/**
+ * A stand-in tenant app on 127.0.0.1: echoes the request it received, streams SSE, tunnels
+ * WebSocket upgrades as an echo, hangs, or resets, depending on the path.
+ */
+export async function echoTenant(t: Teardown) {
+  const received: { url: string; headers: IncomingHttpHeaders }[] = [];
+  const sockets = new Set<Duplex>();
+  const server = createServer((req, res) => {
+    received.push({ url: req.url ?? '', headers: req.headers });
+    if (req.url === '/hang') return; // never answers
+    if (req.url === '/reset') return req.socket.destroy();
+    if (req.url === '/stream') {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: one\n\n');
+      setTimeout(() => res.end('data: two\n\n'), 300);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          url: req.url,
+          method: req.method,
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString(),
+        }),
+      );
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.on('upgrade', (req, socket) => {
+    received.push({ url: req.url ?? '', headers: req.headers });
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    socket.on('data', (chunk) => socket.write(Buffer.concat([Buffer.from('echo:'), chunk])));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received };
+}
+
+/** A supervisor stand-in for the gateway's own tests; the real one is used in flow.test.ts. */
+export function fakeSupervisor(endpointUrl: string) {
+  const calls = { upsert: 0, wake: 0, route: 0, activity: [] as unknown[] };
+  const users = new Map<string, UserRecord>();
+  const route = (): TenantRoute => ({ state: 'running', endpoint: { url: endpointUrl, secret: 'tenant-secret-1' } });
+  const client: SupervisorClient = {
+    async upsertUser(userId, body) {
+      calls.upsert++;
+      const user = {
+        userId,
+        email: body.email ?? null,
+        plan: body.plan ?? 'free',
+        onboardingCompleted: body.onboardingCompleted ?? false,
+        disabled: users.get(userId)?.disabled ?? false,
+      };
+      users.set(userId, user);
+      return user;
+    },
+    async wake() {
+      calls.wake++;
+      return route();
+    },
+    async route() {
+      calls.route++;
+      return route();
+    },
+    async wakeEvents() {
+      return new Response(
+        'event: progress\ndata: {"phase":"ready","percent":100,"message":"ready","elapsedMs":0}\n\n',
+        {
+          headers: { 'content-type': 'text/event-stream' },
+        },
+      );
+    },
+    async reportActivity(batch) {
+      calls.activity.push(batch);
+    },
+    async health() {},
+  };
+  return { client, calls, users };
+}
+
+export interface TestGateway {
+  app: GatewayApp;
+  url: string;
+  port: number;
+  config: Readonly<GatewayConfig>;
+  redis: Redis;
+  /** Logs in (dev mode) and returns the cookie header value. */
+  login(userId: string, extra?: Record<string, unknown>): Promise<string>;
+}
+
+/** A gateway on a free port against the given Redis and supervisor client. */
+export async function startGateway(
+  t: Teardown,
+  options: { redisUrl: string; supervisor: SupervisorClient; env?: Record<string, string>; now?: () => number },
+): Promise<TestGateway> {
+  const config = loadGatewayConfig({
+    AUTH_MODE: 'dev',
+    DEV_AUTH_ENABLED: 'true',
+    COOKIE_JWT_SECRET: randomBytes(32).toString('base64url'),
+    SUPERVISOR_TOKEN: 'x'.repeat(32),
+    REDIS_URL: options.redisUrl,
+    REDIS_TIMEOUT: '300ms',
+    LOG_LEVEL: 'silent',
+    ...options.env,
+  });
+  const redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+  const subscriber = new Redis(config.REDIS_URL);
+  redis.on('error', () => undefined);
+  subscriber.on('error', () => undefined);
+  const app = await buildApp(config, {
+    redis,
+    subscriber,
+    logger: pino({ level: 'silent' }),
+    supervisor: options.supervisor,
+    ...(options.now ? { now: options.now } : {}),
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  t.teardown(async () => {
+    await app.close();
+    redis.disconnect();
+    subscriber.disconnect();
+  });
+  const port = (app.server.address() as AddressInfo).port;
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    app,
+    url,
+    port,
+    config,
+    redis,
+    async login(userId, extra = {}) {
+      const res = await fetch(`${url}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ user_id: userId, ...extra }),
+      });
+      if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
+      return (res.headers.getSetCookie()[0] ?? '').split(';')[0] ?? '';
+    },
+  };
+}
