@@ -42,6 +42,7 @@ export const GatewayConfigSchema = Type.Object({
   SUPERVISOR_TOKEN: Secret('Bearer token of the supervisor internal API'),
   WARMUP_TIMEOUT: Duration('45s', 'Longest a request waits for a sleeping container to wake'),
   ACTIVITY_FLUSH_INTERVAL: Duration('5s', 'How often activity is reported to the supervisor'),
+  UPSTREAM_TIMEOUT: Duration('60s', 'Longest wait for a tenant to start answering a request (then 504)'),
   ROUTE_CACHE_TTL: Duration('5s', 'How long a tenant endpoint is reused before asking the supervisor again'),
   TOKEN_CACHE_SIZE: Type.Integer({
     minimum: 100,

@@ -16,7 +16,7 @@ export interface ProxyOptions {
   supervisor: SupervisorClient;
   routes: RouteCache;
   activity: ActivityRecorder;
-  config: Pick<GatewayConfig, 'WARMUP_TIMEOUT' | 'LOGIN_TOKEN'>;
+  config: Pick<GatewayConfig, 'WARMUP_TIMEOUT' | 'LOGIN_TOKEN' | 'UPSTREAM_TIMEOUT'>;
 }
 
 /**
@@ -30,7 +30,15 @@ export async function proxyRoutes(app: FastifyInstance, options: ProxyOptions): 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
   await app.register(replyFrom, {
-    undici: { connections: 64, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 60_000, bodyTimeout: 300_000 },
+    // Streams may stay quiet for a while (SSE sends keep-alives), so only the wait for the
+    // response headers is bounded tightly.
+    undici: {
+      connections: 64,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      headersTimeout: config.UPSTREAM_TIMEOUT,
+      bodyTimeout: 300_000,
+    },
   });
 
   /** The tenant's route, waking it as the caller prefers. Returns undefined when a reply was sent. */
