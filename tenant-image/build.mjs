@@ -9,7 +9,11 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 const run = (command, args) => execFileSync(command, args, { stdio: 'inherit' });
 
 if (process.env.PREBUILT === '1') {
-  for (const path of ['dist/server.js', 'node_modules/better-sqlite3/build/Release/better_sqlite3.node']) {
+  for (const path of [
+    'dist/server.js',
+    'public/index.html',
+    'node_modules/better-sqlite3/build/Release/better_sqlite3.node',
+  ]) {
     if (!existsSync(path)) throw new Error(`PREBUILT=1 but ${path} is missing from the build context`);
   }
 } else {

@@ -55,7 +55,7 @@ async function main(): Promise<void> {
         image,
         limits: DEFAULT_PLAN,
         subnet: `10.215.${round}.0/28`,
-        env: { PORT: '8080', TENANT_SECRET: 'bench-secret' },
+        env: { PORT: '8080', TENANT_SECRET: 'bench-secret-0123456789' },
         port: 8080,
         stopGraceMs: 5_000,
       };

@@ -1,19 +1,37 @@
-import { createServer } from 'node:http';
+import { pino } from 'pino';
+import { buildApp } from './app.js';
+import { localResponder } from './chat/responder.js';
+import { loadTenantConfig } from './config.js';
+import { HistoryStore } from './history/history-store.js';
 
-// Foundation placeholder of the tenant app: answers its health endpoint so the platform's
-// image build and container tests have something real to start. The full app (chat, history,
-// files, summary) replaces this file.
-const port = Number(process.env.PORT ?? 8080);
+/** The tenant app's process: opens the history, serves, and stops gracefully on SIGTERM. */
+async function main(): Promise<void> {
+  const config = loadTenantConfig(process.env);
+  const logger = pino({ level: config.logLevel, base: { service: 'tenant' } });
+  const history = new HistoryStore(config.historyDir);
+  const app = await buildApp(config, { history, responder: localResponder, logger });
+  await app.listen({ host: '0.0.0.0', port: config.port });
 
-const server = createServer((req, res) => {
-  if (req.method === 'GET' && req.url === '/health') {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ status: 'ok' }));
-    return;
-  }
-  res.writeHead(404, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ statusCode: 404, code: 'TENANT_ERR_NOT_FOUND', error: 'Not Found', message: 'not found' }));
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping: finishing requests in flight');
+    // Past the grace period, leave anyway: the platform's SIGKILL would come next.
+    setTimeout(() => {
+      history.close();
+      process.exit(0);
+    }, config.shutdownGraceMs).unref();
+    await app.close();
+    history.close();
+    logger.info('stopped cleanly');
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  console.error('tenant app failed to start:', err);
+  process.exit(1);
 });
-
-server.listen(port, '0.0.0.0');
-process.once('SIGTERM', () => server.close(() => process.exit(0)));

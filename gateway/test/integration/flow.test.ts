@@ -87,10 +87,19 @@ t.test('the seed flow through the gateway: login → warmup → a request reache
   const mismatch = await call('POST', '/warmup', { user_id: 'someone-else' });
   t.equal(mismatch.status, 403);
 
-  // The placeholder tenant app answers unknown paths with its own 404: proof the request got there.
-  const proxied = await call('GET', '/anything?x=1');
-  t.equal(proxied.status, 404);
-  t.equal((await readJson(proxied)).code, 'TENANT_ERR_NOT_FOUND');
+  // The seed's request, answered by the user's own container.
+  const chat = await call('POST', '/chat', { message: 'Hello!' });
+  t.equal(chat.status, 200);
+  t.match(await readJson(chat), {
+    reply: 'Hello! Your private container is awake and listening. Type "help" to see what I can do.',
+    user_id: 'test-user',
+  });
+  const history = await readJson(await call('GET', '/history'));
+  t.same(
+    history.items.map((m: { role: string; content: string }) => m.role),
+    ['assistant', 'user'],
+    'stored in the tenant’s own history',
+  );
 
   const session = await call('GET', '/auth/session');
   t.match(await readJson(session), { user_id: 'test-user', tenant: { state: 'running' } });

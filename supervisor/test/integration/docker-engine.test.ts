@@ -17,6 +17,7 @@ t.test('a hardened tenant image container starts through dockerode and answers i
   const container = await createTestContainer(t, docker, {
     Image: testImages.tenant,
     User: '1000:1000',
+    Env: ['TENANT_SECRET=test-secret-0123456789'],
     ExposedPorts: { '8080/tcp': {} },
     HostConfig: {
       NetworkMode: network.id,
@@ -25,7 +26,12 @@ t.test('a hardened tenant image container starts through dockerode and answers i
       SecurityOpt: ['no-new-privileges'],
       PidsLimit: 64,
       Memory: 256 * 1024 * 1024,
-      Tmpfs: { '/tmp': 'rw,noexec,nosuid,size=16m' },
+      // The app writes only to its two data folders and /tmp; here they are throwaway tmpfs.
+      Tmpfs: {
+        '/tmp': 'rw,noexec,nosuid,size=16m',
+        '/data/files': 'rw,uid=1000,size=16m',
+        '/data/history': 'rw,uid=1000,size=16m',
+      },
       PortBindings: { '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] },
     },
   });

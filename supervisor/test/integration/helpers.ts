@@ -50,7 +50,7 @@ export function testSpec(instance: string, userId: string, overrides: Partial<Te
     image: testImages.tenant,
     limits,
     subnet: `10.213.${Math.floor(index / 16)}.${(index % 16) * 16}/28`,
-    env: { PORT: '8080', TENANT_SECRET: 'test-secret' },
+    env: { PORT: '8080', TENANT_SECRET: 'test-secret-0123456789' },
     port: 8080,
     stopGraceMs: 5_000,
     ...overrides,
