@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Teardown, testImages, uniqueName } from '@tenancy/test-support';
+import { type Teardown, testImages, uniqueName, waitForHttp } from '@tenancy/test-support';
 import t from 'tap';
 import { exec, testRuntime, testSpec } from './helpers.js';
 
@@ -32,7 +32,8 @@ t.test('a fork bomb inside a tenant stops at the PIDs limit and the host is unha
   const image = await buildForkBombImage(t);
   const spec = testSpec(instance, 'forkbomb-user', { image });
   const { containerId } = await runtime.ensure(spec);
-  await runtime.start(spec.names);
+  const { endpointUrl } = await runtime.start(spec.names);
+  await waitForHttp(`${endpointUrl}/health`);
 
   const result = await exec(docker, containerId, ['/usr/local/bin/forkbomb']);
   t.equal(result.exitCode, 0, result.output);
@@ -40,7 +41,7 @@ t.test('a fork bomb inside a tenant stops at the PIDs limit and the host is unha
   t.ok(made > 100 && made < 512, `fork() failed after ${made} children: the 512 PIDs limit held`);
   t.equal((await runtime.inspect(spec.names))?.running, true, 'the tenant app survived');
   t.ok((await docker.ping()).toString().length > 0, 'the engine still answers');
-  const health = await fetch(`${(await runtime.inspect(spec.names))?.endpointUrl}/health`);
+  const health = await fetch(`${endpointUrl}/health`);
   t.equal(health.status, 200, 'the app still answers');
 });
 
