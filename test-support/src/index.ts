@@ -1,4 +1,5 @@
 export * from './docker.js';
+export * from './gateway.js';
 export * from './nginx.js';
 export * from './redis.js';
 export * from './run.js';

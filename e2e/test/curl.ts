@@ -1,0 +1,45 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { JsonBody, Teardown } from '@tenancy/test-support';
+
+const run = promisify(execFile);
+
+/** One answer as curl saw it. */
+export interface CurlResponse {
+  status: number;
+  body: string;
+  /** The body parsed as JSON (undefined when it is not JSON). */
+  json: JsonBody;
+}
+
+/**
+ * The real `curl` with a cookie jar file, exactly as the README's flow runs it: every call reads
+ * and writes the same jar, so the session cookie (and its sliding refresh) travels as it would
+ * for a user at a terminal.
+ */
+export function curlWithJar(t: Teardown, base: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'tenancy-curl-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const jar = join(dir, 'cookies.txt');
+  return {
+    jar,
+    async call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+      const args = ['-sS', '-c', jar, '-b', jar, '-X', method, '--max-time', '60', '-w', '\n%{http_code}'];
+      for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`);
+      if (body !== undefined) args.push('-H', 'content-type: application/json', '--data', JSON.stringify(body));
+      const { stdout } = await run('curl', [...args, `${base}${path}`]);
+      const cut = stdout.lastIndexOf('\n');
+      const text = stdout.slice(0, cut);
+      let json: JsonBody;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      return { status: Number(stdout.slice(cut + 1)), body: text, json } satisfies CurlResponse;
+    },
+  };
+}
