@@ -46,7 +46,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # 1. System packages, only those missing.
-ensure_commands docker:docker.io redis-server:redis-server nginx:nginx-light
+ensure_commands docker:docker.io redis-server:redis-server nginx:nginx-light curl:curl chromium:chromium
 
 # 2. Node dependencies, when the lockfile is newer than the install (a fresh clone has none).
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -1,7 +1,7 @@
 import fastifyCookie from '@fastify/cookie';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { toErrorBody } from '@tenancy/shared';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { ActivityRecorder } from './activity/activity-recorder.js';
 import { createLoginIdentifier } from './auth/login-identity.js';
@@ -9,6 +9,7 @@ import type { GatewayConfig } from './config.js';
 import { errors } from './errors.js';
 import { authRoutes } from './http/auth-routes.js';
 import { healthRoutes } from './http/health-routes.js';
+import { loginPage, safeNext } from './http/login-page.js';
 import { proxyRoutes } from './proxy/proxy-routes.js';
 import { RouteCache } from './proxy/route-cache.js';
 import { attachWebSocketTunnel } from './proxy/websocket-tunnel.js';
@@ -71,6 +72,7 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
   const routes = new RouteCache(config.ROUTE_CACHE_TTL, now);
   const activity = new ActivityRecorder((batch) => supervisor.reportActivity(batch), deps.logger, now);
 
+  const hasLoginPage = loginPage(config.AUTH_MODE) !== undefined;
   app.setErrorHandler((err, request, reply) => {
     const validation = (err as { validation?: unknown }).validation !== undefined;
     const body = validation
@@ -79,6 +81,11 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     if (body.statusCode >= 500) request.log.error({ err }, 'request failed');
     if (typeof body.retryAfterSeconds === 'number') reply.header('retry-after', String(body.retryAfterSeconds));
     if (body.code === errors.sessionInvalid.code) authenticator.clearCookie(reply);
+    // A browser page load without a valid session goes to the sign-in page, which comes back here.
+    const signedOut = body.code === errors.unauthenticated.code || body.code === errors.sessionInvalid.code;
+    if (signedOut && hasLoginPage && isNavigation(request)) {
+      return reply.redirect(`/auth/login?next=${encodeURIComponent(safeNext(request.url))}`, 303);
+    }
     return reply.code(body.statusCode).send(body);
   });
 
@@ -99,6 +106,7 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     authenticator,
     revocations,
     supervisor,
+    mode: config.AUTH_MODE,
   });
   await app.register(warmupRoutes, { authenticator, supervisor, routes, config });
   await app.register(proxyRoutes, { authenticator, supervisor, routes, activity, config });
@@ -109,6 +117,11 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     await activity.stop();
   });
   return app;
+}
+
+/** A browser loading a page (not a script's fetch): a GET that accepts HTML. */
+function isNavigation(request: FastifyRequest): boolean {
+  return request.method === 'GET' && String(request.headers.accept ?? '').includes('text/html');
 }
 
 export type GatewayApp = Awaited<ReturnType<typeof buildApp>>;

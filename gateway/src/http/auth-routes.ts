@@ -2,10 +2,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { PlanName, UserId } from '@tenancy/shared';
 import type { IdentifyLogin } from '../auth/login-identity.js';
+import type { GatewayConfig } from '../config.js';
 import type { Revocations } from '../revocation/revocations.js';
 import type { Authenticator } from '../session/authenticator.js';
 import type { SessionTokens } from '../session/tokens.js';
 import type { SupervisorClient } from '../supervisor/client.js';
+import { LOGIN_SCRIPT, loginPage, SAME_ORIGIN_PATH } from './login-page.js';
 
 export interface AuthRoutesOptions {
   identify: IdentifyLogin;
@@ -13,6 +15,8 @@ export interface AuthRoutesOptions {
   authenticator: Authenticator;
   revocations: Revocations;
   supervisor: SupervisorClient;
+  /** Decides whether browsers get a sign-in page (see login-page.ts). */
+  mode: GatewayConfig['AUTH_MODE'];
 }
 
 const LoginBody = Type.Object(
@@ -26,10 +30,20 @@ const LoginBody = Type.Object(
 );
 
 /** Where to go after login or logout: a same-origin path only, never another site. */
-const Next = Type.Optional(Type.String({ pattern: '^/(?![/\\\\])[^\\s]*$', maxLength: 2048 }));
+const Next = Type.Optional(Type.String({ pattern: SAME_ORIGIN_PATH.source, maxLength: 2048 }));
 
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, options) => {
-  const { identify, tokens, authenticator, revocations, supervisor } = options;
+  const { identify, tokens, authenticator, revocations, supervisor, mode } = options;
+
+  const page = loginPage(mode);
+  if (page) {
+    app.get('/auth/login', async (_request, reply) =>
+      reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(page),
+    );
+    app.get('/auth/login.js', async (_request, reply) =>
+      reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(LOGIN_SCRIPT),
+    );
+  }
 
   app.post(
     '/auth/login',

@@ -1,0 +1,91 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Teardown, testImages, uniqueName } from '@tenancy/test-support';
+import { chromium } from 'playwright-core';
+import t from 'tap';
+import { startPlatform } from './platform.js';
+
+/** Screenshots land here (ignored by git), so a person can look at what the browser saw. */
+const ARTIFACTS = join(import.meta.dirname, '../../artifacts/e2e');
+
+/**
+ * The tenant image with a start 3 s slower than usual, built offline for this test: the waiting
+ * page otherwise shows for only a few hundred milliseconds, too short to watch it work.
+ */
+function buildSlowStartImage(t: Teardown): string {
+  const dir = mkdtempSync(join(tmpdir(), 'slow-tenant-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(
+    join(dir, 'Dockerfile'),
+    `FROM ${testImages.tenant}\nENTRYPOINT ["node", "-e", "setTimeout(() => import('/app/dist/server.js'), 3000)"]\n`,
+  );
+  const tag = `tenancy/${uniqueName('slow-tenant')}:test`;
+  execFileSync('docker', ['build', '--quiet', '--network', 'none', '-t', tag, dir], {
+    env: { ...process.env, DOCKER_BUILDKIT: '0' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  t.teardown(() => execFileSync('docker', ['image', 'rm', '-f', tag], { stdio: 'ignore' }));
+  return tag;
+}
+
+t.test('a browser signs in, watches the waiting page, and chats in its own container', async (t) => {
+  const platform = await startPlatform(t, { supervisor: { TENANT_IMAGE: buildSlowStartImage(t) } });
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    // No sandbox as root; no background traffic: the browser talks to 127.0.0.1 only.
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  t.teardown(() => browser.close());
+  const page = await browser.newPage();
+  const problems: string[] = [];
+  page.on('pageerror', (err) => problems.push(err.message));
+  // Failed resource loads are logged as console errors too; the waiting page itself is a 503 and
+  // an unauthenticated favicon a 401 by design, so only script errors count.
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
+      problems.push(message.text());
+    }
+  });
+
+  // Without a session, the page load goes to the sign-in page and remembers where it was going.
+  await page.goto(`${platform.url}/`);
+  t.match(new URL(page.url()).pathname + new URL(page.url()).search, '/auth/login?next=%2F');
+  await page.fill('#user_id', 'browser-user');
+  await page.fill('#email', 'browser@example.com');
+  await page.click('button[type=submit]');
+
+  // Signing in starts the wake; the page asked for shows live progress meanwhile.
+  await page.waitForSelector('progress#bar', { timeout: 10_000 });
+  t.equal(await page.title(), 'Starting your workspace…');
+  await page.waitForFunction(() => Number((document.getElementById('bar') as HTMLProgressElement).value) > 0, {
+    timeout: 10_000,
+  });
+  const status = await page.textContent('#status');
+  t.ok(status && status !== 'waking your container', `progress reported: ${status}`);
+  await page.screenshot({ path: join(ARTIFACTS, 'waiting-page.png') });
+
+  // When the container is ready the page continues by itself to the tenant's own chat page.
+  await page.waitForSelector('form#chat', { timeout: 45_000 });
+  t.equal(await page.title(), 'Your workspace');
+  await page.fill('#message', 'Hello!');
+  await page.click('form#chat button');
+  const reply = page.locator('#log li.assistant').last();
+  await reply.filter({ hasText: 'Your private container is awake' }).waitFor({ timeout: 15_000 });
+  t.equal(
+    await reply.textContent(),
+    'Hello! Your private container is awake and listening. Type "help" to see what I can do.',
+  );
+  await page.screenshot({ path: join(ARTIFACTS, 'chat-page.png') });
+  t.same(problems, [], 'no script errors in the pages');
+});
