@@ -3,7 +3,7 @@
  * the official nginx image's envsubst step does in the compose stack. Used by host mode
  * (`make dev`) and by the tests, which run the same template under a real nginx.
  */
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface NginxOptions {
@@ -41,7 +41,25 @@ export function renderNginx(options: NginxOptions): string {
   return template.replace(/\$\{([A-Z_]+)\}/g, (match, name: string) => variables[name] ?? match);
 }
 
+/**
+ * Writes a complete nginx prefix for running the edge as a plain process (host mode): the main
+ * config from standalone.conf.template, the rendered Tenancy config and its include.
+ */
+export function writeStandaloneNginx(prefix: string, options: NginxOptions): void {
+  for (const sub of ['conf', 'logs', 'tmp']) mkdirSync(join(prefix, sub), { recursive: true });
+  const main = readFileSync(join(NGINX_DIR, 'standalone.conf.template'), 'utf8');
+  writeFileSync(join(prefix, 'conf', 'nginx.conf'), main.replace(/\$\{PREFIX\}/g, prefix));
+  writeFileSync(join(prefix, 'conf', 'tenancy.conf'), renderNginx(options));
+  copyFileSync(join(NGINX_DIR, 'tenancy-proxy.conf'), join(prefix, 'conf', 'tenancy-proxy.conf'));
+}
+
+// CLI: `render-nginx.ts LISTEN GATEWAY...` prints the http config;
+// `render-nginx.ts --standalone PREFIX LISTEN GATEWAY...` writes a runnable prefix.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [listen = '8080', ...gateways] = process.argv.slice(2);
-  process.stdout.write(renderNginx({ listen, gateways: gateways.length ? gateways : ['127.0.0.1:3000'] }));
+  const args = process.argv.slice(2);
+  const prefix = args[0] === '--standalone' ? args[1] : undefined;
+  const [listen = '8080', ...gateways] = prefix ? args.slice(2) : args;
+  const options = { listen, gateways: gateways.length ? gateways : ['127.0.0.1:3000'] };
+  if (prefix) writeStandaloneNginx(prefix, { ...options, accessLog: join(prefix, 'logs', 'access.log') });
+  else process.stdout.write(renderNginx(options));
 }

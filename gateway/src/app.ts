@@ -1,7 +1,7 @@
 import fastifyCookie from '@fastify/cookie';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { toErrorBody } from '@tenancy/shared';
-import Fastify, { type FastifyBaseLogger, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyRequest, LogController } from 'fastify';
 import type { Redis } from 'ioredis';
 import { ActivityRecorder } from './activity/activity-recorder.js';
 import { createLoginIdentifier } from './auth/login-identity.js';
@@ -21,6 +21,8 @@ import { VerifiedTokenCache } from './session/verified-cache.js';
 import { createSupervisorClient, type SupervisorClient } from './supervisor/client.js';
 import { warmupRoutes } from './warmup/warmup-routes.js';
 
+/** Paths polled by health checks and metrics scrapers: not logged per request. */
+const PROBE_PATHS = new Set(['/health', '/ready', '/metrics']);
 /** What the gateway is built from; server.ts makes the real ones, tests may pass their own. */
 export interface GatewayDeps {
   /** Command connection (enableOfflineQueue: false). */
@@ -39,6 +41,9 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     loggerInstance: deps.logger,
     bodyLimit: 1024 * 1024,
     trustProxy: false,
+    // Probes come every few seconds from the engine, compose and monitors; a log line for each
+    // would bury the requests that matter.
+    logController: new LogController({ disableRequestLogging: (request) => PROBE_PATHS.has(request.url) }),
     // nginx's request id when it is a plain token; our own otherwise.
     genReqId: (req) => {
       const id = req.headers['x-request-id'];

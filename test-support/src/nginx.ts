@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Teardown, waitForHttp } from './docker.js';
@@ -25,23 +25,9 @@ export async function startNginx(
   for (const sub of ['logs', 'tmp', 'conf']) mkdirSync(join(dir, sub));
   for (const file of includes) copyFileSync(file, join(dir, 'conf', file.split('/').pop() ?? 'x'));
   writeFileSync(join(dir, 'conf', 'tenancy.conf'), httpConfig(dir));
-  writeFileSync(
-    join(dir, 'conf', 'nginx.conf'),
-    `worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/logs/error.log warn;
-events { worker_connections 512; }
-http {
-  client_body_temp_path ${dir}/tmp/body;
-  proxy_temp_path ${dir}/tmp/proxy;
-  fastcgi_temp_path ${dir}/tmp/fastcgi;
-  uwsgi_temp_path ${dir}/tmp/uwsgi;
-  scgi_temp_path ${dir}/tmp/scgi;
-  include ${dir}/conf/tenancy.conf;
-}
-`,
-  );
+  // The same main config host mode uses (nginx/standalone.conf.template), rooted in `dir`.
+  const main = readFileSync(join(import.meta.dirname, '../../nginx/standalone.conf.template'), 'utf8');
+  writeFileSync(join(dir, 'conf', 'nginx.conf'), main.replace(/\$\{PREFIX\}/g, dir));
   const args = ['-p', dir, '-c', join(dir, 'conf', 'nginx.conf')];
   execFileSync('nginx', [...args, '-t', '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
   const child: ChildProcess = spawn('nginx', args, { stdio: ['ignore', 'inherit', 'inherit'] });
