@@ -30,6 +30,11 @@
       headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
       body: JSON.stringify({ message }),
     });
+    if (!res.ok || !res.body) {
+      reply.classList.add('error');
+      reply.textContent = `Could not send (${res.status}). Reload the page and try again.`;
+      return;
+    }
     const reader = res.body.getReader();
     const decoder = new TextDecoder();
     let buffer = '';
@@ -43,6 +48,10 @@
         const type = /^event: (\w+)/m.exec(block)?.[1];
         const data = /^data: (.*)$/m.exec(block)?.[1];
         if (type === 'token' && data) reply.textContent += JSON.parse(data);
+        if (type === 'error' && data) {
+          reply.classList.add('error');
+          reply.textContent = `Could not answer: ${JSON.parse(data).message}`;
+        }
       }
     }
   });

@@ -2,25 +2,30 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
-import type { Responder } from './chat/responder.js';
+import type { Responder, ResponderContext } from './chat/responder.js';
 import type { TenantConfig } from './config.js';
 import { errors, TenantError } from './errors.js';
 import { FilesArea } from './files/files-area.js';
 import type { HistoryStore } from './history/history-store.js';
+import { readSummary } from './summary/summary-pusher.js';
 
 export interface TenantDeps {
   history: HistoryStore;
+  /** The files area; made from the config when not given. */
+  files?: FilesArea;
   responder: Responder;
   logger: FastifyBaseLogger;
 }
 
 const PUBLIC_DIR = join(import.meta.dirname, '..', 'public');
 const SECRET_HEADER = 'x-tenancy-tenant-secret';
+/** How much of the conversation a model-backed responder sees. */
+const RECENT_MESSAGES = 20;
 
 /** The per-user app: health, chat with history, files, summary, and a small web page. */
 export async function buildApp(config: TenantConfig, deps: TenantDeps) {
   const { history, responder } = deps;
-  const files = new FilesArea(config.filesDir, config.fileMaxBytes, config.filesQuotaBytes);
+  const files = deps.files ?? new FilesArea(config.filesDir, config.fileMaxBytes, config.filesQuotaBytes);
   const app = Fastify({ loggerInstance: deps.logger, bodyLimit: 64 * 1024, return503OnClosing: true });
   const expected = createHash('sha256').update(config.secret).digest();
 
@@ -67,29 +72,42 @@ export async function buildApp(config: TenantConfig, deps: TenantDeps) {
     if (typeof message !== 'string' || message.trim() === '' || message.length > 8_000) {
       throw errors.badRequest('send {"message": "..."} with 1 to 8000 characters');
     }
-    const before = history.stats().messages;
-    const answer = await responder.reply(message, {
-      messageCount: before,
+    const context: ResponderContext = {
+      messageCount: history.stats().messages,
       listFiles: async () => (await files.list('')).map((entry) => entry.name),
-    });
-    const ids = history.recordExchange(message, answer.text, answer.tokens);
-    const body = {
-      reply: answer.text,
-      message_id: ids.userId,
-      reply_id: ids.replyId,
-      user_id: userIdOf(request.headers),
+      recent: () =>
+        history
+          .list(RECENT_MESSAGES)
+          .reverse()
+          .map((m) => ({ role: m.role, content: m.content })),
     };
-    if (!String(request.headers.accept ?? '').includes('text/event-stream')) return body;
-
-    // Streamed: the reply word by word, then the stored ids. Committed before the first byte.
-    reply.hijack();
-    reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
-    const words = answer.text.split(/(\s+)/);
-    for (const word of words) {
-      if (word) reply.raw.write(`event: token\ndata: ${JSON.stringify(word)}\n\n`);
-      await new Promise((resolve) => setImmediate(resolve));
+    const respond = (answer: { text: string; tokens: number }) => {
+      const ids = history.recordExchange(message, answer.text, answer.tokens);
+      return { reply: answer.text, message_id: ids.userId, reply_id: ids.replyId, user_id: userIdOf(request.headers) };
+    };
+    if (!String(request.headers.accept ?? '').includes('text/event-stream')) {
+      return respond(await responder.reply(message, context));
     }
-    reply.raw.end(`event: done\ndata: ${JSON.stringify(body)}\n\n`);
+
+    // Streamed: each piece as the responder produces it, then the stored ids once the message
+    // and the whole reply are committed; `done` is the acknowledgement.
+    reply.hijack();
+    reply.raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      'x-accel-buffering': 'no',
+    });
+    const send = (event: string, data: unknown) =>
+      reply.raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    try {
+      const body = respond(await responder.reply(message, context, (piece) => send('token', piece)));
+      send('done', body);
+    } catch (err) {
+      const failure = err instanceof TenantError ? err : new TenantError('TENANT_ERR_INTERNAL', 500, 'internal error');
+      if (failure.statusCode >= 500) request.log.error({ err }, 'chat reply failed');
+      send('error', { statusCode: failure.statusCode, code: failure.code, message: failure.message });
+    }
+    reply.raw.end();
     return reply;
   });
 
@@ -104,7 +122,7 @@ export async function buildApp(config: TenantConfig, deps: TenantDeps) {
 
   app.delete('/history', async () => ({ deleted: history.clear() }));
 
-  app.get('/summary', async () => ({ ...history.stats(), bytesStored: await files.usage() }));
+  app.get('/summary', async () => readSummary(history, files));
 
   await app.register(async (scope) => {
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.fileMaxBytes }, (_request, body, done) =>

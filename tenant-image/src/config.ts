@@ -19,6 +19,18 @@ export interface TenantConfig {
   shutdownGraceMs: number;
   /** pino level (LOG_LEVEL, default info). */
   logLevel: string;
+  /**
+   * A model behind an OpenAI-compatible API answers the chat when LLM_BASE_URL is set (LLM_MODEL
+   * required, LLM_API_KEY optional, LLM_TIMEOUT in seconds, default 120). The tenant's network
+   * must allow egress to reach it (a plan with egress). Otherwise the local responder answers.
+   */
+  model?: { baseUrl: string; apiKey?: string; model: string; timeoutMs: number };
+  /**
+   * Where to push the usage summary (every SUMMARY_INTERVAL seconds, default 60, and at shutdown):
+   * SUMMARY_URL (the supervisor's POST /v1/tenants/<user>/summary), with SUMMARY_TOKEN, the
+   * tenant's own token. Unset: nothing is pushed; the supervisor reads GET /summary itself.
+   */
+  summary?: { url: string; token: string; intervalMs: number };
 }
 
 export function loadTenantConfig(env: Readonly<Record<string, string | undefined>>): TenantConfig {
@@ -45,6 +57,31 @@ export function loadTenantConfig(env: Readonly<Record<string, string | undefined
     shutdownGraceMs: integer('SHUTDOWN_GRACE', 8, 0) * 1000,
     logLevel: env.LOG_LEVEL || 'info',
   };
+  const url = (name: string): string | undefined => {
+    const raw = env[name];
+    if (!raw) return undefined;
+    if (!/^https?:\/\/[^\s]+$/.test(raw)) problems.push(`${name} must be an http(s) URL`);
+    return raw;
+  };
+  const modelUrl = url('LLM_BASE_URL');
+  if (modelUrl) {
+    if (!env.LLM_MODEL) problems.push('LLM_MODEL is required when LLM_BASE_URL is set');
+    config.model = {
+      baseUrl: modelUrl,
+      model: env.LLM_MODEL ?? '',
+      timeoutMs: integer('LLM_TIMEOUT', 120, 1) * 1000,
+      ...(env.LLM_API_KEY ? { apiKey: env.LLM_API_KEY } : {}),
+    };
+  }
+  const summaryUrl = url('SUMMARY_URL');
+  if (summaryUrl) {
+    if (!env.SUMMARY_TOKEN) problems.push('SUMMARY_TOKEN is required when SUMMARY_URL is set');
+    config.summary = {
+      url: summaryUrl,
+      token: env.SUMMARY_TOKEN ?? '',
+      intervalMs: integer('SUMMARY_INTERVAL', 60, 1) * 1000,
+    };
+  }
   if (problems.length > 0) throw new Error(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
   return config;
 }

@@ -17,5 +17,6 @@ export const errors = {
   fileTooLarge: (limit: number) =>
     new TenantError('TENANT_ERR_FILE_TOO_LARGE', 413, `files are limited to ${limit} bytes`),
   quotaExceeded: () => new TenantError('TENANT_ERR_QUOTA_EXCEEDED', 507, 'the files area is full'),
+  modelUnavailable: (message: string) => new TenantError('TENANT_ERR_MODEL_UNAVAILABLE', 502, message),
   isDirectory: () => new TenantError('TENANT_ERR_IS_DIRECTORY', 409, 'that path is a folder'),
 } as const;
