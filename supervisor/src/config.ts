@@ -1,5 +1,5 @@
 import { type StaticDecode, Type } from '@sinclair/typebox';
-import { Duration, loadConfig, Secret } from '@tenancy/shared';
+import { Duration, loadConfig, SECRET, Secret } from '@tenancy/shared';
 
 /**
  * The supervisor's whole configuration: one schema, read from the environment once at start.
@@ -65,6 +65,17 @@ export const SupervisorConfigSchema = Type.Object({
   TENANT_LABELS: Type.String({
     default: '',
     description: 'Extra labels for every Docker object of a tenant, as comma-separated key=value pairs',
+  }),
+  TENANT_ENV: Type.String({
+    default: '',
+    [SECRET]: true,
+    description:
+      'Extra environment for every tenant app as a JSON object, e.g. {"LLM_BASE_URL": "...", "LLM_MODEL": "..."}; it may hold keys, so it is treated as a secret',
+  }),
+  TENANT_SUMMARY_URL: Type.String({
+    default: '',
+    description:
+      'This supervisor as tenant containers can reach it; when set, tenants push their usage summary there. Empty: the supervisor reads it from each tenant before stopping it',
   }),
   PLANS: Type.String({
     default: '',

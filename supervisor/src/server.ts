@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ConfigError, loggerOptions } from '@tenancy/shared';
+import { ConfigError, isTenancyError, loggerOptions } from '@tenancy/shared';
 import { pino } from 'pino';
 import { buildApp } from './app.js';
 import { loadSupervisorConfig, type SupervisorConfig } from './config.js';
@@ -10,15 +10,24 @@ import { createPlanTable } from './plans.js';
 import { createDockerRuntime } from './runtime/docker-runtime.js';
 import { parseExtraLabels } from './runtime/labels.js';
 import { createStore, openDatabase } from './store/index.js';
+import { parseTenantEnv } from './tenant-env.js';
 
 /** Starts the supervisor process: config, store, runtime, controller, HTTP; stops cleanly on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
   let config: Readonly<SupervisorConfig>;
+  let plans: ReturnType<typeof createPlanTable>;
+  let extraLabels: Record<string, string>;
+  let extraEnv: Readonly<Record<string, string>>;
   try {
     config = loadSupervisorConfig(process.env);
+    // Values with a syntax of their own (JSON, label lists) are configuration too: a mistake in
+    // them is a configuration error, reported the same way.
+    plans = createPlanTable(config.PLANS);
+    extraLabels = parseExtraLabels(config.TENANT_LABELS);
+    extraEnv = parseTenantEnv(config.TENANT_ENV);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
+    if (err instanceof ConfigError || err instanceof RangeError || isTenancyError(err)) {
+      console.error((err as Error).message);
       process.exit(78); // EX_CONFIG
     }
     throw err;
@@ -27,10 +36,9 @@ async function main(): Promise<void> {
 
   mkdirSync(dirname(config.DATABASE_PATH), { recursive: true });
   const store = createStore(openDatabase(config.DATABASE_PATH));
-  const plans = createPlanTable(config.PLANS);
   const runtime = createDockerRuntime({
     instance: config.TENANCY_INSTANCE,
-    extraLabels: parseExtraLabels(config.TENANT_LABELS),
+    extraLabels,
     attach: config.TENANT_NETWORK_ATTACH.split(',')
       .map((name) => name.trim())
       .filter(Boolean),
@@ -59,6 +67,8 @@ async function main(): Promise<void> {
       maxRunning: config.MAX_RUNNING_TENANTS,
       capacityPolicy: config.CAPACITY_POLICY,
       evictMinIdleMs: config.EVICT_MIN_IDLE,
+      extraEnv,
+      ...(config.TENANT_SUMMARY_URL ? { summaryUrl: config.TENANT_SUMMARY_URL } : {}),
     },
   });
 

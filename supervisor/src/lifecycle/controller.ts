@@ -8,6 +8,7 @@ import type { RuntimeEvent, TenantRuntime, TenantSpec } from '../runtime/types.j
 import { isIdle, pickEvictionVictim } from './idle.js';
 import type { LifecycleStore, TenantRecord } from './ports.js';
 import { holdsCapacity, type LifecycleEffect, type LifecycleEvent, transition } from './state-machine.js';
+import { readTenantSummary } from './tenant-summary.js';
 import { healthPercent, type ProgressListener, WakeProgressChannel } from './wake-progress.js';
 
 /** Settings of the controller, taken from the supervisor's config. Durations in milliseconds. */
@@ -27,6 +28,10 @@ export interface ControllerSettings {
   maxRunning: number;
   capacityPolicy: 'evict' | 'reject';
   evictMinIdleMs: number;
+  /** Extra environment for every tenant app (TENANT_ENV). */
+  extraEnv: Readonly<Record<string, string>>;
+  /** The supervisor's URL as tenants reach it, if they can (TENANT_SUMMARY_URL). */
+  summaryUrl?: string;
 }
 
 /** Observers the controller reports to (metrics); all optional. */
@@ -323,7 +328,7 @@ export class TenantController {
         image: settings.image,
         limits: this.deps.plans.limitsFor(user?.plan ?? 'free'),
         subnet,
-        env: { PORT: String(settings.port), TENANT_SECRET: identity.secret },
+        env: this.tenantEnv(userId, identity),
         port: settings.port,
         stopGraceMs: settings.stopGraceMs,
       };
@@ -387,6 +392,26 @@ export class TenantController {
     }
   }
 
+  /**
+   * The tenant app's environment: the operator's extra variables, then what the platform sets
+   * (which always wins): the port, the secret and, when tenants can reach the supervisor, where
+   * and with which token to push their usage summary.
+   */
+  private tenantEnv(userId: string, identity: { secret: string; summaryToken: string }): Record<string, string> {
+    const { settings } = this.deps;
+    return {
+      ...settings.extraEnv,
+      PORT: String(settings.port),
+      TENANT_SECRET: identity.secret,
+      ...(settings.summaryUrl
+        ? {
+            SUMMARY_URL: `${settings.summaryUrl.replace(/\/+$/, '')}/v1/tenants/${encodeURIComponent(userId)}/summary`,
+            SUMMARY_TOKEN: identity.summaryToken,
+          }
+        : {}),
+    };
+  }
+
   /** Probes the health endpoint every few tens of milliseconds until it answers 2xx. */
   private async waitHealthy(
     endpointUrl: string,
@@ -427,12 +452,25 @@ export class TenantController {
       entry.wake.abort.abort(CANCELLED);
       await entry.wake.promise.catch(() => undefined);
     }
+    if (tenant.state === 'running' && tenant.endpointUrl && effects.some((e) => e.type === 'stop-container')) {
+      await this.collectSummary(userId, tenant.endpointUrl);
+    }
     await this.perform(userId, names, effects, null);
     this.apply(userId, { type: 'stopped' });
     this.deps.store.tenants.update(userId, { endpointUrl: null, stopReason: reason, stopDetail: null, phase: null });
     this.deps.store.audit.append({ actor, action: 'tenant.stop', target: userId, result: 'ok', detail: { reason } });
     this.deps.observer?.stopped?.(reason);
     this.deps.log.info({ userId, tenantId: tenant.tenantHash, reason }, 'tenant stopped');
+  }
+
+  /** Keeps the tenant's usage figures current: read them while the app still answers. */
+  private async collectSummary(userId: string, endpointUrl: string): Promise<void> {
+    const summary = await readTenantSummary(
+      endpointUrl,
+      deriveIdentity(this.deps.settings.namespaceKey, userId).secret,
+    );
+    if (summary) this.deps.store.summaries.ingest(userId, summary);
+    else this.deps.log.debug({ userId }, 'no usage summary before stop');
   }
 
   /** Performs the effects the controller does not handle inline. */

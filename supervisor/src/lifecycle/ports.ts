@@ -21,6 +21,20 @@ export interface LifecycleStore {
   audit: {
     append(entry: AuditEntry): void;
   };
+  summaries: {
+    /** Records a tenant's latest usage summary, replacing the previous one. */
+    ingest(userId: string, summary: TenantSummary): void;
+  };
+}
+
+/** What a tenant app reports about its own use (its GET /summary). */
+export interface TenantSummary {
+  messages: number;
+  replies: number;
+  tokensUsed: number;
+  bytesStored: number;
+  /** Epoch milliseconds of the tenant's last recorded activity, if any. */
+  lastActivity: number | null;
 }
 
 /** The persisted lifecycle of one tenant (times in epoch milliseconds). */

@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import t from 'tap';
 import { type ControllerSettings, TenantController } from '../../src/lifecycle/controller.js';
 import { createPlanTable } from '../../src/plans.js';
+import { deriveIdentity } from '../../src/runtime/names.js';
 import { fakeRuntime, fakeTenantApp, memoryStore } from './fakes.js';
 
 const SETTINGS: ControllerSettings = {
@@ -18,6 +19,7 @@ const SETTINGS: ControllerSettings = {
   warmupTimeoutMs: 2_000,
   stopGraceMs: 1_000,
   probeIntervalMs: 10,
+  extraEnv: {},
   reaperIntervalMs: 60_000,
   maxRunning: 10,
   capacityPolicy: 'reject',
@@ -199,4 +201,46 @@ t.test('unknown and disabled users cannot wake', async (t) => {
   if (user) user.disabled = true;
   const disabled = await controller.wake('mallory', { wait: true }).catch((err: unknown) => err);
   t.ok(isTenancyError(disabled) && disabled.code === 'SUP_ERR_USER_DISABLED');
+});
+
+t.test('before a stop, the tenant’s usage summary is read and recorded; bad answers are ignored', async (t) => {
+  const { controller, store, app } = await setup(t);
+  const secret = deriveIdentity(SETTINGS.namespaceKey, 'dana').secret;
+  const figures = { messages: 3, replies: 3, tokensUsed: 42, bytesStored: 1024, lastActivity: 1_700_000_000_000 };
+  app.summary.secret = secret;
+  app.summary.body = JSON.stringify(figures);
+  store.addUser('dana');
+  await controller.wake('dana', { wait: true });
+  await controller.stop('dana', 'idle');
+  t.equal(app.summary.requests, 1);
+  t.same(store.summaries.latest.get('dana'), figures);
+
+  for (const garbage of [
+    'not json',
+    '{"messages":-1,"replies":0,"tokensUsed":0,"bytesStored":0,"lastActivity":null}',
+  ]) {
+    app.summary.body = garbage;
+    await controller.wake('dana', { wait: true });
+    await controller.stop('dana', 'admin');
+    t.same(store.summaries.latest.get('dana'), figures, `ignored: ${garbage.slice(0, 20)}`);
+    t.equal(store.tenants.get('dana')?.state, 'asleep', 'and the stop went ahead');
+  }
+});
+
+t.test('tenant apps get the operator’s extra environment, and the summary push target when configured', async (t) => {
+  const { controller, store, specs } = await setup(t, {
+    extraEnv: { LLM_BASE_URL: 'http://127.0.0.1:9/v1', LLM_MODEL: 'm' },
+    summaryUrl: 'http://supervisor:4010/',
+  });
+  store.addUser('eve@example.com');
+  await controller.wake('eve@example.com', { wait: true });
+  const identity = deriveIdentity(SETTINGS.namespaceKey, 'eve@example.com');
+  t.same(specs.at(-1)?.env, {
+    LLM_BASE_URL: 'http://127.0.0.1:9/v1',
+    LLM_MODEL: 'm',
+    PORT: '8080',
+    TENANT_SECRET: identity.secret,
+    SUMMARY_URL: 'http://supervisor:4010/v1/tenants/eve%40example.com/summary',
+    SUMMARY_TOKEN: identity.summaryToken,
+  });
 });

@@ -2,17 +2,22 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { UserRecord } from '@tenancy/shared';
 import type { Teardown } from '@tenancy/test-support';
-import type { AuditEntry, LifecycleStore, TenantRecord } from '../../src/lifecycle/ports.js';
-import type { ContainerStatus, RuntimeEvent, TenantRuntime } from '../../src/runtime/types.js';
+import type { AuditEntry, LifecycleStore, TenantRecord, TenantSummary } from '../../src/lifecycle/ports.js';
+import type { ContainerStatus, RuntimeEvent, TenantRuntime, TenantSpec } from '../../src/runtime/types.js';
 
 /**
  * In-memory stand-ins for the controller's unit tests. The real store and the Docker runtime
  * have their own tests; the controller is also tested against both in test/integration.
  */
-export function memoryStore(): LifecycleStore & { audits: AuditEntry[]; addUser(userId: string, plan?: string): void } {
+export function memoryStore(): LifecycleStore & {
+  audits: AuditEntry[];
+  summaries: LifecycleStore['summaries'] & { latest: Map<string, TenantSummary> };
+  addUser(userId: string, plan?: string): void;
+} {
   const users = new Map<string, UserRecord>();
   const tenants = new Map<string, TenantRecord>();
   const audits: AuditEntry[] = [];
+  const latest = new Map<string, TenantSummary>();
   const must = (userId: string) => {
     const tenant = tenants.get(userId);
     if (!tenant) throw new Error(`no tenant ${userId}`);
@@ -79,29 +84,45 @@ export function memoryStore(): LifecycleStore & { audits: AuditEntry[]; addUser(
       allocatedSubnets: () => [...tenants.values()].flatMap((tenant) => (tenant.subnet ? [tenant.subnet] : [])),
     },
     audit: { append: (entry) => void audits.push(entry) },
+    summaries: { latest, ingest: (userId, summary) => void latest.set(userId, summary) },
   };
 }
 
-/** A local HTTP server standing in for tenant apps: `/health` answers as `healthy` says. */
-export async function fakeTenantApp(
-  t: Teardown,
-): Promise<{ url: string; healthy: { value: boolean }; server: Server }> {
+/**
+ * A local HTTP server standing in for tenant apps: `/health` answers as `healthy` says; `/summary`
+ * answers `summary.body` (raw text, so tests can send garbage) to requests with `summary.secret`.
+ */
+export async function fakeTenantApp(t: Teardown): Promise<{
+  url: string;
+  healthy: { value: boolean };
+  summary: { body: string; secret: string; requests: number };
+  server: Server;
+}> {
   const healthy = { value: true };
+  const summary = { body: '', secret: '', requests: 0 };
   const server = createServer((req, res) => {
     if (req.url === '/health' && healthy.value) {
       res.writeHead(200).end('{"status":"ok"}');
+      return;
+    }
+    if (req.url === '/summary' && summary.body !== '') {
+      summary.requests++;
+      const allowed = req.headers['x-tenancy-tenant-secret'] === summary.secret;
+      res.writeHead(allowed ? 200 : 401, { 'content-type': 'application/json' }).end(allowed ? summary.body : '{}');
       return;
     }
     res.writeHead(503).end();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, healthy, server };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, healthy, summary, server };
 }
 
 /** A runtime that records calls; containers "run" by pointing at the fake tenant app. */
 export function fakeRuntime(endpointUrl: string) {
   const calls = { ensure: 0, start: 0, stop: 0, remove: 0 };
+  /** Every spec ensure was given, in order. */
+  const specs: TenantSpec[] = [];
   const running = new Map<string, boolean>();
   const control = {
     /** Makes `ensure` fail with this error. */
@@ -113,6 +134,7 @@ export function fakeRuntime(endpointUrl: string) {
   const runtime: TenantRuntime = {
     async ensure(spec, signal) {
       calls.ensure++;
+      specs.push(spec);
       if (control.ensureDelayMs) await new Promise((resolve) => setTimeout(resolve, control.ensureDelayMs));
       signal?.throwIfAborted();
       if (control.failEnsure) throw control.failEnsure;
@@ -161,5 +183,5 @@ export function fakeRuntime(endpointUrl: string) {
       endpointUrl: isRunning ? endpointUrl : undefined,
     };
   }
-  return { runtime, calls, running, control };
+  return { runtime, calls, specs, running, control };
 }
