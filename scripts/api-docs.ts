@@ -1,0 +1,545 @@
+/**
+ * Generates the route reference in docs/api.md from the apps themselves: each service's
+ * `buildApp` is called with stand-ins for its dependencies (no Docker, Redis, network or
+ * database: the builders only use them inside handlers), an `onRoute` hook (installed through
+ * Fastify's `fastify.initialization` diagnostics channel) collects every route with its schema,
+ * and the schemas become tables. What a schema cannot say (what a route does, who may call it,
+ * answers without a response schema) is declared in {@link ROUTE_NOTES}; a route without notes
+ * is an error, so a new route cannot go undocumented.
+ *
+ *   npx tsx --conditions=tenancy-source scripts/api-docs.ts --write   # rewrite docs/api.md
+ *
+ * scripts/test/api-docs.test.ts fails when docs/api.md is out of date, and checks every
+ * declared auth requirement against the running app (a call without credentials gets 401).
+ */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+import type { TSchema } from '@sinclair/typebox';
+import { type ErrorFactory, TenantRoute, UserRecord, WakeProgress } from '@tenancy/shared';
+import type { FastifyInstance, RouteOptions } from 'fastify';
+import type { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { buildApp as buildGateway } from '../gateway/src/app.js';
+import { loadGatewayConfig } from '../gateway/src/config.js';
+import { errors as gatewayErrors } from '../gateway/src/errors.js';
+import type { SupervisorClient } from '../gateway/src/supervisor/client.js';
+import { buildApp as buildSupervisor, type SupervisorDeps } from '../supervisor/src/app.js';
+import { loadSupervisorConfig } from '../supervisor/src/config.js';
+import { errors as supervisorErrors } from '../supervisor/src/errors.js';
+import { ErrorBody, TenantList, TenantView } from '../supervisor/src/http/schemas.js';
+import { buildApp as buildTenant, type TenantDeps } from '../tenant-image/src/app.js';
+import { loadTenantConfig } from '../tenant-image/src/config.js';
+import { errors as tenantErrors } from '../tenant-image/src/errors.js';
+import { table, writeRegions } from './doc-regions.js';
+import { fieldsOf, type SchemaNode, typeText } from './schema-text.js';
+
+/** Who may call a route. The test checks each one: without credentials the route answers 401. */
+export type Auth = 'none' | 'session' | 'login' | 'supervisor-token' | 'admin-token' | 'admin-or-summary' | 'secret';
+
+const AUTH_TEXT: Readonly<Record<Auth, string>> = {
+  none: 'none',
+  session: 'session cookie',
+  login:
+    'by `AUTH_MODE`: `Authorization: Bearer <LOGIN_TOKEN>` (token), a Cloudflare Access assertion (access), nobody checked (dev)',
+  'supervisor-token': '`Authorization: Bearer <SUPERVISOR_TOKEN>`',
+  'admin-token': '`Authorization: Bearer <ADMIN_TOKEN>`',
+  'admin-or-summary': "`Authorization: Bearer <ADMIN_TOKEN>` or the tenant's own summary token",
+  secret: '`x-tenancy-tenant-secret` (the gateway adds it)',
+};
+
+/** The auth column of the overview tables. */
+const AUTH_SHORT: Readonly<Record<Auth, string>> = {
+  none: 'none',
+  session: 'session',
+  login: 'per `AUTH_MODE`',
+  'supervisor-token': '`SUPERVISOR_TOKEN`',
+  'admin-token': '`ADMIN_TOKEN`',
+  'admin-or-summary': '`ADMIN_TOKEN` or summary token',
+  secret: 'secret header',
+};
+
+/** What the route schemas cannot say. Keyed by `METHOD url` as Fastify registers it. */
+export interface RouteNote {
+  does: string;
+  auth: Auth;
+  /** Answers not described by a response schema. */
+  answers?: string;
+}
+
+export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteNote>>>> = {
+  gateway: {
+    'GET /health': { does: 'The process is up.', auth: 'none', answers: '200 `{"status":"ok"}`' },
+    'GET /ready': {
+      does: 'Redis answers a PING within 1 s and the supervisor answers `/health`.',
+      auth: 'none',
+      answers: '200 or 503 `{"status":"ready"|"not ready","redis":bool,"supervisor":bool}`',
+    },
+    'GET /metrics': { does: 'Prometheus metrics (see docs/operations.md).', auth: 'none', answers: '200 text' },
+    'GET /auth/login': {
+      does: 'The sign-in page browsers are sent to (303 from any page load without a valid session, with `?next=` the page asked for). `dev` mode: a form for user id and email; `access` mode: signs in at once with the Access assertion. Not registered in `token` mode.',
+      auth: 'none',
+      answers: '200 HTML',
+    },
+    'GET /auth/login.js': {
+      does: 'The script of the sign-in page (dev and access modes only).',
+      auth: 'none',
+      answers: '200 JavaScript',
+    },
+    'POST /auth/login': {
+      does: 'Signs the user in: records the login at the supervisor, sets the session cookie and starts waking the container without waiting. In `access` mode the identity comes from the verified `Cf-Access-Jwt-Assertion` and the body is ignored. With `?next=/path` it redirects there (303).',
+      auth: 'login',
+      answers:
+        '200 `{user_id, email, plan, onboarding_completed, expires_at}`; 400 `GW_ERR_REQUEST_INVALID` without `user_id` (token and dev modes); 401 `GW_ERR_LOGIN_FORBIDDEN`; 403 `GW_ERR_USER_DISABLED`',
+    },
+    'POST /auth/logout': {
+      does: 'Revokes the current session (if any) on every replica and clears the cookie. With `?next=/path` it redirects there (303).',
+      auth: 'none',
+      answers: '200 `{"logged_out":true}`',
+    },
+    'POST /auth/logout-all': {
+      does: 'Revokes every session of the user, on every device, and clears the cookie.',
+      auth: 'session',
+      answers: '200 `{"logged_out":true,"all_sessions":true}`',
+    },
+    'GET /auth/session': {
+      does: "Who the session belongs to and the container's state (without waking it).",
+      auth: 'session',
+      answers: '200 `{user_id, email, plan, expires_at, tenant: {state, idle_deadline} | null}`',
+    },
+    'POST /warmup': {
+      does: "Wakes the session's container and waits until it is ready (at most `WARMUP_TIMEOUT`). `user_id`, when given, must be the session's own.",
+      auth: 'session',
+      answers:
+        '200 `{user_id, state, phase, ready, waited_ms, idle_deadline}`; 403 `GW_ERR_USER_MISMATCH`; 429 `GW_ERR_CAPACITY_FULL` with `Retry-After`; 502 `GW_ERR_TENANT_WAKE_FAILED`; 504 `GW_ERR_TENANT_WAKE_TIMEOUT`',
+    },
+    'GET /warmup/events': {
+      does: 'Progress of the wake as Server-Sent Events (`event: progress`, data [WakeProgress](#wakeprogress)), starting a wake if the container sleeps; ends after phase `ready` or `failed`.',
+      auth: 'session',
+      answers: '200 `text/event-stream`',
+    },
+    'GET /warmup/waiting.js': {
+      does: 'The script of the waiting page (served separately so the page needs no inline script).',
+      auth: 'none',
+      answers: '200 JavaScript',
+    },
+    'ANY /': {
+      does: "Proxied to the signed-in user's own container (see [Tenant app](#tenant-app-through-the-gateway)).",
+      auth: 'session',
+      answers:
+        "the tenant's answer; without a valid session a browser page load is redirected (303) to `/auth/login?next=…` in dev and access modes; a sleeping container: browser page loads get the waiting page (503, `Retry-After: 2`), requests with `Prefer: respond-async` get 503 `GW_ERR_TENANT_WARMING`, others are held until ready; 502 `GW_ERR_UPSTREAM_UNAVAILABLE`; 504 `GW_ERR_UPSTREAM_TIMEOUT`",
+    },
+    'ANY /*': {
+      does: 'Same as `ANY /`, for every other path. WebSocket upgrades on any path are authenticated the same way and tunnelled (a sleeping container answers 503 `GW_ERR_TENANT_WARMING`).',
+      auth: 'session',
+    },
+  },
+  supervisor: {
+    'GET /health': { does: 'The process is up.', auth: 'none', answers: '200 `{"status":"ok"}`' },
+    'GET /ready': {
+      does: 'The central database and the container engine answer.',
+      auth: 'none',
+      answers: '200 `{"status":"ready"}`; 503 `SUP_ERR_RUNTIME_UNAVAILABLE`',
+    },
+    'GET /metrics': { does: 'Prometheus metrics (see docs/operations.md).', auth: 'none', answers: '200 text' },
+    'PUT /internal/v1/users/:userId': {
+      does: 'Records a login: creates or updates the user (fields left out keep their value).',
+      auth: 'supervisor-token',
+    },
+    'POST /internal/v1/tenants/:userId/wake': {
+      does: "Wakes the user's tenant. Concurrent calls share one wake. Without `wait` it answers at once with the current state; with `wait: true` when the tenant is ready.",
+      auth: 'supervisor-token',
+      answers:
+        '404 `SUP_ERR_USER_NOT_FOUND`; 403 `SUP_ERR_USER_DISABLED`; 429 `SUP_ERR_CAPACITY_FULL` (`Retry-After`, `retryAfterSeconds`); 502 `SUP_ERR_WAKE_FAILED`; 504 `SUP_ERR_WAKE_TIMEOUT`; 409 `SUP_ERR_WAKE_CANCELLED`',
+    },
+    'GET /internal/v1/tenants/:userId/wake/events': {
+      does: 'Progress of the wake as Server-Sent Events (`event: progress`, data [WakeProgress](#wakeprogress), a `: keep-alive` comment every 15 s), starting a wake if none runs; ends after phase `ready` or `failed`.',
+      auth: 'supervisor-token',
+      answers: '200 `text/event-stream`; errors before the stream starts are JSON as for `wake`',
+    },
+    'GET /internal/v1/tenants/:userId/route': {
+      does: 'State and endpoint of the tenant, without waking it. `endpoint` is present only while running.',
+      auth: 'supervisor-token',
+    },
+    'POST /internal/v1/activity': {
+      does: 'Activity the gateway saw since its last report; moves each idle deadline forward (never back). Activity stamped in the future counts as now.',
+      auth: 'supervisor-token',
+      answers: '204',
+    },
+    'GET /v1/tenants': {
+      does: 'Tenants, ordered by user id; `next` is the `after` of the next page.',
+      auth: 'admin-token',
+    },
+    'GET /v1/tenants/:userId': {
+      does: 'One tenant: state, phase, endpoint, activity, idle deadline, stop reason, wake timings, limits.',
+      auth: 'admin-token',
+    },
+    'GET /v1/tenants/:userId/logs': {
+      does: "The last `tail` lines of the tenant container's output (stdout and stderr).",
+      auth: 'admin-token',
+      answers: '200 `text/plain`; 404 `SUP_ERR_TENANT_NOT_FOUND`',
+    },
+    'POST /v1/tenants/:userId/start': {
+      does: 'Wakes the tenant and waits until it is ready.',
+      auth: 'admin-token',
+      answers: '404 `SUP_ERR_USER_NOT_FOUND`; the wake errors as for the internal `wake`',
+    },
+    'POST /v1/tenants/:userId/stop': {
+      does: 'Puts the tenant to sleep (stop reason `admin`); idempotent. A wake in progress is cancelled.',
+      auth: 'admin-token',
+    },
+    'DELETE /v1/tenants/:userId': {
+      does: "Removes the tenant's container, network and both volumes (its files and history, for good) and its row; the user row stays. `confirm` must repeat the user id. Idempotent.",
+      auth: 'admin-token',
+      answers: '400 `SUP_ERR_CONFIRM_MISMATCH`; 404 `SUP_ERR_USER_NOT_FOUND`',
+    },
+    'POST /v1/tenants/:userId/summary': {
+      does: 'Stores what a tenant reports about its use (the shape of the tenant app’s `GET /summary`); the latest report replaces the previous one.',
+      auth: 'admin-or-summary',
+      answers: '204; 404 `SUP_ERR_TENANT_NOT_FOUND`',
+    },
+    'GET /v1/summary': {
+      does: 'Tenants by state and usage totals over every tenant that reported.',
+      auth: 'admin-token',
+      answers: '200 `{tenants: {<state>: n}, usage: {tenants, messages, replies, tokensUsed, bytesStored}}`',
+    },
+    'POST /v1/backup': {
+      does: 'Writes an online copy of the central database (SQLite backup API) to `BACKUP_DIR/tenancy-<time>.db` and audits it.',
+      auth: 'admin-token',
+      answers: '200 `{path, bytes, ms}`',
+    },
+    'GET /v1/audit': {
+      does: 'The append-only audit log, newest first; `before` (an entry id) pages back.',
+      auth: 'admin-token',
+      answers: '200 `{items: [{id, at, actor, action, target, result, detail}]}`',
+    },
+  },
+  tenant: {
+    'GET /health': {
+      does: 'Ready: the history database is open and migrated. The supervisor probes this during a wake.',
+      auth: 'none',
+      answers: '200 `{"status":"ok"}`',
+    },
+    'POST /chat': {
+      does: 'Body `{"message": "..."}` (1–8000 characters). Stores the message and the reply before answering. With `Accept: text/event-stream` the reply streams as `token` events, then a `done` event with the JSON answer.',
+      auth: 'secret',
+      answers: '200 `{reply, message_id, reply_id, user_id}`; 400 `TENANT_ERR_REQUEST_INVALID`',
+    },
+    'GET /history': {
+      does: 'Messages and replies, newest first; `?limit=` (1–200, default 50), `?before=<id>` pages back.',
+      auth: 'secret',
+      answers: '200 `{items, next}` (`next` is the `before` of the next page, or null)',
+    },
+    'DELETE /history': { does: 'Forgets the whole history.', auth: 'secret', answers: '200 `{deleted}`' },
+    'GET /summary': {
+      does: 'Usage of this tenant.',
+      auth: 'secret',
+      answers: '200 `{messages, replies, tokensUsed, bytesStored, lastActivity}`',
+    },
+    'GET /files/*': {
+      does: 'A path ending in `/` (or empty) lists that folder; otherwise the file’s bytes.',
+      auth: 'secret',
+      answers: '200 `{items: [{name, type, bytes, modifiedAt}]}` or the file; 400 `TENANT_ERR_PATH_INVALID`; 404',
+    },
+    'PUT /files/*': {
+      does: 'Writes the raw request body to the file, atomically.',
+      auth: 'secret',
+      answers: '200; 413 `TENANT_ERR_FILE_TOO_LARGE`; 507 `TENANT_ERR_QUOTA_EXCEEDED`',
+    },
+    'DELETE /files/*': { does: 'Deletes the file.', auth: 'secret', answers: '204' },
+    'GET /': {
+      does: 'The chat page (strict Content-Security-Policy, no inline script).',
+      auth: 'secret',
+      answers: '200 HTML',
+    },
+    'GET /app.js': { does: 'The chat page’s script.', auth: 'secret', answers: '200 JavaScript' },
+  },
+};
+
+/** One route as Fastify registered it. */
+export interface CollectedRoute {
+  method: string;
+  url: string;
+  schema: {
+    params?: SchemaNode;
+    querystring?: SchemaNode;
+    body?: SchemaNode;
+    response?: Record<string, SchemaNode>;
+  };
+}
+
+/** A built app and the routes it registered. */
+export interface BuiltApp {
+  service: 'gateway' | 'supervisor' | 'tenant';
+  app: FastifyInstance;
+  routes: CollectedRoute[];
+}
+
+/**
+ * Runs `build`, recording every route of the Fastify instance it creates. The hook is installed
+ * through the diagnostics channel Fastify publishes each new instance on, so it sees every
+ * route, whatever plugin registers it.
+ */
+async function collectRoutes<A extends FastifyInstance>(
+  build: () => Promise<A>,
+): Promise<{ app: A; routes: CollectedRoute[] }> {
+  const routes: CollectedRoute[] = [];
+  const onInstance = (message: unknown) => {
+    const { fastify } = message as { fastify: FastifyInstance };
+    fastify.addHook('onRoute', (options: RouteOptions) => {
+      const methods = [options.method].flat().map(String);
+      const method = methods.length > 2 ? 'ANY' : methods.join(', ');
+      routes.push({ method, url: options.url, schema: (options.schema ?? {}) as CollectedRoute['schema'] });
+    });
+  };
+  subscribe('fastify.initialization', onInstance);
+  try {
+    const app = await build();
+    await app.ready();
+    // HEAD routes Fastify adds for every GET document nothing new.
+    const gets = new Set(routes.filter((route) => route.method === 'GET').map((route) => route.url));
+    return { app, routes: routes.filter((route) => !(route.method === 'HEAD' && gets.has(route.url))) };
+  } finally {
+    unsubscribe('fastify.initialization', onInstance);
+  }
+}
+
+/** A dependency the builder must not use: any use while building or documenting throws. */
+function unused<T>(name: string): T {
+  return new Proxy(
+    {},
+    {
+      get(_target, property) {
+        // Promise resolution and inspection look for these; they are not uses.
+        if (property === 'then' || typeof property === 'symbol') return undefined;
+        throw new Error(`${name}.${property} was used while documenting the API`);
+      },
+    },
+  ) as T;
+}
+
+/** Just enough of ioredis for the revocation view to start: no revocations, nothing published. */
+class SilentRedis extends EventEmitter {
+  async subscribe(): Promise<number> {
+    return 1;
+  }
+  async scan(): Promise<[string, string[]]> {
+    return ['0', []];
+  }
+  async mget(): Promise<null[]> {
+    return [];
+  }
+  async ping(): Promise<string> {
+    return 'PONG';
+  }
+  disconnect(): void {}
+}
+
+const FILLER = 'documentation-only-secret-0123456789';
+
+/** Builds the three apps with stand-ins for their dependencies. Close them when done. */
+export async function buildApps(): Promise<BuiltApp[]> {
+  const logger = pino({ level: 'silent' });
+  const gateway = await collectRoutes(() =>
+    buildGateway(
+      // Access mode: it has every route (token mode has no sign-in page), and its login refuses
+      // a caller without an assertion before anything is fetched.
+      loadGatewayConfig({
+        AUTH_MODE: 'access',
+        ACCESS_TEAM_DOMAIN: 'team.invalid',
+        ACCESS_AUD: 'documentation',
+        COOKIE_JWT_SECRET: FILLER,
+        SUPERVISOR_TOKEN: FILLER,
+        LOG_LEVEL: 'silent',
+      }),
+      {
+        redis: new SilentRedis() as unknown as Redis,
+        subscriber: new SilentRedis() as unknown as Redis,
+        logger,
+        supervisor: unused<SupervisorClient>('supervisor'),
+      },
+    ),
+  );
+  const supervisor = await collectRoutes(() =>
+    buildSupervisor(
+      loadSupervisorConfig({
+        ADMIN_TOKEN: FILLER,
+        SUPERVISOR_TOKEN: `${FILLER}-internal`,
+        TENANT_NAMESPACE_KEY: FILLER,
+        LOG_LEVEL: 'silent',
+        BACKUP_DIR: '/nonexistent',
+      }),
+      {
+        store: unused<SupervisorDeps['store']>('store'),
+        runtime: unused<SupervisorDeps['runtime']>('runtime'),
+        controller: unused<SupervisorDeps['controller']>('controller'),
+        plans: unused<SupervisorDeps['plans']>('plans'),
+        metrics: unused<SupervisorDeps['metrics']>('metrics'),
+        logger,
+      },
+    ),
+  );
+  const tenant = await collectRoutes(() =>
+    buildTenant(loadTenantConfig({ TENANT_SECRET: FILLER, FILES_DIR: '/nonexistent', HISTORY_DIR: '/nonexistent' }), {
+      history: unused<TenantDeps['history']>('history'),
+      responder: unused<TenantDeps['responder']>('responder'),
+      logger,
+    }),
+  );
+  return [
+    { service: 'gateway', ...gateway },
+    { service: 'supervisor', ...supervisor },
+    { service: 'tenant', ...tenant },
+  ];
+}
+
+/** Named shapes: a response with one of these schemas links to its table instead of repeating it. */
+const NAMED: readonly [string, TSchema][] = [
+  ['TenantView', TenantView],
+  ['TenantList', TenantList],
+  ['TenantRoute', TenantRoute],
+  ['UserRecord', UserRecord],
+  ['WakeProgress', WakeProgress],
+  ['ErrorBody', ErrorBody],
+];
+
+function nameOf(schema: SchemaNode): string | undefined {
+  const text = JSON.stringify(schema);
+  return NAMED.find(([, named]) => named === schema || JSON.stringify(named) === text)?.[0];
+}
+
+function anchor(name: string): string {
+  return `[${name}](#${name.toLowerCase()})`;
+}
+
+function fieldTable(schema: SchemaNode, self?: string): string {
+  const link = (node: SchemaNode) => {
+    const name = nameOf(node);
+    return name && name !== self ? anchor(name) : undefined;
+  };
+  const rows = fieldsOf(schema, link).map((field) => [
+    `\`${field.name}\``,
+    field.type,
+    field.required ? 'yes' : '',
+    field.notes,
+  ]);
+  return table(['field', 'type', 'required', 'notes'], rows);
+}
+
+function responseText(status: string, schema: SchemaNode): string {
+  const named = nameOf(schema);
+  if (named) return `${status} ${anchor(named)}`;
+  if (schema.type === 'null') return `${status} (empty)`;
+  return `${status} ${typeText(schema)}`;
+}
+
+function renderRoute(service: string, route: CollectedRoute): string {
+  const key = `${route.method} ${route.url}`;
+  const note = ROUTE_NOTES[service]?.[key];
+  if (!note) throw new Error(`${service}: route ${key} has no entry in ROUTE_NOTES (scripts/api-docs.ts)`);
+  const lines = [`#### \`${key}\``, '', note.does, '', `- auth: ${AUTH_TEXT[note.auth]}`];
+  const answers = [
+    ...Object.entries(route.schema.response ?? {})
+      .filter(([status]) => status !== '400' && status !== '404')
+      .map(([status, schema]) => responseText(status, schema)),
+    ...(note.answers ? [note.answers] : []),
+  ];
+  if (answers.length > 0) lines.push(`- answers: ${answers.join('; ')}`);
+  lines.push('');
+  for (const [title, schema] of [
+    ['Path parameters', route.schema.params],
+    ['Query', route.schema.querystring],
+    ['Body (JSON)', route.schema.body],
+  ] as const) {
+    if (!schema?.properties || Object.keys(schema.properties).length === 0) continue;
+    const named = nameOf(schema);
+    lines.push(named ? `${title}: ${anchor(named)}` : `${title}:\n\n${fieldTable(schema).trimEnd()}`, '');
+  }
+  return lines.join('\n');
+}
+
+function renderService(built: BuiltApp): string {
+  const notes = ROUTE_NOTES[built.service] ?? {};
+  const keys = new Set(built.routes.map((route) => `${route.method} ${route.url}`));
+  const stale = Object.keys(notes).filter((key) => !keys.has(key));
+  if (stale.length > 0)
+    throw new Error(`${built.service}: ROUTE_NOTES names routes that do not exist: ${stale.join(', ')}`);
+  const overview = table(
+    ['route', 'auth', 'does'],
+    built.routes.map((route) => {
+      const key = `${route.method} ${route.url}`;
+      const note = notes[key];
+      const first = note?.does.split(/(?<=\.) /)[0] ?? '';
+      return [`\`${key}\``, note ? AUTH_SHORT[note.auth] : '', first];
+    }),
+  );
+  return [overview, ...built.routes.map((route) => renderRoute(built.service, route))].join('\n');
+}
+
+function renderTypes(): string {
+  return NAMED.map(([name, schema]) => `#### ${name}\n\n${fieldTable(schema as SchemaNode, name)}`).join('\n');
+}
+
+function errorRows(registry: Readonly<Record<string, ErrorFactory>>): string[][] {
+  return Object.values(registry).map((factory) => [
+    `\`${factory.code}\``,
+    String(factory.statusCode),
+    factory.defaultMessage,
+  ]);
+}
+
+function renderErrors(): string {
+  // The tenant app's registry holds functions, some taking an argument; code and status are fixed.
+  const tenantRows = Object.values(tenantErrors).map((make) => {
+    const build = make as (argument?: unknown) => { code: string; statusCode: number; message: string };
+    const plain = build();
+    const message =
+      plain.message === ''
+        ? '(says what is wrong)'
+        : plain.message.includes('undefined')
+          ? build('N').message
+          : plain.message;
+    return [`\`${plain.code}\``, String(plain.statusCode), message];
+  });
+  return [
+    '#### Gateway (`gateway/src/errors.ts`)\n',
+    table(['code', 'status', 'default message'], errorRows(gatewayErrors)),
+    '#### Supervisor (`supervisor/src/errors.ts`)\n',
+    table(['code', 'status', 'default message'], errorRows(supervisorErrors)),
+    '#### Tenant app (`tenant-image/src/errors.ts`)\n',
+    table(['code', 'status', 'default message'], tenantRows),
+  ].join('\n');
+}
+
+/** The generated regions of docs/api.md. */
+export async function renderApiRegions(): Promise<Record<string, string>> {
+  const apps = await buildApps();
+  try {
+    const by = (service: BuiltApp['service']) => {
+      const built = apps.find((app) => app.service === service);
+      if (!built) throw new Error(`no ${service} app`);
+      return built;
+    };
+    return {
+      'gateway-routes': renderService(by('gateway')),
+      'supervisor-routes': renderService(by('supervisor')),
+      'tenant-routes': renderService(by('tenant')),
+      types: renderTypes(),
+      errors: renderErrors(),
+    };
+  } finally {
+    await Promise.all(apps.map(({ app }) => app.close()));
+  }
+}
+
+export const API_DOC = join(import.meta.dirname, '..', 'docs', 'api.md');
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const regions = await renderApiRegions();
+  if (process.argv.includes('--write')) {
+    const changed = await writeRegions(API_DOC, regions);
+    process.stdout.write(changed ? `updated ${API_DOC}\n` : `${API_DOC} is up to date\n`);
+  } else {
+    for (const [name, text] of Object.entries(regions)) process.stdout.write(`<!-- ${name} -->\n${text}\n`);
+  }
+}
