@@ -105,7 +105,12 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
 
     async remove(names, { volumes }) {
       await docker.getContainer(names.container).remove({ force: true, v: false }).catch(ifStatus(404, undefined));
-      await docker.getNetwork(names.network).remove().catch(ifStatus(404, undefined));
+      const network = docker.getNetwork(names.network);
+      // The engine refuses to remove a network with endpoints: let the gateway replicas go first.
+      for (const container of attach) {
+        await network.disconnect({ Container: container, Force: true }).catch(() => undefined);
+      }
+      await network.remove().catch(ifStatus(404, undefined));
       if (volumes) {
         for (const volume of [names.filesVolume, names.historyVolume]) {
           await docker.getVolume(volume).remove({ force: true }).catch(ifStatus(404, undefined));
