@@ -10,6 +10,7 @@ import { errors } from './errors.js';
 import { authRoutes } from './http/auth-routes.js';
 import { healthRoutes } from './http/health-routes.js';
 import { loginPage, safeNext } from './http/login-page.js';
+import { requestIdOf } from './http/request-id.js';
 import { proxyRoutes } from './proxy/proxy-routes.js';
 import { RouteCache } from './proxy/route-cache.js';
 import { attachWebSocketTunnel } from './proxy/websocket-tunnel.js';
@@ -45,10 +46,7 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     // would bury the requests that matter.
     logController: new LogController({ disableRequestLogging: (request) => PROBE_PATHS.has(request.url) }),
     // nginx's request id when it is a plain token; our own otherwise.
-    genReqId: (req) => {
-      const id = req.headers['x-request-id'];
-      return typeof id === 'string' && /^[A-Za-z0-9-]{8,64}$/.test(id) ? id : crypto.randomUUID();
-    },
+    genReqId: (req) => requestIdOf(req.headers),
     ajv: { customOptions: { removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

@@ -5,6 +5,7 @@ import { fastifyCookie } from '@fastify/cookie';
 import { isTenancyError } from '@tenancy/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ActivityRecorder } from '../activity/activity-recorder.js';
+import { requestIdOf } from '../http/request-id.js';
 import type { RevocationMessage } from '../revocation/keys.js';
 import { userHash } from '../revocation/keys.js';
 import type { Revocations } from '../revocation/revocations.js';
@@ -96,7 +97,7 @@ export function attachWebSocketTunnel(server: Server, options: TunnelOptions): {
           email: session.email,
           plan: session.plan,
           tenantSecret: endpoint.secret,
-          requestId: String(request.headers['x-request-id'] ?? '') || crypto.randomUUID(),
+          requestId: requestIdOf(request.headers),
         },
         {
           sessionCookieName: authenticator.cookie.name,

@@ -41,7 +41,7 @@ interface Connection {
 }
 
 function connection(env: NodeJS.ProcessEnv): Connection {
-  const token = env.ADMIN_TOKEN ?? (env.ADMIN_TOKEN_FILE ? readFileSync(env.ADMIN_TOKEN_FILE, 'utf8').trim() : '');
+  const token = env.ADMIN_TOKEN || (env.ADMIN_TOKEN_FILE ? readFileSync(env.ADMIN_TOKEN_FILE, 'utf8').trim() : '');
   if (!token) throw new CliError('set ADMIN_TOKEN (or ADMIN_TOKEN_FILE) to the supervisor admin token');
   return { url: (env.SUPERVISOR_URL ?? 'http://127.0.0.1:4010').replace(/\/$/, ''), token };
 }

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { seg, startSupervisor } from '@tenancy/test-support';
 import Database from 'better-sqlite3';
 import t from 'tap';
@@ -48,4 +51,11 @@ t.test('tenancy-admin drives the real admin API', async (t) => {
     /set ADMIN_TOKEN/,
   );
   t.equal(await run([], env, () => undefined), 2, 'no command: usage and exit 2');
+
+  // An empty ADMIN_TOKEN= line (as .env.example has) must not hide ADMIN_TOKEN_FILE.
+  const dir = mkdtempSync(join(tmpdir(), 'cli-token-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'admin-token'), `${supervisor.adminToken}\n`);
+  const fromFile = { SUPERVISOR_URL: supervisor.url, ADMIN_TOKEN: '', ADMIN_TOKEN_FILE: join(dir, 'admin-token') };
+  t.equal(await run(['list'], fromFile, () => undefined), 0, 'the token file is used');
 });
