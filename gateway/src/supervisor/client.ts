@@ -78,6 +78,10 @@ function fromSupervisor(status: number, payload: Record<string, unknown>, retryA
       });
     case 'SUP_ERR_USER_DISABLED':
       return errors.userDisabled();
+    // A valid session for a user the supervisor no longer knows (for example after a restore
+    // from an older backup): the session is what is wrong, so the user signs in again.
+    case 'SUP_ERR_USER_NOT_FOUND':
+      return errors.sessionInvalid('your account is not known here any more; sign in again');
     case 'SUP_ERR_WAKE_TIMEOUT':
       return errors.wakeTimeout();
     case 'SUP_ERR_WAKE_FAILED':
