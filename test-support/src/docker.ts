@@ -54,10 +54,20 @@ export async function publishedPort(container: Docker.Container, containerPort: 
   return Number(binding.HostPort);
 }
 
-/** Polls `url` until it answers 2xx, every `intervalMs`, for at most `timeoutMs`. Returns the time taken. */
-export async function waitForHttp(url: string, timeoutMs = 10_000, intervalMs = 20): Promise<number> {
+/**
+ * Polls `url` until it answers 2xx, every `intervalMs`, for at most `timeoutMs`, or until `signal`
+ * aborts. Returns the time taken.
+ */
+export async function waitForHttp(
+  url: string,
+  timeoutMs = 10_000,
+  intervalMs = 20,
+  signal?: AbortSignal,
+): Promise<number> {
   const started = performance.now();
   for (;;) {
+    // Given up by the caller (the process being waited for exited): stop polling at once.
+    if (signal?.aborted) throw new Error(`stopped waiting for ${url}`);
     // A timer of our own, not AbortSignal.timeout(): that one does not keep the process alive,
     // and a connection a port proxy accepted but cannot forward yet would then end the test.
     const controller = new AbortController();

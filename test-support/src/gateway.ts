@@ -53,9 +53,13 @@ export async function startGateway(t: Teardown, env: Record<string, string>): Pr
     },
   };
   t.teardown(() => gateway.kill('SIGKILL'));
+  const gaveUp = new AbortController();
   const exited = new Promise<never>((_, reject) =>
-    child.once('exit', (code) => reject(new Error(`gateway exited with ${code}:\n${output.join('\n')}`))),
+    child.once('exit', (code) => {
+      gaveUp.abort();
+      reject(new Error(`gateway exited with ${code}:\n${output.join('\n')}`));
+    }),
   );
-  await Promise.race([waitForHttp(`${gateway.url}/health`, 30_000), exited]);
+  await Promise.race([waitForHttp(`${gateway.url}/health`, 30_000, 20, gaveUp.signal), exited]);
   return gateway;
 }

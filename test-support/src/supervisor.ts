@@ -75,10 +75,14 @@ export async function startSupervisor(t: Teardown, env: Record<string, string> =
       const collect = (chunk: Buffer) => output.push(...chunk.toString().split('\n').filter(Boolean));
       child.stdout?.on('data', collect);
       child.stderr?.on('data', collect);
+      const gaveUp = new AbortController();
       const exited = new Promise<never>((_, reject) =>
-        child?.once('exit', (code) => reject(new Error(`supervisor exited with ${code}:\n${output.join('\n')}`))),
+        child?.once('exit', (code) => {
+          gaveUp.abort();
+          reject(new Error(`supervisor exited with ${code}:\n${output.join('\n')}`));
+        }),
       );
-      await Promise.race([waitForHttp(`${supervisor.url}/health`, 30_000), exited]);
+      await Promise.race([waitForHttp(`${supervisor.url}/health`, 30_000, 20, gaveUp.signal), exited]);
     },
     async kill(signal) {
       const running = child;
