@@ -203,6 +203,14 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
       auth: 'admin-token',
       answers: '200 `{tenants: {<state>: n}, usage: {tenants, messages, replies, tokensUsed, bytesStored}}`',
     },
+    'POST /v1/users/:userId/disable': {
+      does: 'Refuses the user’s logins and wakes from now on and stops their container (reason `admin`), so it takes effect at once. Audited as `user.disable`.',
+      auth: 'admin-token',
+    },
+    'POST /v1/users/:userId/enable': {
+      does: 'Allows a disabled user again. Audited as `user.enable`.',
+      auth: 'admin-token',
+    },
     'POST /v1/backup': {
       does: 'Writes an online copy of the central database (SQLite backup API) to `BACKUP_DIR/tenancy-<time>.db` and audits it.',
       auth: 'admin-token',

@@ -25,6 +25,8 @@ commands:
   start USER                      wake the tenant and wait until it is ready
   stop USER                       put the tenant to sleep
   delete USER --yes               remove the tenant's container, network and volumes
+  disable USER                    refuse the user's logins and wakes, and stop their container
+  enable USER                     allow the user again
   audit [--user U] [--action A] [--limit N]
   summary                         tenants by state and usage totals
   backup                          online backup of the central database
@@ -161,6 +163,12 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: (text: 
       if (!values.yes) throw new CliError(`delete removes ${user}'s files and history for good: add --yes to confirm`);
       await call(conn, 'DELETE', `/v1/tenants/${id}?confirm=${id}`);
       print(values.json ? JSON.stringify({ deleted: user }) : `deleted ${user}`);
+      return 0;
+    }
+    case 'disable':
+    case 'enable': {
+      const { body } = await call(conn, 'POST', `/v1/users/${needUser()}/${command}`);
+      print(values.json ? JSON.stringify(body, null, 2) : `${command}d ${user}`);
       return 0;
     }
     case 'audit': {

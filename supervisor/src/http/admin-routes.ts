@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { UserRecord } from '@tenancy/shared';
 import { errors } from '../errors.js';
 import type { TenantController } from '../lifecycle/controller.js';
 import type { TenantRecord } from '../lifecycle/ports.js';
@@ -144,6 +145,25 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
       return reply.code(204).send();
     },
   );
+
+  // Disabling a user also stops their container, so it takes effect at once: the gateway finds
+  // the tenant asleep at its next route lookup, and the wake it would need is refused.
+  for (const [action, disabled] of [
+    ['disable', true],
+    ['enable', false],
+  ] as const) {
+    app.post(
+      `/v1/users/:userId/${action}`,
+      { schema: { params: UserParams, response: { 200: UserRecord, ...notFound } } },
+      async (request) => {
+        const { userId } = request.params;
+        if (!store.users.setDisabled(userId, disabled)) throw errors.userNotFound(`no user ${JSON.stringify(userId)}`);
+        if (disabled && store.tenants.get(userId)) await controller.stop(userId, 'admin', 'admin');
+        store.audit.append({ actor: 'admin', action: `user.${action}`, target: userId, result: 'ok' });
+        return store.users.get(userId);
+      },
+    );
+  }
 
   app.get('/v1/summary', async () => ({
     tenants: store.tenants.countByState(),

@@ -106,7 +106,16 @@ export class TenantController {
   async wake(userId: string, options: { wait: boolean; actor?: string } = { wait: true }): Promise<TenantRoute> {
     const user = this.deps.store.users.get(userId);
     if (!user) throw errors.userNotFound();
-    if (user.disabled) throw errors.userDisabled();
+    if (user.disabled) {
+      this.deps.store.audit.append({
+        actor: options.actor ?? 'gateway',
+        action: 'tenant.wake',
+        target: userId,
+        result: 'denied',
+        detail: { reason: 'user disabled' },
+      });
+      throw errors.userDisabled();
+    }
     const entry = this.entry(userId);
 
     if (entry.stopping) await entry.stopping;

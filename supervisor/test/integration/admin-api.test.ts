@@ -64,6 +64,10 @@ t.test('admin API: every endpoint, bad tokens, bad input, unknown tenants', asyn
   });
 
   t.test('unknown tenants get 404', async (t) => {
+    for (const action of ['disable', 'enable']) {
+      const res = await json(await supervisor.api('POST', `/v1/users/${seg('nobody-here')}/${action}`));
+      t.same([res.status, res.body.code], [404, 'SUP_ERR_USER_NOT_FOUND'], action);
+    }
     for (const [method, path] of [
       ['GET', '/v1/tenants/nobody'],
       ['GET', '/v1/tenants/nobody/logs'],

@@ -39,6 +39,16 @@ t.test('tenancy-admin drives the real admin API', async (t) => {
   t.equal(copy.pragma('integrity_check', { simple: true }), 'ok');
   t.equal((copy.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n, 1, 'the backup holds the data');
 
+  t.match((await cli('start', 'cli user')).out, /state\s+running/);
+  t.equal((await cli('disable', 'cli user')).out, 'disabled cli user');
+  t.match((await cli('status', 'cli user')).out, /state\s+asleep/, 'disabling stopped the container');
+  await t.rejects(cli('start', 'cli user'), /403 SUP_ERR_USER_DISABLED/);
+  t.equal((await cli('enable', 'cli user')).out, 'enabled cli user');
+  const audit = JSON.parse((await cli('audit', '--user', 'cli user', '--json')).out);
+  t.match(
+    audit.items.slice(0, 3).map((item: { action: string; result: string }) => `${item.action}:${item.result}`),
+    ['user.enable:ok', 'tenant.wake:denied', 'user.disable:ok'],
+  );
   await t.rejects(cli('delete', 'cli user'), /add --yes to confirm/);
   t.equal((await cli('delete', 'cli user', '--yes')).out, 'deleted cli user');
   await t.rejects(cli('status', 'cli user'), /404 SUP_ERR_TENANT_NOT_FOUND/);
