@@ -60,6 +60,16 @@ t.test('the rendered config passes nginx -t and answers its own /health', async 
   t.equal(edge.gateway.seen.length, 0, 'the gateway was not asked');
 });
 
+t.test('the gateway’s readiness and metrics are not published at the edge', async (t) => {
+  const edge = await startEdge(t);
+  for (const path of ['/ready', '/metrics']) {
+    const res = await fetch(`${edge.url}${path}`);
+    await res.arrayBuffer();
+    t.equal(res.status, 404, path);
+  }
+  t.equal(edge.gateway.seen.length, 0, 'the gateway was not asked');
+});
+
 t.test('client-sent forwarding headers are overwritten when the peer is not a trusted proxy', async (t) => {
   const edge = await startEdge(t);
   const res = await fetch(`${edge.url}/chat`, {
