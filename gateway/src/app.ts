@@ -1,6 +1,6 @@
 import fastifyCookie from '@fastify/cookie';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { toErrorBody } from '@tenancy/shared';
+import { parseCidr, refuseConnectionsFrom, toErrorBody } from '@tenancy/shared';
 import Fastify, { type FastifyBaseLogger, type FastifyRequest, LogController } from 'fastify';
 import type { Redis } from 'ioredis';
 import { ActivityRecorder } from './activity/activity-recorder.js';
@@ -76,6 +76,10 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
   const activity = new ActivityRecorder((batch) => supervisor.reportActivity(batch), deps.logger, now);
 
   const hasLoginPage = loginPage(config.AUTH_MODE) !== undefined;
+  // In compose the replicas share every tenant network; a tenant must not reach them that way.
+  refuseConnectionsFrom(app.server, parseCidr(config.TENANT_SUBNET_POOL), (address) =>
+    deps.logger.debug({ address }, 'refused a connection from a tenant network'),
+  );
   app.setErrorHandler((err, request, reply) => {
     const validation = (err as { validation?: unknown }).validation !== undefined;
     const body = validation

@@ -1,3 +1,4 @@
+export * from './cidr.js';
 export * from './config.js';
 export * from './contract.js';
 export * from './duration.js';

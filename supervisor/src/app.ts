@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { loggerOptions, toErrorBody } from '@tenancy/shared';
+import { loggerOptions, parseCidr, refuseConnectionsFrom, toErrorBody } from '@tenancy/shared';
 import Fastify, { type FastifyBaseLogger, type FastifyRequest, LogController } from 'fastify';
 import type { SupervisorConfig } from './config.js';
 import { errors } from './errors.js';
@@ -29,7 +29,8 @@ export interface SupervisorDeps {
 type Config = Pick<
   SupervisorConfig,
   'ADMIN_TOKEN' | 'SUPERVISOR_TOKEN' | 'TENANT_NAMESPACE_KEY' | 'LOG_LEVEL' | 'BACKUP_DIR'
->;
+> &
+  Partial<Pick<SupervisorConfig, 'TENANT_SUBNET_POOL'>>;
 
 /** Builds the supervisor's HTTP app: health, metrics, the internal API and the admin API. */
 export async function buildApp(config: Config, deps: SupervisorDeps) {
@@ -44,6 +45,12 @@ export async function buildApp(config: Config, deps: SupervisorDeps) {
     // would bury the requests that matter.
     logController: new LogController({ disableRequestLogging: (request) => PROBE_PATHS.has(request.url) }),
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  if (config.TENANT_SUBNET_POOL) {
+    refuseConnectionsFrom(app.server, parseCidr(config.TENANT_SUBNET_POOL), (address) =>
+      app.log.debug({ address }, 'refused a connection from a tenant network'),
+    );
+  }
 
   app.setErrorHandler((err, request, reply) => {
     const validation = (err as { validation?: unknown }).validation !== undefined;

@@ -3,28 +3,9 @@
  * pools hold only about 31 bridge networks; a /16 cut into /28s holds 4096.
  */
 
-/** A parsed IPv4 CIDR block. */
-export interface Cidr {
-  /** Network address as an unsigned 32-bit integer. */
-  base: number;
-  prefix: number;
-}
+import { type Cidr, formatCidr, parseCidr } from '@tenancy/shared';
 
-export function parseCidr(text: string): Cidr {
-  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(text.trim());
-  if (!match) throw new RangeError(`not an IPv4 CIDR: ${text}`);
-  const octets = match.slice(1, 5).map(Number);
-  const prefix = Number(match[5]);
-  if (octets.some((octet) => octet > 255) || prefix > 32) throw new RangeError(`not an IPv4 CIDR: ${text}`);
-  const address = octets.reduce((acc, octet) => acc * 256 + octet, 0);
-  const size = 2 ** (32 - prefix);
-  if (address % size !== 0) throw new RangeError(`${text} has host bits set`);
-  return { base: address, prefix };
-}
-
-export function formatCidr({ base, prefix }: Cidr): string {
-  return `${[24, 16, 8, 0].map((shift) => Math.floor(base / 2 ** shift) % 256).join('.')}/${prefix}`;
-}
+export { type Cidr, formatCidr, parseCidr };
 
 /** How many subnets of `prefix` the pool holds. */
 export function subnetCount(pool: Cidr, prefix: number): number {
