@@ -1,9 +1,21 @@
 # Operator and developer entry points. `make help` lists them.
 .DEFAULT_GOAL := help
-.PHONY: help test test-unit lint typecheck build images
+.PHONY: help test test-unit lint typecheck compile build images tenant-build dev up down logs backup \
+	tenants tenant-logs tenant-stop
+
+# The compose stack reads this file (./setup.sh writes it); ENV_FILE=... picks another one.
+ENV_FILE ?= .env
+export TENANCY_ENV_FILE := $(ENV_FILE)
+# Compose v2 when the engine has it, else the older docker-compose.
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo 'docker compose' || echo docker-compose)
+DC = $(COMPOSE) --env-file $(ENV_FILE)
+# The admin CLI inside the supervisor container: it already holds ADMIN_TOKEN and reaches the API.
+ADMIN = $(DC) exec -T supervisor node dist/cli/admin-cli.js
+# USER is also the login name in the environment: only a USER given on the command line counts.
+need-user = $(if $(filter command line,$(origin USER)),,$(error name the tenant's user: make $@ USER=<user id>))
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 test: ## Run every test against a real Docker engine, Redis and nginx (sets them up itself)
 	scripts/test.sh
@@ -14,8 +26,41 @@ lint: ## Lint and format check (Biome)
 typecheck: ## Type-check every workspace, tests included
 	npm run typecheck
 
-build: ## Compile the services to dist/
+compile: ## Compile the services to dist/
 	npm run build
 
-images: ## Build the node base and tenant images offline (no registry)
+build: ## Build every image offline: node base, tenant, gateway, supervisor, nginx, redis
 	scripts/build-images.sh
+
+images: build ## Same as build
+
+tenant-build: ## Build only the tenant image (and its node base), offline
+	scripts/build-images.sh tenant
+
+dev: ## Host mode: supervisor, gateway and nginx as processes on this machine
+	scripts/dev.sh
+
+up: ## Start the compose stack (./setup.sh the first time)
+	$(DC) up -d --remove-orphans
+
+down: ## Stop and remove the stack's containers (volumes and tenants are kept)
+	$(DC) down
+
+logs: ## Follow the stack's logs
+	$(DC) logs -f --tail=100
+
+backup: ## Online backup of the central database, copied to ./backups/
+	@mkdir -p backups
+	@path=$$($(ADMIN) backup --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).path))') && \
+	  docker cp "$$($(DC) ps -q supervisor):$$path" backups/ && echo "backup: backups/$$(basename "$$path")"
+
+tenants: ## List tenants: state, last activity, when they sleep
+	$(ADMIN) list
+
+tenant-logs: ## Last log lines of one tenant's container: make tenant-logs USER=alice
+	$(need-user)
+	$(ADMIN) logs "$(USER)"
+
+tenant-stop: ## Put one tenant to sleep: make tenant-stop USER=alice
+	$(need-user)
+	$(ADMIN) stop "$(USER)"

@@ -14,6 +14,30 @@ const sections: [string, TObject][] = [
   ['gateway', GatewayConfigSchema],
 ];
 
+/**
+ * Variables only compose.yaml and setup.sh read (no service schema has them): name, default,
+ * meaning. Services read their own variables from the same file through `env_file`.
+ */
+const COMPOSE_VARIABLES: [string, string, string][] = [
+  ['COMPOSE_PROJECT_NAME', 'tenancy', 'Compose project: prefixes container, network and volume names'],
+  ['EDGE_BIND', '127.0.0.1', 'Host address nginx is published on; 0.0.0.0 serves other machines directly'],
+  ['EDGE_PORT', '8080', "Host port nginx is published on: the platform's public address"],
+  ['ADMIN_PORT', '4010', 'Port of the supervisor admin API, published on 127.0.0.1 only'],
+  ['API_REPLICAS', '1', 'Gateway replicas behind nginx (run ./setup.sh again after changing it)'],
+  ['REDIS_PASSWORD', '', "Password of the stack's Redis (secret; setup.sh generates it)"],
+  ['TUNNEL_TOKEN', '', 'Cloudflare Tunnel token for the prod profile (secret)'],
+  ['TUNNEL_SUBNET', '10.200.255.248/29', 'Subnet of the tunnel network: the only peers nginx lets name the client'],
+  ['TENANCY_IMAGES', '', 'Where images come from: local (built offline from this host) or upstream; setup.sh decides'],
+  ['API_IMAGE', 'tenancy/gateway:local', 'Image of the gateway (api service)'],
+  ['SUPERVISOR_IMAGE', 'tenancy/supervisor:local', 'Image of the supervisor'],
+  ['NGINX_IMAGE', 'nginx:1.27-alpine', 'Image of nginx (tenancy/nginx:local when built offline)'],
+  ['REDIS_IMAGE', 'redis:7-alpine', 'Image of Redis (tenancy/redis:local when built offline)'],
+  ['CLOUDFLARED_IMAGE', 'cloudflare/cloudflared:latest', 'Image of cloudflared (prod profile)'],
+  ['DOCKER_SOCKET', '/var/run/docker.sock', 'Docker socket given to the supervisor (setup.sh keeps it current)'],
+  ['DOCKER_GID', '', 'Group id owning the Docker socket, given to the supervisor (setup.sh keeps it current)'],
+  ['STACK_LABEL', 'dev.tenancy.stack=tenancy', 'Label (key=value) on every container, network and volume of the stack'],
+];
+
 /** The text of .env.example. A variable read by several services is listed once, where it first appears. */
 export function renderEnvExample(): string {
   const seen = new Set<string>();
@@ -31,6 +55,10 @@ export function renderEnvExample(): string {
       const value = variable.default === undefined ? '' : String(variable.default);
       lines.push(`${variable.required || variable.default !== undefined ? '' : '# '}${variable.name}=${value}`);
     }
+  }
+  lines.push('', '# ---- compose stack (compose.yaml, setup.sh) ----');
+  for (const [name, value, description] of COMPOSE_VARIABLES) {
+    lines.push(`# ${description}`, `${name}=${value}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -47,6 +47,8 @@ trap 'exit 130' INT TERM
 
 # 1. System packages, only those missing.
 ensure_commands docker:docker.io redis-server:redis-server nginx:nginx-light curl:curl chromium:chromium
+# The compose stack test needs Compose: v2 when the docker CLI has it, else Debian's docker-compose.
+docker compose version >/dev/null 2>&1 || ensure_commands docker-compose:docker-compose
 
 # 2. Node dependencies, when the lockfile is newer than the install (a fresh clone has none).
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

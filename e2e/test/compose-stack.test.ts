@@ -1,0 +1,238 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort, readJson, seg, TEST_RUN_LABEL, testImages, testRunId } from '@tenancy/test-support';
+import t from 'tap';
+import { curlWithJar } from './curl.js';
+
+const run = promisify(execFile);
+const ROOT = join(import.meta.dirname, '..', '..');
+const USER = 'e2e-compose-user';
+
+/**
+ * The platform the way a user brings it up: `./setup.sh --non-interactive` starts the real compose
+ * stack (nginx, api, supervisor, redis from the images the test run built offline), then the seed
+ * flow runs through the stack's nginx with curl and a cookie jar.
+ */
+t.test('setup.sh brings up the compose stack and the seed flow works through its nginx', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tenancy-compose-'));
+  const envFile = join(dir, '.env');
+  const project = `e2e${randomBytes(4).toString('hex')}`;
+  const instance = `c${randomBytes(4).toString('hex')}`;
+  const edgePort = await freePort();
+  const adminPort = await freePort();
+  // A private slice of the address space per process, as test-support's supervisor does.
+  const slice = (process.pid % 200) + 20;
+  const label = `${TEST_RUN_LABEL}=${testRunId}`;
+  // setup.sh keeps what an existing .env says and adds the secrets and derived settings.
+  writeFileSync(
+    envFile,
+    Object.entries({
+      EDGE_PORT: edgePort,
+      ADMIN_PORT: adminPort,
+      PUBLIC_BASE_URL: `http://127.0.0.1:${edgePort}`,
+      AUTH_MODE: 'dev',
+      DEV_AUTH_ENABLED: 'true',
+      TENANCY_IMAGES: 'local',
+      TENANT_IMAGE: testImages.tenant,
+      TENANCY_INSTANCE: instance,
+      TENANT_SUBNET_POOL: `10.${slice}.0.0/16`,
+      TUNNEL_SUBNET: `10.${slice}.255.248/29`,
+      // Every object of the stack and every tenant object carries the run's label, so the
+      // harness removes them even if this file crashes before its teardown.
+      STACK_LABEL: label,
+      TENANT_LABELS: label,
+      // Short enough to watch the container fall asleep inside a test.
+      IDLE_TIMEOUT: '3s',
+      REAPER_INTERVAL: '250ms',
+      STOP_GRACE: '3s',
+      ACTIVITY_FLUSH_INTERVAL: '500ms',
+      ROUTE_CACHE_TTL: '1s',
+    })
+      .map(([key, value]) => `${key}=${value}`)
+      .join('\n'),
+  );
+  const env = { ...process.env, TENANCY_ENV_FILE: envFile, COMPOSE_PROJECT_NAME: project };
+  const compose = await composeCommand();
+
+  t.teardown(async () => {
+    const byInstance = `label=dev.tenancy.instance=${instance}`;
+    const docker = (...args: string[]) => run('docker', args).then(({ stdout }) => stdout.split('\n').filter(Boolean));
+    // Tenants first: their networks cannot go while the api and supervisor are attached.
+    const tenants = await docker('ps', '-aq', '--filter', byInstance);
+    if (tenants.length > 0) await docker('rm', '-f', '-v', ...tenants);
+    await run(compose[0] ?? 'docker', [...compose.slice(1), '--env-file', envFile, '-p', project, 'down', '-v'], {
+      cwd: ROOT,
+      env,
+    });
+    const networks = await docker('network', 'ls', '-q', '--filter', byInstance);
+    if (networks.length > 0) await docker('network', 'rm', ...networks);
+    const volumes = await docker('volume', 'ls', '-q', '--filter', byInstance);
+    if (volumes.length > 0) await docker('volume', 'rm', '-f', ...volumes);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  // The harness built every image just before the tests; rebuilding here would only repeat it.
+  const setup = await run(join(ROOT, 'setup.sh'), ['--non-interactive', '--skip-build'], {
+    cwd: ROOT,
+    env,
+    timeout: 240_000,
+  }).catch((err: { stdout?: string; stderr?: string }) => {
+    throw new Error(`setup.sh failed:\n${err.stdout}\n${err.stderr}`);
+  });
+  t.match(setup.stdout, `Tenancy is running at http://127.0.0.1:${edgePort}`);
+  t.match(setup.stderr, 'AUTH_MODE=dev', 'the dev login mode is announced');
+  const written = readFileSync(envFile, 'utf8');
+  t.match(written, /^COOKIE_JWT_SECRET=[0-9a-f]{64}$/m, 'secrets were generated');
+  t.notMatch(setup.stdout + setup.stderr, secretOf(written, 'COOKIE_JWT_SECRET'), 'and never printed');
+
+  // Only nginx is published for users, and only on loopback; the admin API only on loopback.
+  const published = await publishedPorts(project);
+  t.same(published, {
+    gateway: [`127.0.0.1:${edgePort}->8080/tcp`],
+    supervisor: [`127.0.0.1:${adminPort}->4010/tcp`],
+    api: [],
+    redis: [],
+  });
+
+  const curl = curlWithJar(t, `http://127.0.0.1:${edgePort}`);
+  const login = await curl.call('POST', '/auth/login', {
+    user_id: USER,
+    email: 'e2e@example.com',
+    plan: 'free',
+    onboarding_completed: true,
+  });
+  t.equal(login.status, 200, login.body);
+  t.match(login.json, { user_id: USER, email: 'e2e@example.com', plan: 'free' });
+
+  const warmup = await curl.call('POST', '/warmup', { user_id: USER });
+  t.equal(warmup.status, 200, warmup.body);
+  t.match(warmup.json, { user_id: USER, state: 'running', ready: true });
+
+  // The reply comes from the user's own container: the api container reaches it on the tenant
+  // network the supervisor attached it to.
+  const hello = await curl.call('POST', '/chat', { message: 'Hello!' });
+  t.equal(hello.status, 200, hello.body);
+  t.match(hello.json, {
+    user_id: USER,
+    reply: 'Hello! Your private container is awake and listening. Type "help" to see what I can do.',
+  });
+  const tenants = await run('docker', ['ps', '-q', '--filter', `label=dev.tenancy.instance=${instance}`]);
+  t.equal(tenants.stdout.trim().split('\n').length, 1, 'one tenant container');
+  const labelled = await run('docker', [
+    'ps',
+    '-q',
+    '--filter',
+    `label=${label}`,
+    '--filter',
+    `label=dev.tenancy.instance=${instance}`,
+  ]);
+  t.equal(labelled.stdout.trim().split('\n').length, 1, 'carrying the test run label');
+
+  // The api and the supervisor share the tenant's network (to reach it), but the tenant cannot
+  // reach them back: both cut connections that come from the tenant address pool.
+  const tenantId = tenants.stdout.trim();
+  const tenantNetwork = (
+    await inspect(tenantId, '{{range $name, $_ := .NetworkSettings.Networks}}{{$name}}{{end}}')
+  ).split('\n')[0];
+  for (const [service, port] of [
+    ['supervisor', 4010],
+    ['api', 3000],
+  ] as const) {
+    const { stdout: id } = await run('docker', [
+      'ps',
+      '-q',
+      '--filter',
+      `label=com.docker.compose.project=${project}`,
+      '--filter',
+      `label=com.docker.compose.service=${service}`,
+    ]);
+    const ip = await inspect(
+      id.trim().split('\n')[0] ?? '',
+      `{{(index .NetworkSettings.Networks "${tenantNetwork}").IPAddress}}`,
+    );
+    t.match(ip, /^\d+\.\d+\.\d+\.\d+$/, `the ${service} is attached to the tenant network`);
+    // A raw HTTP request over TCP: "reached" only if an answer comes back.
+    const script = `const s = require('net').connect(${port}, '${ip}');
+      let data = '';
+      s.on('connect', () => s.write('GET /health HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n'));
+      s.on('data', (d) => { data += d; });
+      s.on('error', (e) => { console.log('refused', e.code); process.exit(0); });
+      s.on('close', () => { console.log(data ? 'reached ' + data.split('\\r\\n')[0] : 'refused closed'); process.exit(0); });
+      setTimeout(() => { console.log('refused timeout'); process.exit(0); }, 3000);`;
+    const probe = await run('docker', ['exec', tenantId, 'node', '-e', script]);
+    t.match(probe.stdout.trim(), /^refused /, `the tenant cannot reach the ${service} (${probe.stdout.trim()})`);
+  }
+
+  // It falls asleep when idle, and the next message wakes it with its history intact.
+  const admin = (path: string) =>
+    fetch(`http://127.0.0.1:${adminPort}${path}`, {
+      headers: { authorization: `Bearer ${secretOf(written, 'ADMIN_TOKEN')}` },
+    });
+  const asleep = await waitFor(async () => {
+    const tenant = await readJson(await admin(`/v1/tenants/${seg(USER)}`));
+    return tenant.state === 'asleep' ? tenant : undefined;
+  }, 30_000);
+  t.match(asleep, { state: 'asleep', stopReason: 'idle' });
+  const again = await curl.call('POST', '/chat', { message: 'Are you back?' });
+  t.equal(again.status, 200, again.body);
+  const history = await curl.call('GET', '/history');
+  t.equal(history.status, 200, history.body);
+  t.same(
+    history.json.items.filter((m: { role: string }) => m.role === 'user').map((m: { content: string }) => m.content),
+    ['Are you back?', 'Hello!'],
+    'both messages, newest first',
+  );
+});
+
+/** One field of `docker inspect` for a container. */
+async function inspect(id: string, format: string): Promise<string> {
+  return (await run('docker', ['inspect', '--format', format, id])).stdout.trim();
+}
+
+/** `docker compose` when the engine's CLI has it, else the older `docker-compose`. */
+async function composeCommand(): Promise<string[]> {
+  try {
+    await run('docker', ['compose', 'version']);
+    return ['docker', 'compose'];
+  } catch {
+    return ['docker-compose'];
+  }
+}
+
+function secretOf(envText: string, key: string): string {
+  return new RegExp(`^${key}=(.*)$`, 'm').exec(envText)?.[1] ?? '';
+}
+
+/** Published ports of the project's services, by compose service name. */
+async function publishedPorts(project: string): Promise<Record<string, string[]>> {
+  const { stdout } = await run('docker', [
+    'ps',
+    '--filter',
+    `label=com.docker.compose.project=${project}`,
+    '--format',
+    '{{.Label "com.docker.compose.service"}}\t{{.Ports}}',
+  ]);
+  const ports: Record<string, string[]> = {};
+  for (const line of stdout.trim().split('\n')) {
+    const [service = '', list = ''] = line.split('\t');
+    ports[service] = list
+      .split(', ')
+      .filter((port) => port.includes('->'))
+      .sort();
+  }
+  return ports;
+}
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() - started > timeoutMs) throw new Error(`not done after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
