@@ -205,6 +205,8 @@ export class TenantController {
   /** Starts the idle reaper and follows engine events. Call once after construction. */
   async start(): Promise<void> {
     await this.reconcile();
+    // Adopted tenants keep running; peers re-created meanwhile need their networks back.
+    await this.reattach();
     this.watchEngine();
     this.reaper = setInterval(() => {
       this.reap().catch((err: unknown) => this.deps.log.error({ err }, 'idle reaper failed'));
@@ -557,7 +559,18 @@ export class TenantController {
     );
   }
 
+  private async reattach(): Promise<void> {
+    await this.deps.runtime
+      .reattach()
+      .catch((err: unknown) => this.deps.log.error({ err }, 'attaching peers to tenant networks failed'));
+  }
+
   private onEngineEvent(event: RuntimeEvent): void {
+    if (event.type === 'peer-start') {
+      this.deps.log.info({ containerId: event.containerId }, 'peer started; attaching it to tenant networks');
+      void this.reattach();
+      return;
+    }
     if (event.type !== 'die' && event.type !== 'oom') return;
     const tenant = this.deps.store.tenants.getByHash(event.tenantHash);
     if (!tenant) return;

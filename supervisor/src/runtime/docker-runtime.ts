@@ -148,37 +148,55 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
     },
 
     watch(onEvent, onError) {
-      let stream: Readable | undefined;
-      let closed = false;
-      docker
-        .getEvents({
-          filters: { type: ['container'], event: ['start', 'die', 'oom', 'destroy'], label: instanceFilter },
-        })
-        .then((events) => {
-          stream = events as unknown as Readable;
-          if (closed) return stream.destroy();
-          let buffered = '';
-          stream.on('data', (chunk: Buffer) => {
-            buffered += chunk.toString('utf8');
-            let newline = buffered.indexOf('\n');
-            while (newline !== -1) {
-              const line = buffered.slice(0, newline).trim();
-              buffered = buffered.slice(newline + 1);
-              if (line) {
-                const event = parseEvent(line);
-                if (event) onEvent(event);
-              }
-              newline = buffered.indexOf('\n');
-            }
+      const streams = [
+        followEvents(
+          docker,
+          { type: ['container'], event: ['start', 'die', 'oom', 'destroy'], label: instanceFilter },
+          (raw) => {
+            const event = parseEvent(raw);
+            if (event) onEvent(event);
+          },
+          onError,
+        ),
+      ];
+      if (attach.length > 0) {
+        // Peers come and go with compose (make up re-creates them): a fresh one has lost its
+        // tenant networks, so the controller re-attaches when one starts.
+        const peer = (raw: RawEvent) =>
+          onEvent({
+            type: 'peer-start',
+            tenantHash: '',
+            containerId: raw.id ?? '',
+            exitCode: undefined,
+            at: eventTime(raw),
           });
-          stream.on('error', (err: Error) => !closed && onError(err));
-          stream.on('end', () => !closed && onError(new Error('docker event stream ended')));
-        })
-        .catch((err: Error) => !closed && onError(err));
+        streams.push(
+          followEvents(docker, { type: ['container'], event: ['start'], container: [...attach] }, peer, onError),
+        );
+      }
       return () => {
-        closed = true;
-        stream?.destroy();
+        for (const close of streams) close();
       };
+    },
+
+    async reattach() {
+      if (attach.length === 0) return;
+      const networks = await docker.listNetworks({ filters: { label: [`${LABELS.instance}=${options.instance}`] } });
+      for (const { Name } of networks) {
+        for (const container of attach) {
+          await docker
+            .getNetwork(Name)
+            .connect({ Container: container })
+            .catch((err: unknown) => {
+              // Already connected is the normal case; a peer that does not exist cannot be helped here.
+              if (
+                !/already exists|already attached|No such container|not found/i.test(String((err as Error).message))
+              ) {
+                throw err;
+              }
+            });
+        }
+      }
     },
 
     async ping() {
@@ -191,20 +209,21 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
   };
 }
 
-function parseEvent(line: string): RuntimeEvent | undefined {
-  let raw: {
-    Action?: string;
-    status?: string;
-    id?: string;
-    time?: number;
-    timeNano?: number;
-    Actor?: { Attributes?: Record<string, string> };
-  };
-  try {
-    raw = JSON.parse(line);
-  } catch {
-    return undefined;
-  }
+/** One line of the engine's event stream, as far as we read it. */
+interface RawEvent {
+  Action?: string;
+  status?: string;
+  id?: string;
+  time?: number;
+  timeNano?: number;
+  Actor?: { Attributes?: Record<string, string> };
+}
+
+function eventTime(raw: RawEvent): number {
+  return raw.timeNano ? Math.floor(raw.timeNano / 1e6) : (raw.time ?? 0) * 1000;
+}
+
+function parseEvent(raw: RawEvent): RuntimeEvent | undefined {
   const type = raw.Action ?? raw.status;
   if (type !== 'start' && type !== 'die' && type !== 'oom' && type !== 'destroy') return undefined;
   const attributes = raw.Actor?.Attributes ?? {};
@@ -214,7 +233,54 @@ function parseEvent(line: string): RuntimeEvent | undefined {
     tenantHash: attributes[LABELS.tenant] ?? '',
     containerId: raw.id ?? '',
     exitCode,
-    at: raw.timeNano ? Math.floor(raw.timeNano / 1e6) : (raw.time ?? 0) * 1000,
+    at: eventTime(raw),
+  };
+}
+
+function parseLine(line: string): RawEvent | undefined {
+  try {
+    return JSON.parse(line) as RawEvent;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Follows the engine's event stream with `filters`, handing each event to `onEvent`; `onError`
+ * when the stream fails or ends. Returns a function that stops following.
+ */
+function followEvents(
+  docker: Docker,
+  filters: Record<string, string[]>,
+  onEvent: (raw: RawEvent) => void,
+  onError: (err: Error) => void,
+): () => void {
+  let stream: Readable | undefined;
+  let closed = false;
+  docker
+    .getEvents({ filters })
+    .then((events) => {
+      stream = events as unknown as Readable;
+      if (closed) return stream.destroy();
+      let buffered = '';
+      stream.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString('utf8');
+        let newline = buffered.indexOf('\n');
+        while (newline !== -1) {
+          const line = buffered.slice(0, newline).trim();
+          buffered = buffered.slice(newline + 1);
+          const raw = line ? parseLine(line) : undefined;
+          if (raw) onEvent(raw);
+          newline = buffered.indexOf('\n');
+        }
+      });
+      stream.on('error', (err: Error) => !closed && onError(err));
+      stream.on('end', () => !closed && onError(new Error('docker event stream ended')));
+    })
+    .catch((err: Error) => !closed && onError(err));
+  return () => {
+    closed = true;
+    stream?.destroy();
   };
 }
 

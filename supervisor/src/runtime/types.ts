@@ -30,6 +30,11 @@ export interface TenantRuntime {
   watch(onEvent: (event: RuntimeEvent) => void, onError: (err: Error) => void): () => void;
   /** Resolves when the engine answers. */
   ping(): Promise<void>;
+  /**
+   * Connects the configured peers (gateway replicas, the supervisor) to every tenant network of
+   * this instance that lacks them. A no-op without peers (host mode).
+   */
+  reattach(): Promise<void>;
 }
 
 /** What a tenant container is made from. */
@@ -72,7 +77,12 @@ export interface ContainerStatus {
 
 /** A container event of this deployment. */
 export interface RuntimeEvent {
-  type: 'start' | 'die' | 'oom' | 'destroy';
+  /**
+   * A tenant container's `start`, `die`, `oom` or `destroy`; or `peer-start`: one of the
+   * containers the runtime attaches to tenant networks (a gateway replica, the supervisor
+   * itself) started, for example after being re-created, and lost its attachments.
+   */
+  type: 'start' | 'die' | 'oom' | 'destroy' | 'peer-start';
   tenantHash: string;
   containerId: string;
   /** Exit code on `die`. */

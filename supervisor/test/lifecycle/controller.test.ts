@@ -244,3 +244,12 @@ t.test('tenant apps get the operator’s extra environment, and the summary push
     SUMMARY_TOKEN: identity.summaryToken,
   });
 });
+
+t.test('peers get their tenant networks back at start and whenever one starts again', async (t) => {
+  const { controller, calls, control } = await setup(t);
+  await controller.start();
+  t.equal(calls.reattach, 1, 'once at start, after reconciling');
+  control.emit?.({ type: 'peer-start', tenantHash: '', containerId: 'replica-2', exitCode: undefined, at: Date.now() });
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(calls.reattach, 2, 'again when a peer starts');
+});

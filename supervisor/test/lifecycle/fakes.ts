@@ -120,7 +120,7 @@ export async function fakeTenantApp(t: Teardown): Promise<{
 
 /** A runtime that records calls; containers "run" by pointing at the fake tenant app. */
 export function fakeRuntime(endpointUrl: string) {
-  const calls = { ensure: 0, start: 0, stop: 0, remove: 0 };
+  const calls = { ensure: 0, start: 0, stop: 0, remove: 0, reattach: 0 };
   /** Every spec ensure was given, in order. */
   const specs: TenantSpec[] = [];
   const running = new Map<string, boolean>();
@@ -170,6 +170,9 @@ export function fakeRuntime(endpointUrl: string) {
       return () => undefined;
     },
     async ping() {},
+    async reattach() {
+      calls.reattach++;
+    },
   };
   function status(container: string): ContainerStatus | undefined {
     if (!running.has(container)) return undefined;
