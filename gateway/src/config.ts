@@ -36,6 +36,10 @@ export const GatewayConfigSchema = Type.Object({
   ACCESS_JWKS_URL: Type.Optional(
     Type.String({ description: 'JWKS URL override; default https://<ACCESS_TEAM_DOMAIN>/cdn-cgi/access/certs' }),
   ),
+  ACCESS_JWKS_COOLDOWN: Duration(
+    '30s',
+    'Shortest time between two fetches of the Access keys; a token naming an unknown key after that fetches them again',
+  ),
   REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379', description: 'Redis holding session revocations' }),
   REDIS_TIMEOUT: Duration('500ms', 'Longest wait for Redis before a request fails closed with 503'),
   SUPERVISOR_URL: Type.String({ default: 'http://127.0.0.1:4010', description: 'Base URL of the supervisor API' }),

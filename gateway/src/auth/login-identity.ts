@@ -43,7 +43,7 @@ export function createLoginIdentifier(config: GatewayConfig): IdentifyLogin {
     case 'access': {
       const jwksUrl = config.ACCESS_JWKS_URL ?? `https://${config.ACCESS_TEAM_DOMAIN}/cdn-cgi/access/certs`;
       // createRemoteJWKSet caches the keys and fetches them again when a token names an unknown kid.
-      const jwks = createRemoteJWKSet(new URL(jwksUrl), { cooldownDuration: 30_000 });
+      const jwks = createRemoteJWKSet(new URL(jwksUrl), { cooldownDuration: config.ACCESS_JWKS_COOLDOWN });
       const issuer = config.ACCESS_TEAM_DOMAIN ? `https://${config.ACCESS_TEAM_DOMAIN}` : undefined;
       return async (request) => {
         const assertion = request.headers['cf-access-jwt-assertion'];
