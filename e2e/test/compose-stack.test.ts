@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { freePort, readJson, seg, TEST_RUN_LABEL, testImages, testRunId } from '@tenancy/test-support';
 import t from 'tap';
 import { curlWithJar } from './curl.js';
+import { chatAgainAndCheckHistory, loginWarmupHello } from './seed-steps.js';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -99,27 +100,9 @@ t.test('setup.sh brings up the compose stack and the seed flow works through its
   });
 
   const curl = curlWithJar(t, `http://127.0.0.1:${edgePort}`);
-  const login = await curl.call('POST', '/auth/login', {
-    user_id: USER,
-    email: 'e2e@example.com',
-    plan: 'free',
-    onboarding_completed: true,
-  });
-  t.equal(login.status, 200, login.body);
-  t.match(login.json, { user_id: USER, email: 'e2e@example.com', plan: 'free' });
-
-  const warmup = await curl.call('POST', '/warmup', { user_id: USER });
-  t.equal(warmup.status, 200, warmup.body);
-  t.match(warmup.json, { user_id: USER, state: 'running', ready: true });
-
   // The reply comes from the user's own container: the api container reaches it on the tenant
   // network the supervisor attached it to.
-  const hello = await curl.call('POST', '/chat', { message: 'Hello!' });
-  t.equal(hello.status, 200, hello.body);
-  t.match(hello.json, {
-    user_id: USER,
-    reply: 'Hello! Your private container is awake and listening. Type "help" to see what I can do.',
-  });
+  await loginWarmupHello(t, curl, USER);
   const tenants = await run('docker', ['ps', '-q', '--filter', `label=dev.tenancy.instance=${instance}`]);
   t.equal(tenants.stdout.trim().split('\n').length, 1, 'one tenant container');
   const labelled = await run('docker', [
@@ -177,15 +160,7 @@ t.test('setup.sh brings up the compose stack and the seed flow works through its
     return tenant.state === 'asleep' ? tenant : undefined;
   }, 30_000);
   t.match(asleep, { state: 'asleep', stopReason: 'idle' });
-  const again = await curl.call('POST', '/chat', { message: 'Are you back?' });
-  t.equal(again.status, 200, again.body);
-  const history = await curl.call('GET', '/history');
-  t.equal(history.status, 200, history.body);
-  t.same(
-    history.json.items.filter((m: { role: string }) => m.role === 'user').map((m: { content: string }) => m.content),
-    ['Are you back?', 'Hello!'],
-    'both messages, newest first',
-  );
+  await chatAgainAndCheckHistory(t, curl, USER);
 });
 
 /** One field of `docker inspect` for a container. */

@@ -1,14 +1,7 @@
+import type { TenantSummary } from '../lifecycle/ports.js';
 import type { Db } from './database.js';
 
-/** What a tenant app reports about its own use. */
-export interface TenantSummary {
-  messages: number;
-  replies: number;
-  tokensUsed: number;
-  bytesStored: number;
-  /** Epoch milliseconds of the tenant's last recorded activity, if any. */
-  lastActivity: number | null;
-}
+export type { TenantSummary };
 
 /** Per-tenant aggregates from summary ingest; the latest report replaces the previous one. */
 export function createSummaries(db: Db, now: () => number) {
