@@ -73,7 +73,7 @@ for port in "$EDGE_PORT" "$SUPERVISOR_PORT" "$GATEWAY_PORT"; do
   port_free "$port" || die "port $port on 127.0.0.1 is taken (set EDGE_PORT, SUPERVISOR_PORT or GATEWAY_PORT)"
 done
 if ! docker image inspect "$TENANT_IMAGE" >/dev/null 2>&1; then
-  TENANT_IMAGE="$TENANT_IMAGE" scripts/build-images.sh
+  TENANT_IMAGE="$TENANT_IMAGE" scripts/build-images.sh tenant
 fi
 
 # 3. Redis.
