@@ -161,6 +161,11 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
       does: 'State and endpoint of the tenant, without waking it. `endpoint` is present only while running.',
       auth: 'supervisor-token',
     },
+    'GET /internal/v1/events': {
+      does: 'The gateway replicas’ feed: `event: hello` once connected, then `event: unroute` with `{"userId"}` whenever a tenant stops being reachable where it was (a stop begins, it crashed or was removed), so cached routes are dropped at once.',
+      auth: 'supervisor-token',
+      answers: '200 `text/event-stream`, open until the client leaves',
+    },
     'POST /internal/v1/activity': {
       does: 'Activity the gateway saw since its last report; moves each idle deadline forward (never back). Activity stamped in the future counts as now.',
       auth: 'supervisor-token',

@@ -10,7 +10,8 @@ t.test('the seed flow through nginx with curl: login → warmup → chat, sleep,
   const platform = await startPlatform(t, {
     // Short enough to watch the container fall asleep inside a test.
     supervisor: { IDLE_TIMEOUT: '3s', REAPER_INTERVAL: '250ms' },
-    gateway: { ACTIVITY_FLUSH_INTERVAL: '500ms', ROUTE_CACHE_TTL: '1s' },
+    // The default route cache: the supervisor's feed of stops keeps it honest.
+    gateway: { ACTIVITY_FLUSH_INTERVAL: '500ms' },
   });
   const curl = curlWithJar(t, platform.url);
 
@@ -25,6 +26,18 @@ t.test('the seed flow through nginx with curl: login → warmup → chat, sleep,
   await chatAgainAndCheckHistory(t, curl, USER);
   const woke = await readJson(await platform.supervisor.api('GET', `/v1/tenants/${seg(USER)}`));
   t.match(woke, { state: 'running', wakeCount: 2 }, 'woken a second time');
+
+  // An operator stops the container between two requests: the gateway forgets its route at
+  // once (the supervisor's feed of stops), so the next request wakes it instead of failing.
+  const stopped = await readJson(await platform.supervisor.api('POST', `/v1/tenants/${seg(USER)}/stop`));
+  t.match(stopped, { state: 'asleep', stopReason: 'admin' });
+  const afterStop = await curl.call('POST', '/chat', { message: 'still there?' });
+  t.equal(afterStop.status, 200, `the request right after the stop is answered: ${afterStop.body}`);
+  t.match(
+    await readJson(await platform.supervisor.api('GET', `/v1/tenants/${seg(USER)}`)),
+    { state: 'running', wakeCount: 3 },
+    'woken for it',
+  );
 
   // The same cookie, refreshed by the gateway along the way, still names the running tenant.
   const session = await curl.call('GET', '/auth/session');

@@ -13,6 +13,7 @@ import { loginPage, safeNext } from './http/login-page.js';
 import { requestIdOf } from './http/request-id.js';
 import { proxyRoutes } from './proxy/proxy-routes.js';
 import { RouteCache } from './proxy/route-cache.js';
+import { RouteInvalidation } from './proxy/route-invalidation.js';
 import { attachWebSocketTunnel } from './proxy/websocket-tunnel.js';
 import { Revocations } from './revocation/revocations.js';
 import { Authenticator } from './session/authenticator.js';
@@ -73,6 +74,7 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     sessionCookie(config.PUBLIC_BASE_URL),
   );
   const routes = new RouteCache(config.ROUTE_CACHE_TTL, now);
+  const invalidation = new RouteInvalidation(supervisor, routes, deps.logger);
   const activity = new ActivityRecorder((batch) => supervisor.reportActivity(batch), deps.logger, now);
 
   const hasLoginPage = loginPage(config.AUTH_MODE) !== undefined;
@@ -119,7 +121,9 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
   await app.register(proxyRoutes, { authenticator, supervisor, routes, activity, config });
 
   activity.start(config.ACTIVITY_FLUSH_INTERVAL);
+  invalidation.start();
   app.addHook('onClose', async () => {
+    await invalidation.stop();
     tunnels.close();
     await activity.stop();
   });

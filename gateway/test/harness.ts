@@ -92,6 +92,16 @@ export function fakeSupervisor(endpointUrl: string) {
         },
       );
     },
+    async routeEvents(signal) {
+      // Connected and quiet until the gateway goes away.
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode('event: hello\ndata: {}\n\n'));
+          signal.addEventListener('abort', () => controller.close(), { once: true });
+        },
+      });
+      return new Response(body, { headers: { 'content-type': 'text/event-stream' } });
+    },
     async reportActivity(batch) {
       calls.activity.push(batch);
     },

@@ -67,6 +67,9 @@ export const PlanName = Type.String({ minLength: 1, maxLength: 64, pattern: '^[a
  *   phase `ready` or `failed`; starts a wake if none runs
  * - `GET  route`       → {@link TenantRoute} without waking
  * - `POST activity`    body {@link ActivityBatch} → 204
+ * - `GET  events`      Server-Sent Events for every gateway replica: `event: hello` once connected,
+ *   then `event: unroute` with `{"userId"}` whenever a tenant stops being reachable at the endpoint
+ *   it had (stopping, crashed, removed), so cached routes are dropped at once
  */
 export const INTERNAL_ROUTES = {
   upsertUser: '/internal/v1/users/:userId',
@@ -74,6 +77,7 @@ export const INTERNAL_ROUTES = {
   wakeEvents: '/internal/v1/tenants/:userId/wake/events',
   route: '/internal/v1/tenants/:userId/route',
   activity: '/internal/v1/activity',
+  events: '/internal/v1/events',
 } as const;
 
 /** `PUT /internal/v1/users/:userId`: record a login. */

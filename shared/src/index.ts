@@ -4,3 +4,4 @@ export * from './contract.js';
 export * from './duration.js';
 export * from './errors.js';
 export * from './logger.js';
+export * from './sse.js';

@@ -29,4 +29,9 @@ export class RouteCache {
   drop(userId: string): void {
     this.routes.delete(userId);
   }
+
+  /** Forgets every route (the feed of stopped tenants was down: some stops may be unknown). */
+  clear(): void {
+    this.routes.clear();
+  }
 }

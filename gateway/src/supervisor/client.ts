@@ -15,6 +15,8 @@ export interface SupervisorClient {
   route(userId: string): Promise<TenantRoute>;
   /** The supervisor's SSE stream of the wake's progress (starts a wake if needed). */
   wakeEvents(userId: string, signal: AbortSignal): Promise<Response>;
+  /** The supervisor's SSE feed of tenants that stopped being reachable (`event: unroute`). */
+  routeEvents(signal: AbortSignal): Promise<Response>;
   reportActivity(batch: ActivityBatch): Promise<void>;
   health(): Promise<void>;
 }
@@ -56,6 +58,14 @@ export function createSupervisorClient(baseUrl: string, token: string): Supervis
       if (!res.ok) {
         const payload = (await res.json().catch(() => ({}))) as Record<string, unknown>;
         throw fromSupervisor(res.status, payload, res.headers.get('retry-after'));
+      }
+      return res;
+    },
+    async routeEvents(signal) {
+      const res = await fetch(`${base}${INTERNAL_ROUTES.events}`, { headers, signal });
+      if (!res.ok || !res.body) {
+        await res.body?.cancel();
+        throw errors.supervisorUnavailable(`supervisor answered ${res.status} to the route feed`);
       }
       return res;
     },

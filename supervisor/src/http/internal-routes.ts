@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { ActivityBatch, INTERNAL_ROUTES, TenantRoute, UpsertUserBody, UserRecord, WakeBody } from '@tenancy/shared';
 import type { TenantController } from '../lifecycle/controller.js';
 import type { Store } from '../store/index.js';
+import { streamRouteEvents } from './route-events.js';
 import { ErrorBody, UserParams } from './schemas.js';
 import { streamWakeProgress } from './wake-events.js';
 
@@ -38,6 +39,14 @@ export const internalRoutes: FastifyPluginAsyncTypebox<InternalRoutesOptions> = 
 
   app.get(INTERNAL_ROUTES.route, { schema: { params: UserParams, response: { 200: TenantRoute } } }, async (request) =>
     controller.route(request.params.userId),
+  );
+
+  const routeStreams = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const end of [...routeStreams]) end();
+  });
+  app.get(INTERNAL_ROUTES.events, async (request, reply) =>
+    streamRouteEvents(request, reply, controller, routeStreams),
   );
 
   app.post(INTERNAL_ROUTES.activity, { schema: { body: ActivityBatch } }, async (request, reply) => {

@@ -81,6 +81,7 @@ export class TenantController {
   private reaper: NodeJS.Timeout | undefined;
   private unwatch: (() => void) | undefined;
   private closed = false;
+  private readonly unrouteListeners = new Set<(userId: string) => void>();
 
   constructor(private readonly deps: ControllerDeps) {
     this.now = deps.now ?? Date.now;
@@ -267,6 +268,7 @@ export class TenantController {
     );
     if (next.state === tenant.state && (next.phase ?? null) === tenant.phase) return { effects, tenant };
     const updated = this.deps.store.tenants.update(userId, { state: next.state, phase: next.phase ?? null });
+    if (tenant.state === 'running' && next.state !== 'running') this.unroute(userId);
     return { effects, tenant: updated };
   }
 
@@ -557,6 +559,19 @@ export class TenantController {
         }, 1_000).unref();
       },
     );
+  }
+
+  /**
+   * Calls `listener` with the user id whenever a tenant stops being reachable at the endpoint it
+   * had: from the moment a stop begins, or when the engine shows it gone. Returns unsubscribe.
+   */
+  onUnroute(listener: (userId: string) => void): () => void {
+    this.unrouteListeners.add(listener);
+    return () => this.unrouteListeners.delete(listener);
+  }
+
+  private unroute(userId: string): void {
+    for (const listener of this.unrouteListeners) listener(userId);
   }
 
   private async reattach(): Promise<void> {

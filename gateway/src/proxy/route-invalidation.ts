@@ -1,0 +1,80 @@
+import { serverSentEvents } from '@tenancy/shared';
+import type { FastifyBaseLogger } from 'fastify';
+import type { SupervisorClient } from '../supervisor/client.js';
+import type { RouteCache } from './route-cache.js';
+
+/**
+ * Keeps the route cache honest: follows the supervisor's feed of stopped tenants and drops their
+ * cached routes at once, so a request never goes to a container that was just put to sleep,
+ * evicted or removed (it would get a 502 until the entry expired). On every (re)connection the
+ * whole cache is dropped, since stops may have been missed while the feed was down; while it is
+ * down, entries still expire after ROUTE_CACHE_TTL.
+ */
+export class RouteInvalidation {
+  private readonly abort = new AbortController();
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly supervisor: SupervisorClient,
+    private readonly routes: RouteCache,
+    private readonly log: FastifyBaseLogger,
+    private readonly retryMs = 1_000,
+  ) {}
+
+  start(): void {
+    this.running = this.follow();
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.running;
+  }
+
+  private async follow(): Promise<void> {
+    const { signal } = this.abort;
+    while (!signal.aborted) {
+      try {
+        const res = await this.supervisor.routeEvents(signal);
+        for await (const { event, data } of serverSentEvents(res.body as ReadableStream<Uint8Array>)) {
+          if (event === 'hello') {
+            this.routes.clear();
+            this.log.info('following tenant stops');
+          } else if (event === 'unroute') {
+            const userId = userIdOf(data);
+            if (userId !== undefined) this.routes.drop(userId);
+          }
+        }
+        if (!signal.aborted) this.log.warn('tenant stop feed ended; reconnecting');
+      } catch (err) {
+        if (signal.aborted) break;
+        this.log.warn({ err }, 'tenant stop feed unavailable; reconnecting');
+      }
+      await pause(this.retryMs, signal);
+    }
+  }
+}
+
+/** Waits `ms`, or less when `signal` aborts; never keeps the process alive by itself. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref();
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}
+
+function userIdOf(data: string): string | undefined {
+  try {
+    const { userId } = JSON.parse(data) as { userId?: unknown };
+    return typeof userId === 'string' ? userId : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,61 @@
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import t from 'tap';
+import { RouteCache } from '../../src/proxy/route-cache.js';
+import { RouteInvalidation } from '../../src/proxy/route-invalidation.js';
+import { createSupervisorClient } from '../../src/supervisor/client.js';
+
+const running = (url: string) => ({ state: 'running' as const, endpoint: { url, secret: 's'.repeat(20) } });
+
+async function until(check: () => boolean, ms = 2_000): Promise<void> {
+  const started = Date.now();
+  while (!check()) {
+    if (Date.now() - started > ms) throw new Error('condition not reached');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+t.test('routes of stopped tenants are dropped at once; a reconnection drops them all', async (t) => {
+  // A stand-in for the supervisor's feed, over real HTTP: the test writes events to it.
+  const feeds: ServerResponse[] = [];
+  let authorization = '';
+  const server = createServer((req, res) => {
+    authorization = req.headers.authorization ?? '';
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write('event: hello\ndata: {}\n\n');
+    feeds.push(res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const supervisor = createSupervisorClient(
+    `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    'x'.repeat(32),
+  );
+  const routes = new RouteCache(60_000);
+  const invalidation = new RouteInvalidation(supervisor, routes, pino({ level: 'silent' }), 50);
+  invalidation.start();
+  t.teardown(() => invalidation.stop());
+
+  await until(() => feeds.length === 1);
+  t.equal(authorization, `Bearer ${'x'.repeat(32)}`, 'the feed is asked for with the internal token');
+  routes.set('alice', running('http://10.201.0.2:8080'));
+  routes.set('bob', running('http://10.201.0.18:8080'));
+  feeds[0]?.write(': keep-alive\n\nevent: unroute\ndata: {"userId":"alice"}\n\n');
+  await until(() => routes.get('alice') === undefined);
+  t.ok(routes.get('bob'), 'other routes stay');
+
+  // The feed breaks: stops may be missed meanwhile, so the reconnection forgets every route.
+  feeds[0]?.destroy();
+  await until(() => feeds.length === 2);
+  await until(() => routes.get('bob') === undefined);
+  t.pass('reconnected and dropped the rest');
+  feeds[1]?.write('event: unroute\ndata: {"userId":"carol"}\n\nevent: unroute\ndata: not json\n\n');
+  routes.set('dave', running('http://10.201.0.34:8080'));
+  feeds[1]?.write('event: unroute\ndata: {"userId":"dave"}\n\n');
+  await until(() => routes.get('dave') === undefined);
+  t.equal(feeds.length, 2, 'a malformed event does not break the feed');
+});
