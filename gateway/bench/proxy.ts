@@ -171,11 +171,12 @@ async function main(): Promise<void> {
 
   const row = (name: string, r: Result) =>
     `${name.padEnd(8)} ${r.perSecond.toFixed(0).padStart(8)} req/s   p50 ${r.p50.toFixed(2).padStart(6)} ms   p99 ${r.p99.toFixed(2).padStart(6)} ms`;
-  console.log(`${total} requests, ${concurrency} connections, on this machine:`);
-  console.log(row('direct', direct));
-  console.log(row('gateway', proxied));
-  console.log(`gateway keeps ${((proxied.perSecond / direct.perSecond) * 100).toFixed(0)}% of direct throughput`);
-  console.log(`Redis commands while the gateway served ${total} authenticated requests: ${redisCommands}`);
+  const print = (line: string) => process.stdout.write(`${line}\n`);
+  print(`${total} requests, ${concurrency} connections, on this machine:`);
+  print(row('direct', direct));
+  print(row('gateway', proxied));
+  print(`gateway keeps ${((proxied.perSecond / direct.perSecond) * 100).toFixed(0)}% of direct throughput`);
+  print(`Redis commands while the gateway served ${total} authenticated requests: ${redisCommands}`);
 }
 
 async function processedCommands(redis: Redis): Promise<number> {
