@@ -32,22 +32,26 @@ export class RouteInvalidation {
 
   private async follow(): Promise<void> {
     const { signal } = this.abort;
+    // The first failure in a row is a warning; the retries after it, every second, are not news.
+    let failures = 0;
     while (!signal.aborted) {
       try {
         const res = await this.supervisor.routeEvents(signal);
         for await (const { event, data } of serverSentEvents(res.body as ReadableStream<Uint8Array>)) {
           if (event === 'hello') {
             this.routes.clear();
+            failures = 0;
             this.log.info('following tenant stops');
           } else if (event === 'unroute') {
             const userId = userIdOf(data);
             if (userId !== undefined) this.routes.drop(userId);
           }
         }
-        if (!signal.aborted) this.log.warn('tenant stop feed ended; reconnecting');
+        if (!signal.aborted && failures++ === 0) this.log.warn('tenant stop feed ended; reconnecting');
       } catch (err) {
         if (signal.aborted) break;
-        this.log.warn({ err }, 'tenant stop feed unavailable; reconnecting');
+        if (failures++ === 0) this.log.warn({ err }, 'tenant stop feed unavailable; reconnecting');
+        else this.log.debug({ err }, 'tenant stop feed still unavailable');
       }
       await pause(this.retryMs, signal);
     }
