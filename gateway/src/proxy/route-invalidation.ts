@@ -13,6 +13,8 @@ import type { RouteCache } from './route-cache.js';
 export class RouteInvalidation {
   private readonly abort = new AbortController();
   private running: Promise<void> | undefined;
+  /** True between the feed's `hello` and its loss: stops are being heard as they happen. */
+  following = false;
 
   constructor(
     private readonly supervisor: SupervisorClient,
@@ -40,6 +42,7 @@ export class RouteInvalidation {
         for await (const { event, data } of serverSentEvents(res.body as ReadableStream<Uint8Array>)) {
           if (event === 'hello') {
             this.routes.clear();
+            this.following = true;
             failures = 0;
             this.log.info('following tenant stops');
           } else if (event === 'unroute') {
@@ -47,8 +50,10 @@ export class RouteInvalidation {
             if (userId !== undefined) this.routes.drop(userId);
           }
         }
+        this.following = false;
         if (!signal.aborted && failures++ === 0) this.log.warn('tenant stop feed ended; reconnecting');
       } catch (err) {
+        this.following = false;
         if (signal.aborted) break;
         if (failures++ === 0) this.log.warn({ err }, 'tenant stop feed unavailable; reconnecting');
         else this.log.debug({ err }, 'tenant stop feed still unavailable');
