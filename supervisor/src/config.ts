@@ -75,7 +75,7 @@ export const SupervisorConfigSchema = Type.Object({
   TENANT_SUMMARY_URL: Type.String({
     default: '',
     description:
-      'This supervisor as tenant containers can reach it; when set, tenants push their usage summary there. Empty: the supervisor reads it from each tenant before stopping it',
+      'Where tenants push their usage summary, if anywhere: a URL that reaches this supervisor from outside the tenant pool (connections from the pool itself are refused), e.g. a relay. Empty (the default): the supervisor reads each summary before stopping the tenant',
   }),
   PLANS: Type.String({
     default: '',
