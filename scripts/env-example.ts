@@ -36,6 +36,39 @@ const COMPOSE_VARIABLES: [string, string, string][] = [
   ['DOCKER_SOCKET', '/var/run/docker.sock', 'Docker socket given to the supervisor (setup.sh keeps it current)'],
   ['DOCKER_GID', '', 'Group id owning the Docker socket, given to the supervisor (setup.sh keeps it current)'],
   ['STACK_LABEL', 'dev.tenancy.stack=tenancy', 'Label (key=value) on every container, network and volume of the stack'],
+  [
+    'NODE_BASE_IMAGE',
+    'tenancy/node-base:local',
+    'Local Node base image the offline builds start from (scripts/build-images.sh)',
+  ],
+];
+
+/**
+ * Variables of the default tenant app (tenant-image/src/config.ts, hand-written without a schema
+ * to keep the image small): name, default, meaning. The supervisor sets PORT, TENANT_SECRET and
+ * the summary pair per tenant; the rest reach every tenant through TENANT_ENV.
+ * scripts/test/env-example.test.ts checks this list against what that file reads.
+ */
+export const TENANT_APP_VARIABLES: [string, string, string][] = [
+  ['PORT', '8080', 'Port the app listens on (the supervisor sets it from TENANT_PORT)'],
+  ['TENANT_SECRET', '', 'Value of the secret header the gateway adds (the supervisor derives one per tenant)'],
+  ['FILES_DIR', '/data/files', "Root of the user's files area, on its own volume"],
+  ['HISTORY_DIR', '/data/history', 'Folder of the history database, on its own volume'],
+  ['FILE_MAX_BYTES', '10485760', 'Largest file accepted'],
+  ['FILES_QUOTA_BYTES', '1073741824', 'Most bytes all files may take together'],
+  ['SHUTDOWN_GRACE', '8', 'Seconds in-flight requests get after SIGTERM'],
+  ['LOG_LEVEL', 'info', 'Log level (pino)'],
+  [
+    'LLM_BASE_URL',
+    '',
+    'OpenAI-compatible API (with its version path) that answers the chat; unset: the local responder',
+  ],
+  ['LLM_MODEL', '', 'Model name (required with LLM_BASE_URL)'],
+  ['LLM_API_KEY', '', 'Bearer key of the model API (secret: it reaches every tenant container)'],
+  ['LLM_TIMEOUT', '120', 'Seconds a whole answer may take'],
+  ['SUMMARY_URL', '', 'Where to push the usage summary (the supervisor sets it when TENANT_SUMMARY_URL is set)'],
+  ['SUMMARY_TOKEN', '', "The tenant's own summary token (set with SUMMARY_URL)"],
+  ['SUMMARY_INTERVAL', '60', 'Seconds between summary pushes (only when the figures changed)'],
 ];
 
 /** The text of .env.example. A variable read by several services is listed once, where it first appears. */
@@ -44,7 +77,8 @@ export function renderEnvExample(): string {
   const lines = [
     '# Tenancy configuration. Copy to .env (./setup.sh does it and generates the secrets).',
     '# Generated from the config schemas by scripts/env-example.ts; edit the schemas, not this file.',
-    '# Durations accept ms, s, m, h, d (a bare number is seconds). Secrets also accept <NAME>_FILE.',
+    '# Durations accept ms, s, m, h, d (a bare number is seconds). Secrets also accept <NAME>_FILE,',
+    '# a file holding the value: for example ADMIN_TOKEN_FILE=/run/secrets/admin_token.',
   ];
   for (const [service, schema] of sections) {
     lines.push('', `# ---- ${service} ----`);
@@ -60,6 +94,23 @@ export function renderEnvExample(): string {
   for (const [name, value, description] of COMPOSE_VARIABLES) {
     lines.push(`# ${description}`, `${name}=${value}`);
   }
+  lines.push(
+    '# Docker engine the supervisor, setup.sh and the scripts use (default: the local unix socket)',
+    '# DOCKER_HOST=unix:///var/run/docker.sock',
+  );
+  lines.push(
+    '',
+    '# ---- tenant app (inside each tenant container; not read from this file) ----',
+    '# Give every tenant one of these through TENANT_ENV, e.g. TENANT_ENV={"LLM_BASE_URL":"...","LLM_MODEL":"..."}',
+  );
+  for (const [name, value, description] of TENANT_APP_VARIABLES) {
+    lines.push(`# ${description}`, `#   ${name}=${value}`);
+  }
+  lines.push(
+    '',
+    '# Also read, but not configuration: PATH (to find node, docker and nginx) and TENANCY_TEST_RUN',
+    "# (set by scripts/test.sh to label the test run's Docker objects).",
+  );
   return `${lines.join('\n')}\n`;
 }
 
