@@ -1,7 +1,7 @@
 import fastifyCookie from '@fastify/cookie';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { parseCidr, refuseConnectionsFrom, toErrorBody } from '@tenancy/shared';
-import Fastify, { type FastifyBaseLogger, type FastifyRequest, LogController } from 'fastify';
+import { PROBE_PATHS, parseCidr, refuseConnectionsFrom, toErrorBody } from '@tenancy/shared';
+import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import type { Redis } from 'ioredis';
 import { ActivityRecorder } from './activity/activity-recorder.js';
 import { createLoginIdentifier } from './auth/login-identity.js';
@@ -10,6 +10,7 @@ import { errors } from './errors.js';
 import { authRoutes } from './http/auth-routes.js';
 import { healthRoutes } from './http/health-routes.js';
 import { loginPage, safeNext } from './http/login-page.js';
+import { isNavigation } from './http/navigation.js';
 import { requestIdOf } from './http/request-id.js';
 import { proxyRoutes } from './proxy/proxy-routes.js';
 import { RouteCache } from './proxy/route-cache.js';
@@ -23,8 +24,6 @@ import { VerifiedTokenCache } from './session/verified-cache.js';
 import { createSupervisorClient, type SupervisorClient } from './supervisor/client.js';
 import { warmupRoutes } from './warmup/warmup-routes.js';
 
-/** Paths polled by health checks and metrics scrapers: not logged per request. */
-const PROBE_PATHS = new Set(['/health', '/ready', '/metrics']);
 /** What the gateway is built from; server.ts makes the real ones, tests may pass their own. */
 export interface GatewayDeps {
   /** Command connection (enableOfflineQueue: false). */
@@ -43,8 +42,6 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     loggerInstance: deps.logger,
     bodyLimit: 1024 * 1024,
     trustProxy: false,
-    // Probes come every few seconds from the engine, compose and monitors; a log line for each
-    // would bury the requests that matter.
     logController: new LogController({ disableRequestLogging: (request) => PROBE_PATHS.has(request.url) }),
     // nginx's request id when it is a plain token; our own otherwise.
     genReqId: (req) => requestIdOf(req.headers),
@@ -128,11 +125,6 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     await activity.stop();
   });
   return app;
-}
-
-/** A browser loading a page (not a script's fetch): a GET that accepts HTML. */
-function isNavigation(request: FastifyRequest): boolean {
-  return request.method === 'GET' && String(request.headers.accept ?? '').includes('text/html');
 }
 
 export type GatewayApp = Awaited<ReturnType<typeof buildApp>>;

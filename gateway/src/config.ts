@@ -1,5 +1,5 @@
 import { type StaticDecode, Type } from '@sinclair/typebox';
-import { ConfigError, Duration, loadConfig, Secret } from '@tenancy/shared';
+import { ConfigError, Duration, loadConfig, Secret, TenantSubnetPool } from '@tenancy/shared';
 
 /** The gateway's whole configuration, read once at start. Every property is an environment variable. */
 export const GatewayConfigSchema = Type.Object({
@@ -47,11 +47,9 @@ export const GatewayConfigSchema = Type.Object({
   WARMUP_TIMEOUT: Duration('45s', 'Longest a request waits for a sleeping container to wake'),
   ACTIVITY_FLUSH_INTERVAL: Duration('5s', 'How often activity is reported to the supervisor'),
   UPSTREAM_TIMEOUT: Duration('60s', 'Longest wait for a tenant to start answering a request (then 504)'),
-  TENANT_SUBNET_POOL: Type.String({
-    pattern: '^\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}$',
-    default: '10.201.0.0/16',
-    description: 'Address pool of the tenant networks (as the supervisor has it): connections from it are refused',
-  }),
+  TENANT_SUBNET_POOL: TenantSubnetPool(
+    'Address pool of the tenant networks (as the supervisor has it): connections from it are refused',
+  ),
   ROUTE_CACHE_TTL: Duration('5s', 'How long a tenant endpoint is reused before asking the supervisor again'),
   TOKEN_CACHE_SIZE: Type.Integer({
     minimum: 100,

@@ -27,6 +27,14 @@ export function Duration(defaultValue: string | undefined, description: string) 
   return Type.Transform(text).Decode(parseDuration).Encode(formatDuration);
 }
 
+/**
+ * The tenant address pool (TENANT_SUBNET_POOL): both services read it, the supervisor to cut
+ * tenant networks from it, both to refuse connections from it; they must agree on its value.
+ */
+export function TenantSubnetPool(description: string) {
+  return Type.String({ pattern: '^\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}$', default: '10.201.0.0/16', description });
+}
+
 /** A secret string option (see {@link SECRET}), at least `minLength` characters. */
 export function Secret(description: string, minLength = 32) {
   return Type.String({ minLength, description, [SECRET]: true });

@@ -19,6 +19,12 @@ export const REDACTED_PATHS: readonly string[] = [
   'password',
 ];
 
+/**
+ * Paths polled by health checks and metrics scrapers every few seconds: both services skip
+ * their per-request log lines, which would bury the requests that matter.
+ */
+export const PROBE_PATHS: ReadonlySet<string> = new Set(['/health', '/ready', '/metrics']);
+
 /** Logger options both services start from: JSON lines, one `service` field, secrets redacted. */
 export function loggerOptions(service: string, level: string): LoggerOptions {
   return {

@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { loggerOptions, parseCidr, refuseConnectionsFrom, toErrorBody } from '@tenancy/shared';
+import { loggerOptions, PROBE_PATHS, parseCidr, refuseConnectionsFrom, toErrorBody } from '@tenancy/shared';
 import Fastify, { type FastifyBaseLogger, type FastifyRequest, LogController } from 'fastify';
 import type { SupervisorConfig } from './config.js';
 import { errors } from './errors.js';
@@ -13,8 +13,6 @@ import { deriveIdentity } from './runtime/names.js';
 import type { TenantRuntime } from './runtime/types.js';
 import type { Store } from './store/index.js';
 
-/** Paths polled by health checks and metrics scrapers: not logged per request. */
-const PROBE_PATHS = new Set(['/health', '/ready', '/metrics']);
 /** Everything the HTTP layer works with; server.ts builds the real ones, tests may build others. */
 export interface SupervisorDeps {
   store: Store;
@@ -41,8 +39,6 @@ export async function buildApp(config: Config, deps: SupervisorDeps) {
     ajv: { customOptions: { removeAdditional: false } },
     // Reject duplicate slashes or odd encodings rather than guessing which tenant was meant.
     routerOptions: { maxParamLength: 600 },
-    // Probes come every few seconds from the engine, compose and monitors; a log line for each
-    // would bury the requests that matter.
     logController: new LogController({ disableRequestLogging: (request) => PROBE_PATHS.has(request.url) }),
   }).withTypeProvider<TypeBoxTypeProvider>();
 

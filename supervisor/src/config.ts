@@ -1,5 +1,5 @@
 import { type StaticDecode, Type } from '@sinclair/typebox';
-import { Duration, loadConfig, SECRET, Secret } from '@tenancy/shared';
+import { Duration, loadConfig, SECRET, Secret, TenantSubnetPool } from '@tenancy/shared';
 
 /**
  * The supervisor's whole configuration: one schema, read from the environment once at start.
@@ -46,11 +46,7 @@ export const SupervisorConfigSchema = Type.Object({
     default: '/health',
     description: 'Path probed to decide a tenant is ready',
   }),
-  TENANT_SUBNET_POOL: Type.String({
-    pattern: '^\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}$',
-    default: '10.201.0.0/16',
-    description: 'Address pool the per-tenant networks are cut from',
-  }),
+  TENANT_SUBNET_POOL: TenantSubnetPool('Address pool the per-tenant networks are cut from'),
   TENANT_SUBNET_PREFIX: Type.Integer({
     minimum: 16,
     maximum: 29,

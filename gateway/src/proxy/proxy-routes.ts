@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ActivityRecorder } from '../activity/activity-recorder.js';
 import type { GatewayConfig } from '../config.js';
 import { errors } from '../errors.js';
+import { isNavigation } from '../http/navigation.js';
 import type { Authenticator } from '../session/authenticator.js';
 import type { Session } from '../session/tokens.js';
 import type { SupervisorClient } from '../supervisor/client.js';
@@ -51,12 +52,11 @@ export async function proxyRoutes(app: FastifyInstance, options: ProxyOptions): 
     if (cached) return cached;
     let route = await supervisor.route(session.userId);
     if (route.state !== 'running' || !route.endpoint) {
-      const accept = request.headers.accept ?? '';
-      const isNavigation = request.method === 'GET' && accept.includes('text/html');
+      const navigation = isNavigation(request);
       const prefersAsync = /\brespond-async\b/i.test(String(request.headers.prefer ?? ''));
-      if (isNavigation || prefersAsync) {
+      if (navigation || prefersAsync) {
         supervisor.wake(session.userId, { wait: false, timeoutMs: 0 }).catch(() => undefined);
-        if (isNavigation) {
+        if (navigation) {
           reply
             .code(503)
             .header('retry-after', '2')
