@@ -1,8 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { type Teardown, waitForHttp } from './docker.js';
+import type { Teardown } from './docker.js';
 import { freePort } from './redis.js';
+import { type ServiceProcess, startServiceProcess } from './service-process.js';
 
 const SERVER = join(import.meta.dirname, '../../gateway/src/server.ts');
 
@@ -25,41 +25,23 @@ export interface GatewayProcess {
 export async function startGateway(t: Teardown, env: Record<string, string>): Promise<GatewayProcess> {
   const port = await freePort();
   const output: string[] = [];
-  const child: ChildProcess = spawn(process.execPath, ['--conditions=tenancy-source', '--import=tsx', SERVER], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      GATEWAY_HOST: '127.0.0.1',
-      GATEWAY_PORT: String(port),
-      COOKIE_JWT_SECRET: randomBytes(32).toString('base64url'),
-      LOG_LEVEL: 'info',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const collect = (chunk: Buffer) => output.push(...chunk.toString().split('\n').filter(Boolean));
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-
+  const url = `http://127.0.0.1:${port}`;
+  const serviceEnv = {
+    PATH: process.env.PATH ?? '',
+    GATEWAY_HOST: '127.0.0.1',
+    GATEWAY_PORT: String(port),
+    COOKIE_JWT_SECRET: randomBytes(32).toString('base64url'),
+    LOG_LEVEL: 'info',
+    ...env,
+  };
+  let service: ServiceProcess | undefined;
   const gateway: GatewayProcess = {
-    url: `http://127.0.0.1:${port}`,
+    url,
     address: `127.0.0.1:${port}`,
     output,
-    async kill(signal) {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      await new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill(signal);
-      });
-    },
+    kill: async (signal) => service?.kill(signal),
   };
   t.teardown(() => gateway.kill('SIGKILL'));
-  const gaveUp = new AbortController();
-  const exited = new Promise<never>((_, reject) =>
-    child.once('exit', (code) => {
-      gaveUp.abort();
-      reject(new Error(`gateway exited with ${code}:\n${output.join('\n')}`));
-    }),
-  );
-  await Promise.race([waitForHttp(`${gateway.url}/health`, 30_000, 20, gaveUp.signal), exited]);
+  service = await startServiceProcess('gateway', SERVER, serviceEnv, `${url}/health`, output);
   return gateway;
 }

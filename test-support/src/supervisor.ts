@@ -1,11 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Teardown, testDocker, waitForHttp } from './docker.js';
+import { type Teardown, testDocker } from './docker.js';
 import { freePort } from './redis.js';
 import { testImages, testRunId } from './run.js';
+import { type ServiceProcess, startServiceProcess } from './service-process.js';
 
 const SERVER = join(import.meta.dirname, '../../supervisor/src/server.ts');
 
@@ -56,7 +56,7 @@ export async function startSupervisor(t: Teardown, env: Record<string, string> =
     LOG_LEVEL: 'info',
     ...env,
   };
-  let child: ChildProcess | undefined;
+  let service: ServiceProcess | undefined;
   const output: string[] = [];
   const tokenFor = (token: string) =>
     token === 'admin' ? secrets.adminToken : token === 'internal' ? secrets.internalToken : token;
@@ -68,29 +68,10 @@ export async function startSupervisor(t: Teardown, env: Record<string, string> =
     databasePath: fullEnv.DATABASE_PATH ?? '',
     output,
     async start() {
-      child = spawn(process.execPath, ['--conditions=tenancy-source', '--import=tsx', SERVER], {
-        env: fullEnv,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const collect = (chunk: Buffer) => output.push(...chunk.toString().split('\n').filter(Boolean));
-      child.stdout?.on('data', collect);
-      child.stderr?.on('data', collect);
-      const gaveUp = new AbortController();
-      const exited = new Promise<never>((_, reject) =>
-        child?.once('exit', (code) => {
-          gaveUp.abort();
-          reject(new Error(`supervisor exited with ${code}:\n${output.join('\n')}`));
-        }),
-      );
-      await Promise.race([waitForHttp(`${supervisor.url}/health`, 30_000, 20, gaveUp.signal), exited]);
+      service = await startServiceProcess('supervisor', SERVER, fullEnv, `${supervisor.url}/health`, output);
     },
     async kill(signal) {
-      const running = child;
-      if (!running || running.exitCode !== null || running.signalCode !== null) return;
-      await new Promise<void>((resolve) => {
-        running.once('exit', () => resolve());
-        running.kill(signal);
-      });
+      await service?.kill(signal);
     },
     async api(method, path, body, token = 'admin') {
       return fetch(`${supervisor.url}${path}`, {
