@@ -51,7 +51,6 @@ t.test('setup.sh brings up the compose stack and the seed flow works through its
       REAPER_INTERVAL: '250ms',
       STOP_GRACE: '3s',
       ACTIVITY_FLUSH_INTERVAL: '500ms',
-      ROUTE_CACHE_TTL: '1s',
     })
       .map(([key, value]) => `${key}=${value}`)
       .join('\n'),
@@ -161,6 +160,18 @@ t.test('setup.sh brings up the compose stack and the seed flow works through its
   }, 30_000);
   t.match(asleep, { state: 'asleep', stopReason: 'idle' });
   await chatAgainAndCheckHistory(t, curl, USER);
+
+  // The api replica follows the supervisor's feed of stopped tenants across the backend network.
+  const { stdout: apiId } = await run('docker', [
+    'ps',
+    '-q',
+    '--filter',
+    `label=com.docker.compose.project=${project}`,
+    '--filter',
+    'label=com.docker.compose.service=api',
+  ]);
+  const apiLogs = await run('docker', ['logs', apiId.trim().split('\n')[0] ?? '']);
+  t.match(apiLogs.stdout + apiLogs.stderr, /"msg":"following tenant stops"/, 'the api follows tenant stops');
 });
 
 /** One field of `docker inspect` for a container. */
