@@ -30,7 +30,7 @@ export interface ControllerSettings {
   evictMinIdleMs: number;
   /** Extra environment for every tenant app (TENANT_ENV). */
   extraEnv: Readonly<Record<string, string>>;
-  /** The supervisor's URL as tenants reach it, if they can (TENANT_SUMMARY_URL). */
+  /** Where tenants push their usage summary, if anywhere (TENANT_SUMMARY_URL). */
   summaryUrl?: string;
 }
 
@@ -407,8 +407,8 @@ export class TenantController {
 
   /**
    * The tenant app's environment: the operator's extra variables, then what the platform sets
-   * (which always wins): the port, the secret and, when tenants can reach the supervisor, where
-   * and with which token to push their usage summary.
+   * (which always wins): the port, the secret and, when TENANT_SUMMARY_URL is set, where and
+   * with which token to push their usage summary.
    */
   private tenantEnv(userId: string, identity: { secret: string; summaryToken: string }): Record<string, string> {
     const { settings } = this.deps;

@@ -92,7 +92,11 @@ function parseChunk(data: string): CompletionChunk {
   throw errors.modelUnavailable('the model sent something that is not a completion chunk');
 }
 
-/** The `data:` payloads of a Server-Sent Events body, one per event, in order. */
+/**
+ * The `data:` payloads of a Server-Sent Events body, one per event, in order. The services have
+ * the same reader in @tenancy/shared; the tenant app is a standalone package built from its own
+ * folder, so it keeps this small copy rather than depend on the platform's workspace.
+ */
 export async function* serverSentData(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   let buffer = '';
