@@ -108,10 +108,10 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
       answers: '200 `{user_id, email, plan, expires_at, tenant: {state, idle_deadline} | null}`',
     },
     'POST /warmup': {
-      does: "Wakes the session's container and waits until it is ready (at most `WARMUP_TIMEOUT`). `user_id`, when given, must be the session's own.",
+      does: "Wakes the session's container and waits until it is ready (at most `WARMUP_TIMEOUT`); with `Prefer: respond-async` answers at once. `user_id`, when given, must be the session's own.",
       auth: 'session',
       answers:
-        '200 `{user_id, state, phase, ready, waited_ms, idle_deadline}`; 403 `GW_ERR_USER_MISMATCH`; 429 `GW_ERR_CAPACITY_FULL` with `Retry-After`; 502 `GW_ERR_TENANT_WAKE_FAILED`; 504 `GW_ERR_TENANT_WAKE_TIMEOUT`',
+        '200 `{user_id, state, phase, ready, waited_ms, idle_deadline}`; 403 `GW_ERR_USER_MISMATCH`; 429 `GW_ERR_CAPACITY_FULL` with `Retry-After`; 502 `GW_ERR_TENANT_WAKE_FAILED`; 503 with `Retry-After` computed from the start queue: `GW_ERR_TENANT_WAKE_PENDING` (not ready within `WARMUP_TIMEOUT`; the wake goes on), `GW_ERR_TENANT_WARMING` (`Prefer: respond-async`, with `position` in the start queue), `GW_ERR_TENANT_WAKE_TIMEOUT`',
     },
     'GET /warmup/events': {
       does: 'Progress of the wake as Server-Sent Events (`event: progress`, data [WakeProgress](#wakeprogress)), starting a wake if the container sleeps; ends after phase `ready` or `failed`.',
@@ -127,7 +127,7 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
       does: "Proxied to the signed-in user's own container (see [Tenant app](#tenant-app-through-the-gateway)).",
       auth: 'session',
       answers:
-        "the tenant's answer; without a valid session a browser page load is redirected (303) to `/auth/login?next=…` in dev and access modes; a sleeping container: browser page loads get the waiting page (503, `Retry-After: 2`), requests with `Prefer: respond-async` get 503 `GW_ERR_TENANT_WARMING`, others are held until ready; 502 `GW_ERR_UPSTREAM_UNAVAILABLE`; 504 `GW_ERR_UPSTREAM_TIMEOUT`",
+        "the tenant's answer; without a valid session a browser page load is redirected (303) to `/auth/login?next=…` in dev and access modes; a stopped container: browser page loads get the waiting page (503 with `Retry-After` from the start queue), requests with `Prefer: respond-async` get 503 `GW_ERR_TENANT_WARMING` with `Retry-After`, others are held until ready (at most `WARMUP_TIMEOUT`, then 503 `GW_ERR_TENANT_WAKE_PENDING`); a paused container is thawed and every request held (tens of milliseconds); 502 `GW_ERR_UPSTREAM_UNAVAILABLE`; 504 `GW_ERR_UPSTREAM_TIMEOUT`",
     },
     'ANY /*': {
       does: 'Same as `ANY /`, for every other path. WebSocket upgrades on any path are authenticated the same way and tunnelled (a sleeping container answers 503 `GW_ERR_TENANT_WARMING`).',
@@ -147,10 +147,10 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
       auth: 'supervisor-token',
     },
     'POST /internal/v1/tenants/:userId/wake': {
-      does: "Wakes the user's tenant. Concurrent calls share one wake. Without `wait` it answers at once with the current state; with `wait: true` when the tenant is ready.",
+      does: "Wakes the user's tenant. Concurrent calls share one wake; starts are admitted through the start queue (`WAKE_CONCURRENCY` at a time, first come first served), a paused tenant is thawed without queueing. Without `wait` it answers at once with where the wake stands (`phase`, `position` in the queue, `retryAfterSeconds`); with `wait: true` when the tenant is ready, or after `timeoutMs` (at most `WARMUP_TIMEOUT`) with 503 `SUP_ERR_WAKE_PENDING` while the wake goes on.",
       auth: 'supervisor-token',
       answers:
-        '404 `SUP_ERR_USER_NOT_FOUND`; 403 `SUP_ERR_USER_DISABLED`; 429 `SUP_ERR_CAPACITY_FULL` (`Retry-After`, `retryAfterSeconds`); 502 `SUP_ERR_WAKE_FAILED`; 504 `SUP_ERR_WAKE_TIMEOUT`; 409 `SUP_ERR_WAKE_CANCELLED`',
+        '404 `SUP_ERR_USER_NOT_FOUND`; 403 `SUP_ERR_USER_DISABLED`; 429 `SUP_ERR_CAPACITY_FULL` (`Retry-After`, `retryAfterSeconds`); 502 `SUP_ERR_WAKE_FAILED`; 503 `SUP_ERR_WAKE_TIMEOUT` and `SUP_ERR_WAKE_PENDING` (`Retry-After`, `retryAfterSeconds`); 409 `SUP_ERR_WAKE_CANCELLED`',
     },
     'GET /internal/v1/tenants/:userId/wake/events': {
       does: 'Progress of the wake as Server-Sent Events (`event: progress`, data [WakeProgress](#wakeprogress), a `: keep-alive` comment every 15 s), starting a wake if none runs; ends after phase `ready` or `failed`.',
@@ -189,8 +189,12 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
       auth: 'admin-token',
       answers: '404 `SUP_ERR_USER_NOT_FOUND`; the wake errors as for the internal `wake`',
     },
+    'POST /v1/tenants/:userId/pause': {
+      does: 'Freezes a running tenant (first stage of sleep: memory kept, no CPU; the next request thaws it in tens of milliseconds). A no-op in any other state. Audited as `tenant.pause`.',
+      auth: 'admin-token',
+    },
     'POST /v1/tenants/:userId/stop': {
-      does: 'Puts the tenant to sleep (stop reason `admin`); idempotent. A wake in progress is cancelled.',
+      does: 'Stops the tenant’s container (stop reason `admin`), running or paused; idempotent. A wake in progress is cancelled.',
       auth: 'admin-token',
     },
     'DELETE /v1/tenants/:userId': {

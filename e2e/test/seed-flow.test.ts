@@ -8,8 +8,8 @@ const USER = 'e2e-seed-user';
 
 t.test('the seed flow through nginx with curl: login → warmup → chat, sleep, chat again', async (t) => {
   const platform = await startPlatform(t, {
-    // Short enough to watch the container fall asleep inside a test.
-    supervisor: { IDLE_TIMEOUT: '3s', REAPER_INTERVAL: '250ms' },
+    // Short enough to watch the container pause, then stop, inside a test.
+    supervisor: { IDLE_TIMEOUT: '3s', PAUSE_TIMEOUT: '1s', REAPER_INTERVAL: '250ms' },
     // The default route cache: the supervisor's feed of stops keeps it honest.
     gateway: { ACTIVITY_FLUSH_INTERVAL: '500ms' },
   });
@@ -17,15 +17,31 @@ t.test('the seed flow through nginx with curl: login → warmup → chat, sleep,
 
   await loginWarmupHello(t, curl, USER);
 
-  // No traffic: the supervisor puts the container to sleep with reason idle.
+  // No traffic: the supervisor pauses the container, then stops it, with reason idle.
   const asleep = await waitForTenant(platform.supervisor, USER, (tenant) => tenant.state === 'asleep', 20_000);
   t.match(asleep, { state: 'asleep', stopReason: 'idle', endpoint: null });
+  const history = await readJson(await platform.supervisor.api('GET', `/v1/audit?target=${seg(USER)}`));
+  t.match(
+    history.items.map((item: { action: string }) => item.action).slice(0, 2),
+    ['tenant.stop', 'tenant.pause'],
+    'paused first, then stopped',
+  );
 
   // The next message wakes it again (the API client is held until it is ready), and the history
   // on the tenant's own volume holds both conversations.
   await chatAgainAndCheckHistory(t, curl, USER);
   const woke = await readJson(await platform.supervisor.api('GET', `/v1/tenants/${seg(USER)}`));
   t.match(woke, { state: 'running', wakeCount: 2 }, 'woken a second time');
+
+  // Paused (the first stage of sleep), the next request thaws it and is answered.
+  await platform.supervisor.api('POST', `/v1/tenants/${seg(USER)}/pause`);
+  const afterPause = await curl.call('POST', '/chat', { message: 'awake?' });
+  t.equal(afterPause.status, 200, `the request to a paused container is answered: ${afterPause.body}`);
+  t.match(
+    await readJson(await platform.supervisor.api('GET', `/v1/tenants/${seg(USER)}`)),
+    { state: 'running', wakeCount: 3 },
+    'woken for it',
+  );
 
   // An operator stops the container between two requests: the gateway forgets its route at
   // once (the supervisor's feed of stops), so the next request wakes it instead of failing.
@@ -35,7 +51,7 @@ t.test('the seed flow through nginx with curl: login → warmup → chat, sleep,
   t.equal(afterStop.status, 200, `the request right after the stop is answered: ${afterStop.body}`);
   t.match(
     await readJson(await platform.supervisor.api('GET', `/v1/tenants/${seg(USER)}`)),
-    { state: 'running', wakeCount: 3 },
+    { state: 'running', wakeCount: 4 },
     'woken for it',
   );
 

@@ -84,7 +84,8 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     const body = validation
       ? toErrorBody(errors.badRequest((err as Error).message), errors.internal.code)
       : toErrorBody(err, errors.internal.code);
-    if (body.statusCode >= 500) request.log.error({ err }, 'request failed');
+    // 503s are "not now, retry" answers with their own codes (warming, pending): expected under load.
+    if (body.statusCode >= 500 && body.statusCode !== 503) request.log.error({ err }, 'request failed');
     if (typeof body.retryAfterSeconds === 'number') reply.header('retry-after', String(body.retryAfterSeconds));
     if (body.code === errors.sessionInvalid.code) authenticator.clearCookie(reply);
     // A browser page load without a valid session goes to the sign-in page, which comes back here.

@@ -18,7 +18,9 @@ export const errors = {
   warming: defineError('GW_ERR_TENANT_WARMING', 503, 'your container is starting, retry shortly'),
   capacity: defineError('GW_ERR_CAPACITY_FULL', 429, 'no capacity to start your container, retry later'),
   wakeFailed: defineError('GW_ERR_TENANT_WAKE_FAILED', 502, 'your container could not be started'),
-  wakeTimeout: defineError('GW_ERR_TENANT_WAKE_TIMEOUT', 504, 'your container did not start in time'),
+  // Both are 503 with Retry-After: the platform was busy; asking again later is the right move.
+  wakeTimeout: defineError('GW_ERR_TENANT_WAKE_TIMEOUT', 503, 'your container did not start in time, retry shortly'),
+  wakePending: defineError('GW_ERR_TENANT_WAKE_PENDING', 503, 'your container is still starting, retry shortly'),
   upstreamUnavailable: defineError('GW_ERR_UPSTREAM_UNAVAILABLE', 502, 'your container did not answer'),
   upstreamTimeout: defineError('GW_ERR_UPSTREAM_TIMEOUT', 504, 'your container took too long to answer'),
   internal: defineError('GW_ERR_INTERNAL', 500, 'internal error'),

@@ -27,6 +27,25 @@ export function Duration(defaultValue: string | undefined, description: string) 
   return Type.Transform(text).Decode(parseDuration).Encode(formatDuration);
 }
 
+const BYTE_UNITS: Readonly<Record<string, number>> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** A size option: written as `512m`, `2g`, `4096k` or bare bytes (binary units), decoded to bytes. */
+export function ByteSize(defaultValue: string, description: string) {
+  const text = Type.String({ pattern: '^\\s*\\d+\\s*[kmgtKMGT]?[iI]?[bB]?\\s*$', description, default: defaultValue });
+  return Type.Transform(text)
+    .Decode((value) => {
+      const match = /^\s*(\d+)\s*([kmgt]?)/i.exec(value);
+      return Number(match?.[1] ?? 0) * (BYTE_UNITS[(match?.[2] ?? '').toLowerCase()] ?? 1);
+    })
+    .Encode((bytes) => {
+      for (const unit of ['t', 'g', 'm', 'k'] as const) {
+        const size = BYTE_UNITS[unit] ?? 1;
+        if (bytes !== 0 && bytes % size === 0) return `${bytes / size}${unit}`;
+      }
+      return String(bytes);
+    });
+}
+
 /**
  * The tenant address pool (TENANT_SUBNET_POOL): both services read it, the supervisor to cut
  * tenant networks from it, both to refuse connections from it; they must agree on its value.

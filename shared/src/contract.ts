@@ -14,6 +14,7 @@ export const TenantState = Type.Union(
     Type.Literal('asleep'),
     Type.Literal('waking'),
     Type.Literal('running'),
+    Type.Literal('paused'),
     Type.Literal('stopping'),
     Type.Literal('failed'),
   ],
@@ -44,6 +45,7 @@ export const StopReason = Type.Union(
     Type.Literal('crashed'),
     Type.Literal('oom'),
     Type.Literal('failed-start'),
+    Type.Literal('memory'),
   ],
   { description: 'Why the tenant was last stopped' },
 );
@@ -62,7 +64,8 @@ export const PlanName = Type.String({ minLength: 1, maxLength: 64, pattern: '^[a
  * - `PUT  upsertUser`  body {@link UpsertUserBody} → {@link UserRecord}
  * - `POST wake`        body {@link WakeBody} → {@link TenantRoute}; errors: 404 `SUP_ERR_USER_NOT_FOUND`,
  *   403 `SUP_ERR_USER_DISABLED`, 429 `SUP_ERR_CAPACITY_FULL` (with `Retry-After` and `retryAfterSeconds`),
- *   502 `SUP_ERR_WAKE_FAILED`, 504 `SUP_ERR_WAKE_TIMEOUT`, 409 `SUP_ERR_WAKE_CANCELLED`
+ *   502 `SUP_ERR_WAKE_FAILED`, 503 `SUP_ERR_WAKE_TIMEOUT` and `SUP_ERR_WAKE_PENDING` (with `Retry-After`),
+ *   409 `SUP_ERR_WAKE_CANCELLED`
  * - `GET  wakeEvents`  Server-Sent Events, `event: progress` with {@link WakeProgress} data, ending after
  *   phase `ready` or `failed`; starts a wake if none runs
  * - `GET  route`       → {@link TenantRoute} without waking
@@ -116,6 +119,12 @@ export const WakeBody = Type.Object(
   {
     /** Wait until the tenant is ready (bounded by the warmup budget) instead of answering at once. */
     wait: Type.Optional(Type.Boolean({ default: false })),
+    /**
+     * How long the caller waits, in milliseconds (at most the supervisor's WARMUP_TIMEOUT). A wait
+     * that ends before the tenant is ready answers 503 `SUP_ERR_WAKE_PENDING` with `Retry-After`;
+     * the wake itself goes on.
+     */
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 600_000 })),
   },
   { additionalProperties: false },
 );
@@ -128,6 +137,10 @@ export const TenantRoute = Type.Object({
   endpoint: Type.Optional(TenantEndpoint),
   /** Epoch milliseconds after which the tenant will be put to sleep if nothing happens. */
   idleDeadline: Type.Optional(Type.Number()),
+  /** While the wake waits for a start slot: its place in the start queue (1 = next). */
+  position: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** While waking: when asking again is worth it, in seconds, from the queue's recent pace. */
+  retryAfterSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
 });
 export type TenantRoute = Static<typeof TenantRoute>;
 
@@ -141,6 +154,8 @@ export const WakeProgress = Type.Object({
   elapsedMs: Type.Integer({ minimum: 0 }),
   /** Stable error code when `phase` is `failed`. */
   code: Type.Optional(Type.String()),
+  /** While `queued`: the place in the start queue (1 = next). */
+  position: Type.Optional(Type.Integer({ minimum: 1 })),
 });
 export type WakeProgress = Static<typeof WakeProgress>;
 

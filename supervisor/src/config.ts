@@ -1,5 +1,5 @@
 import { type StaticDecode, Type } from '@sinclair/typebox';
-import { Duration, loadConfig, SECRET, Secret, TenantSubnetPool } from '@tenancy/shared';
+import { ByteSize, Duration, loadConfig, SECRET, Secret, TenantSubnetPool } from '@tenancy/shared';
 
 /**
  * The supervisor's whole configuration: one schema, read from the environment once at start.
@@ -78,15 +78,41 @@ export const SupervisorConfigSchema = Type.Object({
     description:
       'Plan table as JSON {"name": {"memoryMb", "cpus", "pids", "egress", "tmpMb"}}; merged over the built-in "free" plan',
   }),
-  IDLE_TIMEOUT: Duration('20m', 'Time without activity after which a running tenant is put to sleep'),
-  WARMUP_TIMEOUT: Duration('45s', 'Budget for a wake: create, start and the first healthy answer'),
+  IDLE_TIMEOUT: Duration(
+    '20m',
+    'Time without activity after which a running tenant is put to sleep: paused first (see PAUSE_TIMEOUT)',
+  ),
+  PAUSE_TIMEOUT: Duration(
+    '2h',
+    'Time a tenant stays paused (frozen: memory kept, no CPU, wakes in tens of milliseconds) before it is stopped; 0 stops idle tenants at once, never pausing them',
+  ),
+  MEMORY_RESERVE: ByteSize(
+    '1g',
+    'Memory the host keeps available: while less is available, paused tenants are stopped early, least recently active first',
+  ),
+  WARMUP_TIMEOUT: Duration(
+    '45s',
+    'Budget for a wake once it has a start slot (create, start, first healthy answer); also the longest a waiting request is held before it is told to retry',
+  ),
+  WAKE_CONCURRENCY: Type.Integer({
+    minimum: 0,
+    maximum: 256,
+    default: 0,
+    description:
+      'Most container starts at once; further wakes wait in order in the start queue. 0: twice the CPU count. Resuming a paused tenant does not queue',
+  }),
   STOP_GRACE: Duration('10s', 'Time a tenant gets between SIGTERM and SIGKILL when stopped'),
-  HEALTH_PROBE_INTERVAL: Duration('25ms', 'Pause between readiness probes during a wake'),
+  HEALTH_PROBE_INTERVAL: Duration(
+    '25ms',
+    'First pause between readiness probes during a wake; it doubles after each miss',
+  ),
+  HEALTH_PROBE_MAX_INTERVAL: Duration('250ms', 'Longest pause between readiness probes during a wake'),
   REAPER_INTERVAL: Duration('5s', 'How often idle deadlines are checked'),
   MAX_RUNNING_TENANTS: Type.Integer({
-    minimum: 1,
-    default: 50,
-    description: 'Most tenants running or waking at once',
+    minimum: 0,
+    default: 0,
+    description:
+      'Most tenants running, waking or stopping at once (paused ones do not count: MEMORY_RESERVE bounds them). 0: sized from the host, one per 96 MiB of memory, at least 10',
   }),
   CAPACITY_POLICY: Type.Union([Type.Literal('evict'), Type.Literal('reject')], {
     default: 'evict',

@@ -13,9 +13,16 @@ export const errors = {
   userDisabled: defineError('SUP_ERR_USER_DISABLED', 403, 'this user is disabled'),
   confirmMismatch: defineError('SUP_ERR_CONFIRM_MISMATCH', 400, 'confirm must repeat the user id'),
   capacityFull: defineError('SUP_ERR_CAPACITY_FULL', 429, 'no capacity to start another tenant, retry later'),
-  wakeTimeout: defineError('SUP_ERR_WAKE_TIMEOUT', 504, 'the tenant did not become ready in time'),
+  // Both are 503 with Retry-After: the host was busy, and asking again later is the right move.
+  wakeTimeout: defineError('SUP_ERR_WAKE_TIMEOUT', 503, 'the tenant did not become ready in time'),
+  wakePending: defineError('SUP_ERR_WAKE_PENDING', 503, 'the tenant is still waking; retry after the given time'),
   wakeFailed: defineError('SUP_ERR_WAKE_FAILED', 502, 'the tenant failed to start'),
   wakeCancelled: defineError('SUP_ERR_WAKE_CANCELLED', 409, 'the wake was cancelled by a stop'),
+  subnetConflict: defineError(
+    'SUP_ERR_SUBNET_CONFLICT',
+    503,
+    'the engine refused the tenant subnet: it overlaps a network',
+  ),
   subnetPoolExhausted: defineError('SUP_ERR_SUBNET_POOL_EXHAUSTED', 503, 'no free subnet left in TENANT_SUBNET_POOL'),
   runtimeUnavailable: defineError('SUP_ERR_RUNTIME_UNAVAILABLE', 503, 'the container engine is not reachable'),
   storeTooNew: defineError('SUP_ERR_STORE_TOO_NEW', 500, 'the database was written by a newer supervisor'),

@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { availableParallelism, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { ConfigError, isTenancyError, loggerOptions } from '@tenancy/shared';
 import { pino } from 'pino';
@@ -8,6 +9,7 @@ import { createMetrics } from './http/metrics.js';
 import { TenantController } from './lifecycle/controller.js';
 import { createPlanTable } from './plans.js';
 import { createDockerRuntime } from './runtime/docker-runtime.js';
+import { availableMemory } from './runtime/host-memory.js';
 import { parseExtraLabels } from './runtime/labels.js';
 import { createStore, openDatabase } from './store/index.js';
 import { parseTenantEnv } from './tenant-env.js';
@@ -44,13 +46,18 @@ async function main(): Promise<void> {
       .filter(Boolean),
     port: config.TENANT_PORT,
   });
-  const metrics = createMetrics(() => store.tenants.countByState());
+  // The controller exists by the time metrics are collected.
+  const metrics = createMetrics(
+    () => store.tenants.countByState(),
+    () => controller.queueLength,
+  );
   const controller = new TenantController({
     runtime,
     store,
     plans,
     log,
     observer: metrics.observer,
+    availableMemory,
     settings: {
       namespaceKey: config.TENANT_NAMESPACE_KEY,
       instance: config.TENANCY_INSTANCE,
@@ -60,11 +67,16 @@ async function main(): Promise<void> {
       subnetPool: config.TENANT_SUBNET_POOL,
       subnetPrefix: config.TENANT_SUBNET_PREFIX,
       idleTimeoutMs: config.IDLE_TIMEOUT,
+      pauseTimeoutMs: config.PAUSE_TIMEOUT,
+      memoryReserveBytes: config.MEMORY_RESERVE,
       warmupTimeoutMs: config.WARMUP_TIMEOUT,
       stopGraceMs: config.STOP_GRACE,
       probeIntervalMs: config.HEALTH_PROBE_INTERVAL,
+      probeMaxIntervalMs: config.HEALTH_PROBE_MAX_INTERVAL,
       reaperIntervalMs: config.REAPER_INTERVAL,
-      maxRunning: config.MAX_RUNNING_TENANTS,
+      // Sized from the host when not set: idle tenants use ~25 MiB, busy ones more.
+      maxRunning: config.MAX_RUNNING_TENANTS || Math.max(10, Math.floor(totalmem() / (96 * 1024 ** 2))),
+      wakeConcurrency: config.WAKE_CONCURRENCY || 2 * availableParallelism(),
       capacityPolicy: config.CAPACITY_POLICY,
       evictMinIdleMs: config.EVICT_MIN_IDLE,
       extraEnv,

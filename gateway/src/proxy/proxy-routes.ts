@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ActivityRecorder } from '../activity/activity-recorder.js';
 import type { GatewayConfig } from '../config.js';
 import { errors } from '../errors.js';
-import { isNavigation } from '../http/navigation.js';
+import { isNavigation, prefersAsync } from '../http/navigation.js';
 import type { Authenticator } from '../session/authenticator.js';
 import type { Session } from '../session/tokens.js';
 import type { SupervisorClient } from '../supervisor/client.js';
@@ -51,22 +51,26 @@ export async function proxyRoutes(app: FastifyInstance, options: ProxyOptions): 
     const cached = routes.get(session.userId);
     if (cached) return cached;
     let route = await supervisor.route(session.userId);
-    if (route.state !== 'running' || !route.endpoint) {
+    // A paused tenant thaws in tens of milliseconds: hold the request rather than show a page.
+    if (route.state !== 'running' && route.state !== 'paused') {
       const navigation = isNavigation(request);
-      const prefersAsync = /\brespond-async\b/i.test(String(request.headers.prefer ?? ''));
-      if (navigation || prefersAsync) {
-        supervisor.wake(session.userId, { wait: false, timeoutMs: 0 }).catch(() => undefined);
-        if (navigation) {
+      if (navigation || prefersAsync(request)) {
+        const pending = await supervisor.wake(session.userId, { wait: false, timeoutMs: 0 });
+        if (pending.state !== 'running' || !pending.endpoint) {
+          const retryAfterSeconds = pending.retryAfterSeconds ?? 2;
+          if (!navigation) throw errors.warming(undefined, { details: { retryAfterSeconds } });
           reply
             .code(503)
-            .header('retry-after', '2')
+            .header('retry-after', String(retryAfterSeconds))
             .header('cache-control', 'no-store')
             .type('text/html; charset=utf-8');
           reply.send(WAITING_PAGE);
           return undefined;
         }
-        throw errors.warming(undefined, { details: { retryAfterSeconds: 2 } });
+        route = pending;
       }
+    }
+    if (route.state !== 'running' || !route.endpoint) {
       route = await supervisor.wake(session.userId, { wait: true, timeoutMs: config.WARMUP_TIMEOUT });
     }
     routes.set(session.userId, route);

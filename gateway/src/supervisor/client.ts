@@ -46,8 +46,15 @@ export function createSupervisorClient(baseUrl: string, token: string): Supervis
 
   return {
     upsertUser: (userId, body) => call('PUT', path(INTERNAL_ROUTES.upsertUser, userId), body, 5_000),
+    // The supervisor answers a waiting wake within timeoutMs (503 SUP_ERR_WAKE_PENDING when the
+    // tenant is not ready by then); the margin covers the answer's way back on a busy host.
     wake: (userId, { wait, timeoutMs }) =>
-      call('POST', path(INTERNAL_ROUTES.wake, userId), { wait }, wait ? timeoutMs + 5_000 : 5_000),
+      call(
+        'POST',
+        path(INTERNAL_ROUTES.wake, userId),
+        wait ? { wait, timeoutMs } : { wait },
+        wait ? timeoutMs + 5_000 : 5_000,
+      ),
     route: (userId) => call('GET', path(INTERNAL_ROUTES.route, userId), undefined, 5_000),
     async wakeEvents(userId, signal) {
       const res = await fetch(`${base}${path(INTERNAL_ROUTES.wakeEvents, userId)}`, { headers, signal }).catch(
@@ -84,7 +91,7 @@ function fromSupervisor(status: number, payload: Record<string, unknown>, retryA
   switch (code) {
     case 'SUP_ERR_CAPACITY_FULL':
       return errors.capacity(undefined, {
-        details: { retryAfterSeconds: Number(retryAfter ?? payload.retryAfterSeconds ?? 30) },
+        details: { retryAfterSeconds: retryAfterOf(retryAfter, payload, 30) },
       });
     case 'SUP_ERR_USER_DISABLED':
       return errors.userDisabled();
@@ -93,7 +100,9 @@ function fromSupervisor(status: number, payload: Record<string, unknown>, retryA
     case 'SUP_ERR_USER_NOT_FOUND':
       return errors.sessionInvalid('your account is not known here any more; sign in again');
     case 'SUP_ERR_WAKE_TIMEOUT':
-      return errors.wakeTimeout();
+      return errors.wakeTimeout(undefined, { details: { retryAfterSeconds: retryAfterOf(retryAfter, payload, 5) } });
+    case 'SUP_ERR_WAKE_PENDING':
+      return errors.wakePending(message, { details: { retryAfterSeconds: retryAfterOf(retryAfter, payload, 2) } });
     case 'SUP_ERR_WAKE_FAILED':
     case 'SUP_ERR_WAKE_CANCELLED':
       return errors.wakeFailed(message);
@@ -102,4 +111,10 @@ function fromSupervisor(status: number, payload: Record<string, unknown>, retryA
     default:
       return errors.supervisorUnavailable(`supervisor answered ${status} ${code}`.trim());
   }
+}
+
+/** The supervisor's Retry-After (header, else body), or `fallback` seconds when it gave none usable. */
+function retryAfterOf(header: string | null, payload: Record<string, unknown>, fallback: number): number {
+  const seconds = Number(header ?? payload.retryAfterSeconds);
+  return Number.isInteger(seconds) && seconds > 0 ? seconds : fallback;
 }

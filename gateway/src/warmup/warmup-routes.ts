@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { GatewayConfig } from '../config.js';
 import { errors } from '../errors.js';
+import { prefersAsync } from '../http/navigation.js';
 import type { RouteCache } from '../proxy/route-cache.js';
 import type { Authenticator } from '../session/authenticator.js';
 import type { SupervisorClient } from '../supervisor/client.js';
@@ -30,6 +31,15 @@ export const warmupRoutes: FastifyPluginAsyncTypebox<WarmupRoutesOptions> = asyn
       const session = await authenticator.authenticate(request, reply);
       if (request.body?.user_id !== undefined && request.body.user_id !== session.userId) throw errors.userMismatch();
       const started = performance.now();
+      if (prefersAsync(request)) {
+        const pending = await supervisor.wake(session.userId, { wait: false, timeoutMs: 0 });
+        if (pending.state !== 'running') {
+          throw errors.warming(
+            pending.position ? `your container is number ${pending.position} in line to start` : undefined,
+            { details: { retryAfterSeconds: pending.retryAfterSeconds ?? 2, position: pending.position ?? null } },
+          );
+        }
+      }
       const route = await supervisor.wake(session.userId, { wait: true, timeoutMs: config.WARMUP_TIMEOUT });
       routes.set(session.userId, route);
       return {

@@ -21,7 +21,8 @@ t.test('supervisor errors become the gateway’s own codes; no SUP_ERR_* reaches
     [404, 'SUP_ERR_USER_NOT_FOUND', 401, 'GW_ERR_SESSION_INVALID'],
     [403, 'SUP_ERR_USER_DISABLED', 403, 'GW_ERR_USER_DISABLED'],
     [429, 'SUP_ERR_CAPACITY_FULL', 429, 'GW_ERR_CAPACITY_FULL'],
-    [504, 'SUP_ERR_WAKE_TIMEOUT', 504, 'GW_ERR_TENANT_WAKE_TIMEOUT'],
+    [503, 'SUP_ERR_WAKE_TIMEOUT', 503, 'GW_ERR_TENANT_WAKE_TIMEOUT'],
+    [503, 'SUP_ERR_WAKE_PENDING', 503, 'GW_ERR_TENANT_WAKE_PENDING'],
     [502, 'SUP_ERR_WAKE_FAILED', 502, 'GW_ERR_TENANT_WAKE_FAILED'],
     [409, 'SUP_ERR_WAKE_CANCELLED', 502, 'GW_ERR_TENANT_WAKE_FAILED'],
     [500, 'SUP_ERR_INTERNAL', 503, 'GW_ERR_SUPERVISOR_UNAVAILABLE'],
@@ -31,5 +32,20 @@ t.test('supervisor errors become the gateway’s own codes; no SUP_ERR_* reaches
     const client = await answering(t, status, code, code === 'SUP_ERR_CAPACITY_FULL' ? { 'retry-after': '7' } : {});
     const err = await client.wake('alice', { wait: true, timeoutMs: 1_000 }).catch((e: unknown) => e);
     t.match(err, { statusCode: expectedStatus, code: expectedCode }, code);
+  }
+});
+
+t.test('a supervisor’s Retry-After reaches the caller; one it did not give gets a sane default', async (t) => {
+  const rows: [string, Record<string, string>, number][] = [
+    ['SUP_ERR_WAKE_PENDING', { 'retry-after': '12' }, 12],
+    ['SUP_ERR_WAKE_PENDING', {}, 2],
+    ['SUP_ERR_WAKE_PENDING', { 'retry-after': 'soon' }, 2],
+    ['SUP_ERR_WAKE_TIMEOUT', { 'retry-after': '4' }, 4],
+    ['SUP_ERR_CAPACITY_FULL', {}, 30],
+  ];
+  for (const [code, headers, seconds] of rows) {
+    const client = await answering(t, code === 'SUP_ERR_CAPACITY_FULL' ? 429 : 503, code, headers);
+    const err = await client.wake('alice', { wait: true, timeoutMs: 1_000 }).catch((e: unknown) => e);
+    t.match(err, { details: { retryAfterSeconds: seconds } }, `${code} ${JSON.stringify(headers)}`);
   }
 });

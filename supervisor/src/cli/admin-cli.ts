@@ -4,7 +4,7 @@
  *   tenancy-admin list [--state running] [--json]
  *   tenancy-admin status <user> [--json]
  *   tenancy-admin logs <user> [--tail 200]
- *   tenancy-admin start <user> | stop <user>
+ *   tenancy-admin start <user> | pause <user> | stop <user>
  *   tenancy-admin delete <user> --yes
  *   tenancy-admin audit [--user <user>] [--action tenant.stop] [--limit 50] [--json]
  *   tenancy-admin summary [--json]
@@ -23,7 +23,8 @@ commands:
   status USER                     one tenant in full
   logs USER [--tail N]            the last N lines of the tenant's container output
   start USER                      wake the tenant and wait until it is ready
-  stop USER                       put the tenant to sleep
+  pause USER                      freeze the tenant (memory kept, wakes in milliseconds)
+  stop USER                       stop the tenant's container
   delete USER --yes               remove the tenant's container, network and volumes
   disable USER                    refuse the user's logins and wakes, and stop their container
   enable USER                     allow the user again
@@ -56,10 +57,22 @@ async function call(
   path: string,
 ): Promise<{ status: number; body: unknown; text: string }> {
   let res: Response;
-  try {
-    res = await fetch(`${conn.url}${path}`, { method, headers: { authorization: `Bearer ${conn.token}` } });
-  } catch (err) {
-    throw new CliError(`cannot reach the supervisor at ${conn.url}: ${(err as Error).cause ?? (err as Error).message}`);
+  for (;;) {
+    try {
+      res = await fetch(`${conn.url}${path}`, { method, headers: { authorization: `Bearer ${conn.token}` } });
+    } catch (err) {
+      throw new CliError(
+        `cannot reach the supervisor at ${conn.url}: ${(err as Error).cause ?? (err as Error).message}`,
+      );
+    }
+    // A start still in the queue or booting: the supervisor says when to ask again, so do.
+    if (res.status !== 503 || !res.headers.has('retry-after')) break;
+    const body = (await res
+      .clone()
+      .json()
+      .catch(() => ({}))) as { code?: string };
+    if (body.code !== 'SUP_ERR_WAKE_PENDING') break;
+    await new Promise((resolve) => setTimeout(resolve, Number(res.headers.get('retry-after')) * 1000 || 1000));
   }
   const text = await res.text();
   let body: unknown = text;
@@ -122,6 +135,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: (text: 
     }
     case 'status':
     case 'start':
+    case 'pause':
     case 'stop': {
       const method = command === 'status' ? 'GET' : 'POST';
       const path = command === 'status' ? `/v1/tenants/${needUser()}` : `/v1/tenants/${needUser()}/${command}`;
@@ -138,6 +152,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: (text: 
             ['endpoint', t.endpoint ?? ''],
             ['last activity', formatTime(t.lastActivity)],
             ['sleeps at', formatTime(t.idleDeadline)],
+            ['paused at', formatTime(t.pausedAt)],
             ['stop reason', [t.stopReason, t.stopDetail].filter(Boolean).join(': ')],
             ['wakes', `${t.wakeCount} (last took ${t.lastWakeMs ?? '-'} ms, ${t.failureCount} failed)`],
             [

@@ -41,11 +41,12 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
       userId: tenant.userId,
       tenantId: tenant.tenantHash,
       state: tenant.state,
-      phase: tenant.phase,
+      phase: tenant.state === 'waking' ? (controller.phaseOf(tenant.userId) ?? tenant.phase) : null,
       endpoint: tenant.endpointUrl,
       plan,
       lastActivity: tenant.lastActivity,
       idleDeadline: tenant.idleDeadline,
+      pausedAt: tenant.pausedAt,
       stopReason: tenant.stopReason,
       stopDetail: tenant.stopDetail,
       wakeCount: tenant.wakeCount,
@@ -110,6 +111,17 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
       const { userId } = request.params;
       tenantOr404(userId);
       await controller.stop(userId, 'admin', 'admin');
+      return view(tenantOr404(userId));
+    },
+  );
+
+  app.post(
+    '/v1/tenants/:userId/pause',
+    { schema: { params: UserParams, response: { 200: TenantView, ...notFound } } },
+    async (request) => {
+      const { userId } = request.params;
+      tenantOr404(userId);
+      await controller.pause(userId, 'admin', 'admin');
       return view(tenantOr404(userId));
     },
   );

@@ -30,7 +30,11 @@ export const internalRoutes: FastifyPluginAsyncTypebox<InternalRoutesOptions> = 
   app.post(
     INTERNAL_ROUTES.wake,
     { schema: { params: UserParams, body: Type.Optional(WakeBody), response: { 200: TenantRoute } } },
-    async (request) => controller.wake(request.params.userId, { wait: request.body?.wait ?? false }),
+    async (request) =>
+      controller.wake(request.params.userId, {
+        wait: request.body?.wait ?? false,
+        ...(request.body?.timeoutMs ? { timeoutMs: request.body.timeoutMs } : {}),
+      }),
   );
 
   app.get(INTERNAL_ROUTES.wakeEvents, { schema: { params: UserParams } }, async (request, reply) =>

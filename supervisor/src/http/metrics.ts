@@ -8,9 +8,12 @@ export interface SupervisorMetrics {
   observer: ControllerObserver;
 }
 
-const STATES: readonly TenantState[] = ['asleep', 'waking', 'running', 'stopping', 'failed'];
+const STATES: readonly TenantState[] = ['asleep', 'waking', 'running', 'paused', 'stopping', 'failed'];
 
-export function createMetrics(countByState: () => Partial<Record<TenantState, number>>): SupervisorMetrics {
+export function createMetrics(
+  countByState: () => Partial<Record<TenantState, number>>,
+  queueLength: () => number = () => 0,
+): SupervisorMetrics {
   const registry = new Registry();
   new Gauge({
     name: 'tenancy_tenants',
@@ -21,6 +24,20 @@ export function createMetrics(countByState: () => Partial<Record<TenantState, nu
       const counts = countByState();
       for (const state of STATES) this.set({ state }, counts[state] ?? 0);
     },
+  });
+  new Gauge({
+    name: 'tenancy_start_queue_length',
+    help: 'Wakes waiting for a start slot (WAKE_CONCURRENCY)',
+    registers: [registry],
+    collect() {
+      this.set(queueLength());
+    },
+  });
+  const pauses = new Counter({
+    name: 'tenancy_pauses_total',
+    help: 'Tenants paused (first stage of sleep) by reason',
+    labelNames: ['reason'],
+    registers: [registry],
   });
   const wakes = new Counter({
     name: 'tenancy_wakes_total',
@@ -49,6 +66,9 @@ export function createMetrics(countByState: () => Partial<Record<TenantState, nu
       },
       stopped(reason: StopReason) {
         stops.inc({ reason });
+      },
+      paused(reason) {
+        pauses.inc({ reason });
       },
     },
   };

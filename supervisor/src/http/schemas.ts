@@ -25,6 +25,7 @@ export const TenantView = Type.Object({
   plan: PlanName,
   lastActivity: Nullable(Type.Number()),
   idleDeadline: Nullable(Type.Number()),
+  pausedAt: Nullable(Type.Number({ description: 'When the tenant was paused, while it is' })),
   stopReason: Nullable(StopReason),
   stopDetail: Nullable(Type.String()),
   wakeCount: Type.Integer(),

@@ -1,15 +1,20 @@
-import { isTenancyError, type StopReason, type TenantRoute, type WakeProgress } from '@tenancy/shared';
+import type { StopReason, TenantRoute, WakeProgress } from '@tenancy/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import { errors } from '../errors.js';
 import type { PlanTable } from '../plans.js';
-import { deriveIdentity, objectNames, type TenantObjectNames } from '../runtime/names.js';
-import { firstFreeSubnet, parseCidr } from '../runtime/subnet-pool.js';
-import type { RuntimeEvent, TenantRuntime, TenantSpec } from '../runtime/types.js';
-import { isIdle, pickEvictionVictim } from './idle.js';
-import type { LifecycleStore, TenantRecord } from './ports.js';
-import { holdsCapacity, type LifecycleEffect, type LifecycleEvent, transition } from './state-machine.js';
+import { objectNames, type TenantObjectNames } from '../runtime/names.js';
+import type { RuntimeEvent, TenantRuntime } from '../runtime/types.js';
+import { Capacity, listAll } from './capacity.js';
+import { byLeastRecentActivity, isIdle, isPauseOver } from './idle.js';
+import type { LifecycleStore } from './ports.js';
+import { reconcile } from './reconciler.js';
+import { StartQueue } from './start-queue.js';
+import { SubnetAllocator } from './subnet-allocator.js';
+import { type TenantRef, tenantRef } from './tenant-ref.js';
+import { TenantStates } from './tenant-states.js';
 import { readTenantSummary } from './tenant-summary.js';
-import { healthPercent, type ProgressListener, WakeProgressChannel } from './wake-progress.js';
+import type { ProgressListener } from './wake-progress.js';
+import { CANCELLED, routeOf, type WakeAttempt, type WakeObserver, Waker } from './waker.js';
 
 /** Settings of the controller, taken from the supervisor's config. Durations in milliseconds. */
 export interface ControllerSettings {
@@ -21,11 +26,18 @@ export interface ControllerSettings {
   subnetPool: string;
   subnetPrefix: number;
   idleTimeoutMs: number;
+  /** Second stage of sleep: a paused tenant is stopped after this; 0 = stop at once, never pause. */
+  pauseTimeoutMs: number;
+  /** Paused tenants are stopped early (least recently active first) while less memory is available. */
+  memoryReserveBytes: number;
   warmupTimeoutMs: number;
   stopGraceMs: number;
   probeIntervalMs: number;
+  probeMaxIntervalMs: number;
   reaperIntervalMs: number;
   maxRunning: number;
+  /** Most container starts at once (WAKE_CONCURRENCY); further starts queue in order. */
+  wakeConcurrency: number;
   capacityPolicy: 'evict' | 'reject';
   evictMinIdleMs: number;
   /** Extra environment for every tenant app (TENANT_ENV). */
@@ -35,10 +47,13 @@ export interface ControllerSettings {
 }
 
 /** Observers the controller reports to (metrics); all optional. */
-export interface ControllerObserver {
-  wakeFinished?(result: 'ok' | 'failed' | 'timeout' | 'cancelled', ms: number): void;
+export interface ControllerObserver extends WakeObserver {
   stopped?(reason: StopReason): void;
+  paused?(reason: SleepReason): void;
 }
+
+/** Why a running tenant is put to sleep by the platform. */
+export type SleepReason = 'idle' | 'capacity' | 'admin';
 
 export interface ControllerDeps {
   runtime: TenantRuntime;
@@ -49,67 +64,113 @@ export interface ControllerDeps {
   observer?: ControllerObserver;
   /** Clock, epoch milliseconds. */
   now?: () => number;
-}
-
-/** One wake in flight: every concurrent caller shares its promise. */
-interface WakeAttempt {
-  promise: Promise<TenantRoute>;
-  abort: AbortController;
-  progress: WakeProgressChannel;
+  /** Memory the host can still give, bytes (default: /proc/meminfo's MemAvailable). */
+  availableMemory?: () => number;
 }
 
 /** In-memory companions of a tenant's persisted record, for operations in flight. */
 interface Entry {
   wake?: WakeAttempt;
   stopping?: Promise<void>;
+  pausing?: Promise<void>;
 }
 
-const CANCELLED = Symbol('wake cancelled by a stop');
-
-/** Longest a single health probe may take. */
-const PROBE_TIMEOUT_MS = 500;
-
 /**
- * Owns the lifecycle of every tenant: single-flight wakes with progress, stops, the idle reaper,
- * capacity, and reconciliation with what the engine runs. Decisions come from the pure state
- * machine; this class performs them against the runtime and the store.
+ * Owns the lifecycle of every tenant and is the one door to it: wakes (single-flight, admitted
+ * through the start queue), two-stage sleep (pause, then stop), the reaper, capacity, and
+ * reconciliation with the engine. Each concern lives in its own module; the state machine
+ * (through {@link TenantStates}) is the only code that sets a tenant's state.
  */
 export class TenantController {
   private readonly entries = new Map<string, Entry>();
   private readonly now: () => number;
-  private readonly pool;
+  private readonly states: TenantStates;
+  private readonly capacity: Capacity;
+  private readonly queue: StartQueue;
+  private readonly waker: Waker;
+  private readonly availableMemory: () => number;
   private reaper: NodeJS.Timeout | undefined;
   private unwatch: (() => void) | undefined;
   private closed = false;
   private readonly unrouteListeners = new Set<(userId: string) => void>();
 
   constructor(private readonly deps: ControllerDeps) {
+    const { settings, store, runtime } = deps;
     this.now = deps.now ?? Date.now;
-    this.pool = parseCidr(deps.settings.subnetPool);
+    this.availableMemory = deps.availableMemory ?? (() => Number.POSITIVE_INFINITY);
+    this.states = new TenantStates(store, (userId) => this.unroute(userId), this.now);
+    this.capacity = new Capacity(store, {
+      maxRunning: settings.maxRunning,
+      policy: settings.capacityPolicy,
+      evictMinIdleMs: settings.evictMinIdleMs,
+    });
+    this.queue = new StartQueue(settings.wakeConcurrency);
+    this.waker = new Waker({
+      runtime,
+      store,
+      states: this.states,
+      queue: this.queue,
+      subnets: new SubnetAllocator(store, runtime, settings.subnetPool, settings.subnetPrefix),
+      plans: deps.plans,
+      settings: {
+        image: settings.image,
+        port: settings.port,
+        healthPath: settings.healthPath,
+        idleTimeoutMs: settings.idleTimeoutMs,
+        warmupTimeoutMs: settings.warmupTimeoutMs,
+        stopGraceMs: settings.stopGraceMs,
+        probe: { firstIntervalMs: settings.probeIntervalMs, maxIntervalMs: settings.probeMaxIntervalMs },
+        extraEnv: settings.extraEnv,
+        ...(settings.summaryUrl ? { summaryUrl: settings.summaryUrl } : {}),
+      },
+      log: deps.log,
+      ...(deps.observer ? { observer: deps.observer } : {}),
+      now: this.now,
+    });
   }
 
   /** Docker object names of a user's tenant. */
   namesFor(userId: string): TenantObjectNames {
-    return objectNames(this.deps.settings.instance, deriveIdentity(this.deps.settings.namespaceKey, userId).hash);
+    return this.ref(userId).names;
   }
 
-  /** The gateway's view of a tenant, without waking it. */
+  /** Starts waiting for a start slot (the start queue's length). */
+  get queueLength(): number {
+    return this.queue.length;
+  }
+
+  /** The gateway's view of a tenant, without waking it; a wake in flight says where it stands. */
   route(userId: string): TenantRoute {
     const tenant = this.deps.store.tenants.get(userId);
     if (!tenant) return { state: 'asleep' };
-    return this.routeOf(tenant);
+    const entry = this.entries.get(userId);
+    if (entry?.pausing) return { state: 'paused' };
+    if (entry?.wake) return this.pendingView(entry.wake);
+    return routeOf(tenant, this.ref(userId).secret);
+  }
+
+  /** The live phase of the tenant's wake, when one is in flight. */
+  phaseOf(userId: string): WakeProgress['phase'] | undefined {
+    return this.entries.get(userId)?.wake?.progress.latest?.phase;
   }
 
   /**
-   * Wakes the user's tenant. Concurrent calls share one attempt; with `wait` the call resolves
-   * when the tenant is ready (or rejects with the attempt's error), without it at once.
+   * Wakes the user's tenant. Concurrent calls share one attempt. Without `wait` the call answers
+   * at once with where the wake stands; with it, when the tenant is ready or the attempt failed,
+   * or after `timeoutMs` (default and cap: WARMUP_TIMEOUT) with 503 `SUP_ERR_WAKE_PENDING` and a
+   * retry time while the wake goes on.
    */
-  async wake(userId: string, options: { wait: boolean; actor?: string } = { wait: true }): Promise<TenantRoute> {
-    const user = this.deps.store.users.get(userId);
+  async wake(
+    userId: string,
+    options: { wait: boolean; actor?: string; timeoutMs?: number } = { wait: true },
+  ): Promise<TenantRoute> {
+    const { store } = this.deps;
+    const user = store.users.get(userId);
     if (!user) throw errors.userNotFound();
+    const actor = options.actor ?? 'gateway';
     if (user.disabled) {
-      this.deps.store.audit.append({
-        actor: options.actor ?? 'gateway',
+      store.audit.append({
+        actor,
         action: 'tenant.wake',
         target: userId,
         result: 'denied',
@@ -117,26 +178,92 @@ export class TenantController {
       });
       throw errors.userDisabled();
     }
-    const entry = this.entry(userId);
-
-    if (entry.stopping) await entry.stopping;
-    if (!entry.wake) {
-      const tenant = this.deps.store.tenants.ensure(
-        userId,
-        deriveIdentity(this.deps.settings.namespaceKey, userId).hash,
-      );
-      if (tenant.state === 'running') return this.routeOf(tenant);
-      await this.makeRoom(userId);
-      // makeRoom may have awaited: another caller may have started the wake meanwhile.
-      if (!entry.wake) {
-        const { effects } = this.apply(userId, { type: 'wake' });
-        if (effects.some((effect) => effect.type === 'begin-wake')) this.beginWake(userId, entry, options.actor);
-      }
+    const ref = this.ref(userId);
+    let early: TenantRoute | undefined;
+    try {
+      early = await this.admit(ref, actor);
+    } finally {
+      this.forget(userId);
     }
-    const attempt = entry.wake;
+    if (early) return early;
+    const attempt = this.entries.get(userId)?.wake;
     if (!attempt) return this.route(userId);
-    if (!options.wait) return { state: 'waking', phase: attempt.progress.latest?.phase ?? 'queued' };
-    return attempt.promise;
+    if (!options.wait) return this.pendingView(attempt);
+    const budget = Math.min(
+      options.timeoutMs ?? this.deps.settings.warmupTimeoutMs,
+      this.deps.settings.warmupTimeoutMs,
+    );
+    return this.waitFor(attempt, budget);
+  }
+
+  /**
+   * Takes a start slot and begins the wake, unless the tenant runs or a wake is in flight.
+   * Checking for room and taking the slot happen in one turn of the event loop: evicting a
+   * tenant for room awaits, so after it the check is made again.
+   */
+  private async admit(ref: TenantRef, actor: string): Promise<TenantRoute | undefined> {
+    const { store, log } = this.deps;
+    for (let evictions = 0; ; evictions++) {
+      // A stop or pause in flight finishes first; the wake starts from where it left the tenant.
+      const entry = await this.settled(ref.userId);
+      if (entry.wake) return undefined;
+      const tenant = store.tenants.ensure(ref.userId, ref.hash);
+      if (tenant.state === 'running') return routeOf(tenant, ref.secret);
+      if (this.capacity.hasRoom(ref.userId)) {
+        const { effects } = this.states.apply(ref.userId, { type: 'wake' }, { lastWakeStartedAt: this.now() });
+        const resume = effects.some((effect) => effect.type === 'begin-resume');
+        if (resume || effects.some((effect) => effect.type === 'begin-wake')) {
+          const attempt = this.waker.begin(ref, resume, actor);
+          entry.wake = attempt;
+          void attempt.promise
+            .catch(() => undefined)
+            .finally(() => {
+              if (entry.wake === attempt) entry.wake = undefined;
+              this.forget(ref.userId);
+            });
+        }
+        return undefined;
+      }
+      const victim = evictions < 3 ? this.capacity.victim(this.now(), (userId) => this.isBusy(userId)) : undefined;
+      if (!victim) throw errors.capacityFull(undefined, { details: { retryAfterSeconds: 30 } });
+      log.info({ userId: victim.userId, forUserId: ref.userId }, 'evicting tenant for capacity');
+      await this.sleep(victim.userId, 'capacity');
+    }
+  }
+
+  /** The tenant's entry once no stop or pause is in flight (they may forget the entry they had). */
+  private async settled(userId: string): Promise<Entry> {
+    for (;;) {
+      const entry = this.entry(userId);
+      const busy = entry.stopping ?? entry.pausing;
+      if (!busy) return entry;
+      await busy;
+    }
+  }
+
+  /** The attempt's result, or 503 `SUP_ERR_WAKE_PENDING` after `budgetMs` while it goes on. */
+  private waitFor(attempt: WakeAttempt, budgetMs: number): Promise<TenantRoute> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const { retryAfterSeconds, position } = this.pendingView(attempt);
+        reject(
+          errors.wakePending(
+            position ? `your container is number ${position} in line to start` : 'your container is still starting',
+            { details: { retryAfterSeconds: retryAfterSeconds ?? 2 } },
+          ),
+        );
+      }, budgetMs);
+      attempt.promise.then(resolve, reject).finally(() => clearTimeout(timer));
+    });
+  }
+
+  /** Where a wake in flight stands, with an honest guess of when asking again is worth it. */
+  private pendingView(attempt: WakeAttempt): TenantRoute {
+    const view: TenantRoute = { state: 'waking', phase: attempt.progress.latest?.phase ?? 'queued' };
+    if (attempt.position !== undefined) view.position = attempt.position;
+    const waitMs = this.queue.estimateWaitMs(attempt.position ?? 0) + this.queue.estimateWaitMs(1);
+    view.retryAfterSeconds = Math.max(1, Math.ceil(waitMs / 1000));
+    return view;
   }
 
   /**
@@ -160,9 +287,59 @@ export class TenantController {
     return () => undefined;
   }
 
+  /**
+   * Puts a running tenant to sleep the cheapest way memory allows: paused (frozen, wakes in tens
+   * of milliseconds) unless PAUSE_TIMEOUT is 0, else stopped.
+   */
+  async sleep(userId: string, reason: SleepReason, actor = 'system'): Promise<void> {
+    if (this.deps.settings.pauseTimeoutMs > 0) return this.pause(userId, reason, actor);
+    return this.stop(userId, reason, actor);
+  }
+
+  /** Freezes a running tenant: memory kept, no CPU, routes dropped. A no-op in any other state. */
+  async pause(userId: string, reason: SleepReason, actor = 'system'): Promise<void> {
+    const entry = this.entry(userId);
+    if (entry.stopping || entry.pausing || entry.wake) {
+      this.forget(userId);
+      return;
+    }
+    const { changed, tenant } = this.states.apply(userId, { type: 'pause' });
+    if (!changed) {
+      this.forget(userId);
+      return;
+    }
+    const ref = this.ref(userId);
+    entry.pausing = this.deps.runtime
+      .pause(ref.names)
+      .then(
+        () => {
+          this.deps.store.audit.append({
+            actor,
+            action: 'tenant.pause',
+            target: userId,
+            result: 'ok',
+            detail: { reason },
+          });
+          this.deps.observer?.paused?.(reason);
+          this.deps.log.info({ userId, tenantId: tenant.tenantHash, reason }, 'tenant paused');
+        },
+        (err: unknown) => {
+          this.states.apply(userId, { type: 'pause-failed' });
+          this.deps.log.error({ userId, tenantId: tenant.tenantHash, err }, 'pausing tenant failed; it keeps running');
+        },
+      )
+      .finally(() => {
+        entry.pausing = undefined;
+        this.forget(userId);
+      });
+    return entry.pausing;
+  }
+
   /** Stops the user's tenant; idempotent. A wake in progress is cancelled first. */
   async stop(userId: string, reason: StopReason, actor = 'system'): Promise<void> {
-    const entry = this.entry(userId);
+    const current = this.entries.get(userId)?.stopping;
+    if (current) return current;
+    const entry = await this.settled(userId);
     if (entry.stopping) return entry.stopping;
     const stopping = this.runStop(userId, entry, reason, actor).finally(() => {
       entry.stopping = undefined;
@@ -176,8 +353,7 @@ export class TenantController {
   async remove(userId: string, actor: string): Promise<void> {
     const tenant = this.deps.store.tenants.get(userId);
     if (tenant && tenant.state !== 'asleep') await this.stop(userId, 'admin', actor);
-    const names = this.namesFor(userId);
-    await this.deps.runtime.remove(names, { volumes: true });
+    await this.deps.runtime.remove(this.namesFor(userId), { volumes: true });
     this.deps.store.audit.append({ actor, action: 'tenant.delete', target: userId, result: 'ok' });
   }
 
@@ -188,19 +364,20 @@ export class TenantController {
   }
 
   /** Compares the store with the engine and fixes the store (never stops a running container). */
-  async reconcile(): Promise<void> {
-    const containers = new Map((await this.deps.runtime.list()).map((status) => [status.tenantHash, status]));
-    let after: string | undefined;
-    for (;;) {
-      const page = this.deps.store.tenants.list({ limit: 500, ...(after ? { after } : {}) });
-      for (const tenant of page) {
-        if (this.entries.get(tenant.userId)?.wake || this.entries.get(tenant.userId)?.stopping) continue;
-        const container = containers.get(tenant.tenantHash);
-        this.reconcileOne(tenant, container?.running === true, container?.endpointUrl, container?.oomKilled === true);
-      }
-      if (page.length < 500) break;
-      after = page[page.length - 1]?.userId;
-    }
+  reconcile(): Promise<void> {
+    const { runtime, store, log, settings } = this.deps;
+    return reconcile(
+      {
+        runtime,
+        inspect: (tenantHash) => runtime.inspect(objectNames(settings.instance, tenantHash)),
+        store,
+        states: this.states,
+        log,
+        idleTimeoutMs: settings.idleTimeoutMs,
+        now: this.now,
+      },
+      (userId) => this.isBusy(userId),
+    );
   }
 
   /** Starts the idle reaper and follows engine events. Call once after construction. */
@@ -220,28 +397,54 @@ export class TenantController {
     this.closed = true;
     if (this.reaper) clearInterval(this.reaper);
     this.unwatch?.();
-    const pending = [...this.entries.values()].flatMap((entry) => [entry.wake?.promise, entry.stopping]);
+    const pending = [...this.entries.values()].flatMap((entry) => [entry.wake?.promise, entry.stopping, entry.pausing]);
     await Promise.allSettled(pending.filter(Boolean));
   }
 
-  /** Puts every running tenant whose idle deadline has passed to sleep. */
+  /**
+   * The sleep schedule: running tenants past their idle deadline are paused (or stopped when
+   * PAUSE_TIMEOUT is 0), paused ones past PAUSE_TIMEOUT are stopped, and while the host has less
+   * memory available than MEMORY_RESERVE, paused tenants are stopped least recently active first.
+   */
   async reap(): Promise<void> {
+    const { settings, store } = this.deps;
     const now = this.now();
-    const idle = this.runningTenants().filter(
-      (tenant) => isIdle(tenant.idleDeadline, now) && !this.entries.get(tenant.userId)?.wake,
+    const idle = listAll(store, 'running').filter(
+      (tenant) => isIdle(tenant.idleDeadline, now) && !this.isBusy(tenant.userId),
     );
-    await Promise.allSettled(idle.map((tenant) => this.stop(tenant.userId, 'idle')));
+    const expired = listAll(store, 'paused').filter(
+      (tenant) => isPauseOver(tenant.pausedAt, now, settings.pauseTimeoutMs) && !this.isBusy(tenant.userId),
+    );
+    await Promise.allSettled([
+      ...idle.map((tenant) => this.sleep(tenant.userId, 'idle')),
+      ...expired.map((tenant) => this.stop(tenant.userId, 'idle')),
+    ]);
+    await this.relieveMemory();
   }
 
-  private runningTenants(): TenantRecord[] {
-    const all: TenantRecord[] = [];
-    let after: string | undefined;
-    for (;;) {
-      const page = this.deps.store.tenants.list({ state: 'running', limit: 500, ...(after ? { after } : {}) });
-      all.push(...page);
-      if (page.length < 500) return all;
-      after = page[page.length - 1]?.userId;
+  /** Stops paused tenants, least recently active first, until MEMORY_RESERVE is available again. */
+  private async relieveMemory(): Promise<void> {
+    const { settings, store, log } = this.deps;
+    if (this.availableMemory() >= settings.memoryReserveBytes) return;
+    const paused = byLeastRecentActivity(listAll(store, 'paused').filter((tenant) => !this.isBusy(tenant.userId)));
+    for (const tenant of paused) {
+      const available = this.availableMemory();
+      if (available >= settings.memoryReserveBytes) return;
+      log.info({ userId: tenant.userId, availableBytes: available }, 'memory low; stopping a paused tenant');
+      await this.stop(tenant.userId, 'memory').catch((err: unknown) => log.error({ err }, 'stop for memory failed'));
     }
+  }
+
+  private ref(userId: string): TenantRef {
+    const { namespaceKey, instance } = this.deps.settings;
+    return tenantRef(namespaceKey, instance, userId);
+  }
+
+  private isBusy(userId: string): boolean {
+    const entry = this.entries.get(userId);
+    return (
+      entry !== undefined && (entry.wake !== undefined || entry.stopping !== undefined || entry.pausing !== undefined)
+    );
   }
 
   private entry(userId: string): Entry {
@@ -254,295 +457,42 @@ export class TenantController {
   }
 
   private forget(userId: string): void {
-    const entry = this.entries.get(userId);
-    if (entry && !entry.wake && !entry.stopping) this.entries.delete(userId);
-  }
-
-  /** Applies a lifecycle event to the persisted state; returns the effects to perform. */
-  private apply(userId: string, event: LifecycleEvent): { effects: LifecycleEffect[]; tenant: TenantRecord } {
-    const tenant = this.deps.store.tenants.get(userId);
-    if (!tenant) throw errors.tenantNotFound();
-    const { next, effects } = transition(
-      { state: tenant.state, ...(tenant.phase ? { phase: tenant.phase } : {}) },
-      event,
-    );
-    if (next.state === tenant.state && (next.phase ?? null) === tenant.phase) return { effects, tenant };
-    const updated = this.deps.store.tenants.update(userId, { state: next.state, phase: next.phase ?? null });
-    if (tenant.state === 'running' && next.state !== 'running') this.unroute(userId);
-    return { effects, tenant: updated };
-  }
-
-  /** Frees a capacity slot for `userId` if the deployment is full, or throws 429. */
-  private async makeRoom(userId: string): Promise<void> {
-    const { maxRunning, capacityPolicy, evictMinIdleMs } = this.deps.settings;
-    for (let tries = 0; tries < 3; tries++) {
-      const counts = this.deps.store.tenants.countByState();
-      const busy = (counts.waking ?? 0) + (counts.running ?? 0) + (counts.stopping ?? 0);
-      const own = this.deps.store.tenants.get(userId);
-      if (busy - (own && holdsCapacity(own.state) ? 1 : 0) < maxRunning) return;
-      const victim =
-        capacityPolicy === 'evict'
-          ? pickEvictionVictim(
-              this.runningTenants().filter((tenant) => !this.entries.get(tenant.userId)?.stopping),
-              this.now(),
-              evictMinIdleMs,
-            )
-          : undefined;
-      if (!victim) break;
-      this.deps.log.info({ userId: victim.userId, forUserId: userId }, 'evicting tenant for capacity');
-      await this.stop(victim.userId, 'capacity');
-    }
-    throw errors.capacityFull(undefined, { details: { retryAfterSeconds: 30 } });
-  }
-
-  private beginWake(userId: string, entry: Entry, actor = 'gateway'): void {
-    const abort = new AbortController();
-    const progress = new WakeProgressChannel(this.now());
-    progress.emit('queued', this.now());
-    const attempt: WakeAttempt = {
-      abort,
-      progress,
-      promise: this.runWake(userId, abort, progress, actor).finally(() => {
-        if (entry.wake === attempt) entry.wake = undefined;
-        this.forget(userId);
-      }),
-    };
-    // Callers that did not wait still must not see an unhandled rejection.
-    attempt.promise.catch(() => undefined);
-    entry.wake = attempt;
-  }
-
-  private async runWake(
-    userId: string,
-    abort: AbortController,
-    progress: WakeProgressChannel,
-    actor: string,
-  ): Promise<TenantRoute> {
-    const { settings, runtime, store, log } = this.deps;
-    const startedAt = this.now();
-    const identity = deriveIdentity(settings.namespaceKey, userId);
-    const names = objectNames(settings.instance, identity.hash);
-    const timeout = AbortSignal.timeout(settings.warmupTimeoutMs);
-    const signal = AbortSignal.any([abort.signal, timeout]);
-    const phase = (name: 'creating' | 'starting' | 'waiting-health') => {
-      this.apply(userId, { type: 'phase', phase: name });
-      progress.emit(name, this.now());
-      signal.throwIfAborted();
-    };
-    store.tenants.update(userId, { lastWakeStartedAt: startedAt });
-
-    try {
-      phase('creating');
-      const subnet = await this.subnetFor(userId);
-      const user = store.users.get(userId);
-      const spec: TenantSpec = {
-        names,
-        tenantHash: identity.hash,
-        image: settings.image,
-        limits: this.deps.plans.limitsFor(user?.plan ?? 'free'),
-        subnet,
-        env: this.tenantEnv(userId, identity),
-        port: settings.port,
-        stopGraceMs: settings.stopGraceMs,
-      };
-      const ensured = await runtime.ensure(spec, signal);
-      store.tenants.update(userId, { containerId: ensured.containerId, networkName: names.network, subnet });
-
-      phase('starting');
-      const running = await runtime.start(names, signal);
-
-      phase('waiting-health');
-      await this.waitHealthy(running.endpointUrl, signal, progress, startedAt);
-
-      const readyAt = this.now();
-      this.apply(userId, { type: 'ready' });
-      const tenant = store.tenants.update(userId, {
-        containerId: running.containerId,
-        endpointUrl: running.endpointUrl,
-        stopReason: null,
-        stopDetail: null,
-        lastWakeReadyAt: readyAt,
-        lastWakeMs: readyAt - startedAt,
-        wakeCount: (store.tenants.get(userId)?.wakeCount ?? 0) + 1,
-      });
-      const touched = store.tenants.touchActivity(userId, readyAt, settings.idleTimeoutMs) ?? tenant;
-      progress.emit('ready', readyAt);
-      store.audit.append({
-        actor,
-        action: 'tenant.wake',
-        target: userId,
-        result: 'ok',
-        detail: { ms: readyAt - startedAt },
-      });
-      this.deps.observer?.wakeFinished?.('ok', readyAt - startedAt);
-      log.info({ userId, tenantId: identity.hash, ms: readyAt - startedAt, created: ensured.created }, 'tenant ready');
-      return this.routeOf(touched);
-    } catch (err) {
-      const ms = this.now() - startedAt;
-      if (abort.signal.aborted && abort.signal.reason === CANCELLED) {
-        progress.emit('failed', this.now(), { code: errors.wakeCancelled.code, message: 'stopped while waking' });
-        this.deps.observer?.wakeFinished?.('cancelled', ms);
-        throw errors.wakeCancelled();
-      }
-      const timedOut = timeout.aborted;
-      const failure = timedOut
-        ? errors.wakeTimeout(`the tenant did not become ready within ${settings.warmupTimeoutMs} ms`)
-        : errors.wakeFailed(isTenancyError(err) ? err.message : 'the tenant failed to start', { cause: err });
-      log.warn({ userId, tenantId: identity.hash, ms, err }, 'tenant wake failed');
-      const { effects } = this.apply(userId, { type: 'wake-failed', timedOut });
-      await this.perform(userId, names, effects, failure.message);
-      store.tenants.update(userId, { failureCount: (store.tenants.get(userId)?.failureCount ?? 0) + 1 });
-      progress.emit('failed', this.now(), { code: failure.code, message: failure.message });
-      store.audit.append({
-        actor,
-        action: 'tenant.wake',
-        target: userId,
-        result: 'error',
-        detail: { code: failure.code, message: failure.message, ms },
-      });
-      this.deps.observer?.wakeFinished?.(timedOut ? 'timeout' : 'failed', ms);
-      throw failure;
-    }
-  }
-
-  /**
-   * The tenant app's environment: the operator's extra variables, then what the platform sets
-   * (which always wins): the port, the secret and, when TENANT_SUMMARY_URL is set, where and
-   * with which token to push their usage summary.
-   */
-  private tenantEnv(userId: string, identity: { secret: string; summaryToken: string }): Record<string, string> {
-    const { settings } = this.deps;
-    return {
-      ...settings.extraEnv,
-      PORT: String(settings.port),
-      TENANT_SECRET: identity.secret,
-      ...(settings.summaryUrl
-        ? {
-            SUMMARY_URL: `${settings.summaryUrl.replace(/\/+$/, '')}/v1/tenants/${encodeURIComponent(userId)}/summary`,
-            SUMMARY_TOKEN: identity.summaryToken,
-          }
-        : {}),
-    };
-  }
-
-  /** Probes the health endpoint every few tens of milliseconds until it answers 2xx. */
-  private async waitHealthy(
-    endpointUrl: string,
-    signal: AbortSignal,
-    progress: WakeProgressChannel,
-    startedAt: number,
-  ): Promise<void> {
-    const url = new URL(this.deps.settings.healthPath, endpointUrl);
-    for (let probe = 0; ; probe++) {
-      signal.throwIfAborted();
-      try {
-        // Short per-probe timeout: a probe stuck on a connection that is not up yet must not
-        // delay readiness by more than this.
-        const res = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(PROBE_TIMEOUT_MS)]) });
-        await res.arrayBuffer();
-        if (res.ok) return;
-      } catch {
-        // Not listening yet; the wake's own signal ends the loop.
-      }
-      if (probe % 20 === 19) {
-        const elapsed = this.now() - startedAt;
-        progress.emit('waiting-health', this.now(), {
-          percent: healthPercent(elapsed, this.deps.settings.warmupTimeoutMs),
-        });
-      }
-      await sleep(this.deps.settings.probeIntervalMs, signal);
-    }
+    if (!this.isBusy(userId)) this.entries.delete(userId);
   }
 
   private async runStop(userId: string, entry: Entry, reason: StopReason, actor: string): Promise<void> {
-    const tenant = this.deps.store.tenants.get(userId);
-    if (!tenant) return;
-    const names = objectNames(this.deps.settings.instance, tenant.tenantHash);
-    const { effects } = this.apply(userId, { type: 'stop', reason });
-    if (effects.length === 0) return;
+    const { store, runtime, settings, log } = this.deps;
+    const before = store.tenants.get(userId);
+    if (!before) return;
+    const ref = this.ref(userId);
+    const { effects, changed } = this.states.apply(userId, { type: 'stop', reason });
+    if (!changed) return;
 
     if (effects.some((effect) => effect.type === 'cancel-wake') && entry.wake) {
       entry.wake.abort.abort(CANCELLED);
       await entry.wake.promise.catch(() => undefined);
     }
-    if (tenant.state === 'running' && tenant.endpointUrl && effects.some((e) => e.type === 'stop-container')) {
-      await this.collectSummary(userId, tenant.endpointUrl);
+    if (effects.some((effect) => effect.type === 'stop-container')) {
+      if (before.endpointUrl && (before.state === 'running' || before.state === 'paused')) {
+        // The summary is read from the app itself, which must be thawed to answer.
+        if (before.state === 'paused') await runtime.unpause(ref.names).catch(() => undefined);
+        await this.collectSummary(ref, before.endpointUrl);
+      }
+      await runtime.stop(ref.names, settings.stopGraceMs).catch((err: unknown) => {
+        log.error({ userId, err }, 'stopping tenant container failed');
+      });
     }
-    await this.perform(userId, names, effects, null);
-    this.apply(userId, { type: 'stopped' });
-    this.deps.store.tenants.update(userId, { endpointUrl: null, stopReason: reason, stopDetail: null, phase: null });
-    this.deps.store.audit.append({ actor, action: 'tenant.stop', target: userId, result: 'ok', detail: { reason } });
+    this.states.apply(userId, { type: 'stopped' }, { endpointUrl: null, stopReason: reason, stopDetail: null });
+    store.audit.append({ actor, action: 'tenant.stop', target: userId, result: 'ok', detail: { reason } });
     this.deps.observer?.stopped?.(reason);
-    this.deps.log.info({ userId, tenantId: tenant.tenantHash, reason }, 'tenant stopped');
+    log.info({ userId, tenantId: ref.hash, reason, from: before.state }, 'tenant stopped');
   }
 
   /** Keeps the tenant's usage figures current: read them while the app still answers. */
-  private async collectSummary(userId: string, endpointUrl: string): Promise<void> {
-    const summary = await readTenantSummary(
-      endpointUrl,
-      deriveIdentity(this.deps.settings.namespaceKey, userId).secret,
-    );
-    if (summary) this.deps.store.summaries.ingest(userId, summary);
-    else this.deps.log.debug({ userId }, 'no usage summary before stop');
-  }
-
-  /** Performs the effects the controller does not handle inline. */
-  private async perform(
-    userId: string,
-    names: TenantObjectNames,
-    effects: LifecycleEffect[],
-    detail: string | null,
-  ): Promise<void> {
-    for (const effect of effects) {
-      if (effect.type === 'stop-container') {
-        await this.deps.runtime.stop(names, this.deps.settings.stopGraceMs).catch((err: unknown) => {
-          this.deps.log.error({ userId, err }, 'stopping tenant container failed');
-        });
-      } else if (effect.type === 'record-stop') {
-        this.deps.store.tenants.update(userId, { stopReason: effect.reason, stopDetail: detail, endpointUrl: null });
-        if (effect.reason !== 'failed-start') this.deps.observer?.stopped?.(effect.reason);
-      }
-    }
-  }
-
-  private reconcileOne(tenant: TenantRecord, running: boolean, endpointUrl: string | undefined, oom: boolean): void {
-    const { store, log } = this.deps;
-    if (tenant.state === 'waking' || tenant.state === 'stopping') {
-      // Left over from a supervisor that died mid-operation: settle on what the engine shows.
-      if (running && endpointUrl) {
-        store.tenants.update(tenant.userId, { state: 'running', phase: null, endpointUrl });
-        store.tenants.touchActivity(tenant.userId, this.now(), this.deps.settings.idleTimeoutMs);
-      } else {
-        store.tenants.update(tenant.userId, {
-          state: 'asleep',
-          phase: null,
-          endpointUrl: null,
-          ...(tenant.state === 'waking'
-            ? { stopReason: 'failed-start', stopDetail: 'supervisor restarted during the wake' }
-            : {}),
-        });
-      }
-      log.info({ userId: tenant.userId, from: tenant.state, running }, 'reconciled interrupted operation');
-      return;
-    }
-    const { effects } = this.apply(tenant.userId, { type: 'observed', running });
-    if (effects.some((effect) => effect.type === 'adopt')) {
-      store.tenants.update(tenant.userId, { endpointUrl: endpointUrl ?? null });
-      store.tenants.touchActivity(tenant.userId, this.now(), this.deps.settings.idleTimeoutMs);
-      log.info({ userId: tenant.userId }, 'adopted running tenant');
-    } else if (effects.some((effect) => effect.type === 'record-stop')) {
-      store.tenants.update(tenant.userId, { stopReason: oom ? 'oom' : 'crashed', endpointUrl: null, phase: null });
-      store.audit.append({
-        actor: 'system',
-        action: 'tenant.crashed',
-        target: tenant.userId,
-        result: 'error',
-        detail: { oom },
-      });
-      log.warn({ userId: tenant.userId, oom }, 'tenant found stopped');
-    } else if (running && endpointUrl && endpointUrl !== tenant.endpointUrl) {
-      store.tenants.update(tenant.userId, { endpointUrl });
-    }
+  private async collectSummary(ref: TenantRef, endpointUrl: string): Promise<void> {
+    const summary = await readTenantSummary(endpointUrl, ref.secret);
+    if (summary) this.deps.store.summaries.ingest(ref.userId, summary);
+    else this.deps.log.debug({ userId: ref.userId }, 'no usage summary before stop');
   }
 
   private watchEngine(): void {
@@ -563,7 +513,7 @@ export class TenantController {
 
   /**
    * Calls `listener` with the user id whenever a tenant stops being reachable at the endpoint it
-   * had: from the moment a stop begins, or when the engine shows it gone. Returns unsubscribe.
+   * had: from the moment a stop or pause begins, or when the engine shows it gone. Returns unsubscribe.
    */
   onUnroute(listener: (userId: string) => void): () => void {
     this.unrouteListeners.add(listener);
@@ -581,19 +531,20 @@ export class TenantController {
   }
 
   private onEngineEvent(event: RuntimeEvent): void {
+    const { store, log } = this.deps;
     if (event.type === 'peer-start') {
-      this.deps.log.info({ containerId: event.containerId }, 'peer started; attaching it to tenant networks');
+      log.info({ containerId: event.containerId }, 'peer started; attaching it to tenant networks');
       void this.reattach();
       return;
     }
     if (event.type !== 'die' && event.type !== 'oom') return;
-    const tenant = this.deps.store.tenants.getByHash(event.tenantHash);
+    const tenant = store.tenants.getByHash(event.tenantHash);
     if (!tenant) return;
     if (event.type === 'oom') {
       // The kernel killed a process of the tenant at its memory limit. The container keeps
       // running if that was not its main process; a following `die` records the stop.
-      this.deps.store.audit.append({ actor: 'system', action: 'tenant.oom', target: tenant.userId, result: 'error' });
-      this.deps.log.warn({ userId: tenant.userId, tenantId: tenant.tenantHash }, 'tenant hit its memory limit');
+      store.audit.append({ actor: 'system', action: 'tenant.oom', target: tenant.userId, result: 'error' });
+      log.warn({ userId: tenant.userId, tenantId: tenant.tenantHash }, 'tenant hit its memory limit');
       return;
     }
     const entry = this.entries.get(tenant.userId);
@@ -603,19 +554,22 @@ export class TenantController {
       entry.wake.abort.abort(new Error(`container exited with code ${event.exitCode ?? 'unknown'}`));
       return;
     }
-    if (tenant.state !== 'running') return;
+    if (tenant.state !== 'running' && tenant.state !== 'paused') return;
     this.deps.runtime
       .inspect(this.namesFor(tenant.userId))
       .then((status) => {
         const oom = status?.oomKilled === true;
-        const { effects } = this.apply(tenant.userId, { type: 'died', oom });
-        if (effects.length === 0) return;
-        this.deps.store.tenants.update(tenant.userId, {
-          stopReason: oom ? 'oom' : 'crashed',
-          stopDetail: `exit code ${event.exitCode ?? 'unknown'}`,
-          endpointUrl: null,
-        });
-        this.deps.store.audit.append({
+        const { changed } = this.states.apply(
+          tenant.userId,
+          { type: 'died', oom },
+          {
+            stopReason: oom ? 'oom' : 'crashed',
+            stopDetail: `exit code ${event.exitCode ?? 'unknown'}`,
+            endpointUrl: null,
+          },
+        );
+        if (!changed) return;
+        store.audit.append({
           actor: 'system',
           action: oom ? 'tenant.oom' : 'tenant.crashed',
           target: tenant.userId,
@@ -623,53 +577,8 @@ export class TenantController {
           detail: { exitCode: event.exitCode ?? null },
         });
         this.deps.observer?.stopped?.(oom ? 'oom' : 'crashed');
-        this.deps.log.warn({ userId: tenant.userId, exitCode: event.exitCode, oom }, 'tenant container died');
+        log.warn({ userId: tenant.userId, exitCode: event.exitCode, oom }, 'tenant container died');
       })
-      .catch((err: unknown) => this.deps.log.error({ err }, 'handling container death failed'));
+      .catch((err: unknown) => log.error({ err }, 'handling container death failed'));
   }
-
-  private async subnetFor(userId: string): Promise<string> {
-    const tenant = this.deps.store.tenants.get(userId);
-    if (tenant?.subnet) return tenant.subnet;
-    const taken = new Set(this.deps.store.tenants.allocatedSubnets());
-    const engine = (await this.deps.runtime.usedSubnets()).flatMap((text) => {
-      try {
-        return [parseCidr(text)];
-      } catch {
-        return [];
-      }
-    });
-    const subnet = firstFreeSubnet(this.pool, this.deps.settings.subnetPrefix, taken, engine);
-    if (!subnet) throw errors.subnetPoolExhausted();
-    // Reserve it at once: two wakes of different tenants must not pick the same one.
-    this.deps.store.tenants.update(userId, { subnet });
-    return subnet;
-  }
-
-  private routeOf(tenant: TenantRecord): TenantRoute {
-    const route: TenantRoute = { state: tenant.state };
-    if (tenant.phase) route.phase = tenant.phase;
-    if (tenant.state === 'running' && tenant.endpointUrl) {
-      route.endpoint = {
-        url: tenant.endpointUrl,
-        secret: deriveIdentity(this.deps.settings.namespaceKey, tenant.userId).secret,
-      };
-    }
-    if (tenant.idleDeadline !== null && tenant.state === 'running') route.idleDeadline = tenant.idleDeadline;
-    return route;
-  }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -5,6 +5,11 @@ import type { StopReason, TenantState, UserRecord, WakePhase } from '@tenancy/sh
  * unit tests of the controller may pass an in-memory version.
  */
 export interface LifecycleStore {
+  /**
+   * Runs `fn` as one transaction: its writes reach the disk together, with one sync instead of
+   * one each (the central database syncs every commit), or not at all.
+   */
+  transaction<T>(fn: () => T): T;
   users: {
     get(userId: string): UserRecord | undefined;
   };
@@ -16,7 +21,14 @@ export interface LifecycleStore {
     list(filter: { state?: TenantState; limit: number; after?: string }): TenantRecord[];
     countByState(): Partial<Record<TenantState, number>>;
     touchActivity(userId: string, at: number, idleTimeoutMs: number): TenantRecord | undefined;
-    allocatedSubnets(): string[];
+    /**
+     * The tenant's subnet, reserving one first if it has none: `pick` gets every subnet other
+     * tenants hold and chooses a free one (or undefined when none is left). Reading what is taken
+     * and reserving happen in one transaction, so two wakes never get the same subnet.
+     */
+    reserveSubnet(userId: string, pick: (taken: ReadonlySet<string>) => string | undefined): string | undefined;
+    /** Gives the tenant's subnet back (the engine refused it); the next reservation picks again. */
+    releaseSubnet(userId: string): void;
   };
   audit: {
     append(entry: AuditEntry): void;
@@ -49,6 +61,8 @@ export interface TenantRecord {
   endpointUrl: string | null;
   lastActivity: number | null;
   idleDeadline: number | null;
+  /** When the tenant was paused (first stage of sleep), while it is. */
+  pausedAt: number | null;
   stopReason: StopReason | null;
   stopDetail: string | null;
   wakeCount: number;

@@ -32,7 +32,11 @@ export class WakeProgressChannel {
   constructor(private readonly startedAt: number) {}
 
   /** Emits a phase change; `message` and `code` override the defaults. */
-  emit(phase: WakePhase, now: number, extra: { message?: string; code?: string; percent?: number } = {}): void {
+  emit(
+    phase: WakePhase,
+    now: number,
+    extra: { message?: string; code?: string; percent?: number; position?: number } = {},
+  ): void {
     if (this.isFinished()) return;
     const event: WakeProgress = {
       phase,
@@ -40,6 +44,7 @@ export class WakeProgressChannel {
       message: extra.message ?? PHASE_MESSAGE[phase],
       elapsedMs: Math.max(0, Math.round(now - this.startedAt)),
       ...(extra.code ? { code: extra.code } : {}),
+      ...(extra.position ? { position: extra.position } : {}),
     };
     this.last = event;
     for (const listener of this.listeners) listener(event);

@@ -30,7 +30,14 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
     const network = docker.getNetwork(spec.names.network);
     const existing = await network.inspect().catch(ifStatus(404, undefined));
     if (!existing) {
-      await docker.createNetwork(networkOptions(spec, labels)).catch(ifStatus(409, undefined));
+      await docker
+        .createNetwork(networkOptions(spec, labels))
+        .catch(ifStatus(409, undefined))
+        .catch((err: unknown) => {
+          // Another network took the subnet since it was chosen: the caller picks another.
+          if (/overlap/i.test(String((err as Error).message))) throw errors.subnetConflict(undefined, { cause: err });
+          throw err;
+        });
     }
     for (const container of attach) {
       // Already connected is the normal case after the first wake.
@@ -59,6 +66,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
       containerId: info.Id,
       tenantHash: info.Config.Labels?.[LABELS.tenant] ?? '',
       running: info.State.Running === true,
+      paused: info.State.Paused === true,
       exitCode: info.State.Running ? undefined : info.State.ExitCode,
       oomKilled: info.State.OOMKilled === true,
       endpointUrl: info.State.Running && ip ? `http://${ip}:${options.port}` : undefined,
@@ -100,7 +108,23 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
 
     async stop(names, graceMs) {
       const container = docker.getContainer(names.container);
+      // The engine refuses to signal a frozen container: thaw it so SIGTERM reaches the app.
+      await container.unpause().catch(() => undefined);
       await container.stop({ t: Math.max(0, Math.ceil(graceMs / 1000)) }).catch(ifStatus([304, 404], undefined));
+    },
+
+    async pause(names) {
+      await docker.getContainer(names.container).pause();
+    },
+
+    async unpause(names) {
+      await docker
+        .getContainer(names.container)
+        .unpause()
+        .catch((err: unknown) => {
+          // Not paused (409) is the state we want.
+          if ((err as { statusCode?: number }).statusCode !== 409) throw err;
+        });
     },
 
     async remove(names, { volumes }) {
@@ -132,14 +156,23 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
     },
 
     async list() {
+      // One call for every container: the summaries say enough. Inspecting each (the exit code,
+      // the OOM flag) would cost a round trip per tenant, a thousand after a restart; callers
+      // that need those ask `inspect` for the few tenants that need them.
       const summaries = await docker.listContainers({ all: true, filters: { label: instanceFilter } });
-      const statuses: ContainerStatus[] = [];
-      for (const summary of summaries) {
-        const network = Object.keys(summary.NetworkSettings?.Networks ?? {})[0] ?? '';
-        const current = await status(docker.getContainer(summary.Id), network);
-        if (current) statuses.push(current);
-      }
-      return statuses;
+      return summaries.map((summary): ContainerStatus => {
+        const running = summary.State === 'running' || summary.State === 'paused';
+        const ip = Object.values(summary.NetworkSettings?.Networks ?? {})[0]?.IPAddress;
+        return {
+          containerId: summary.Id,
+          tenantHash: summary.Labels?.[LABELS.tenant] ?? '',
+          running,
+          paused: summary.State === 'paused',
+          exitCode: undefined,
+          oomKilled: false,
+          endpointUrl: running && ip ? `http://${ip}:${options.port}` : undefined,
+        };
+      });
     },
 
     async usedSubnets() {
@@ -151,7 +184,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
       const streams = [
         followEvents(
           docker,
-          { type: ['container'], event: ['start', 'die', 'oom', 'destroy'], label: instanceFilter },
+          { type: ['container'], event: [...TENANT_EVENTS], label: instanceFilter },
           (raw) => {
             const event = parseEvent(raw);
             if (event) onEvent(event);
@@ -223,9 +256,16 @@ function eventTime(raw: RawEvent): number {
   return raw.timeNano ? Math.floor(raw.timeNano / 1e6) : (raw.time ?? 0) * 1000;
 }
 
+/** The engine events of tenant containers the lifecycle follows. */
+const TENANT_EVENTS = ['start', 'die', 'oom', 'destroy'] as const;
+
+function isTenantEvent(type: string | undefined): type is (typeof TENANT_EVENTS)[number] {
+  return (TENANT_EVENTS as readonly (string | undefined)[]).includes(type);
+}
+
 function parseEvent(raw: RawEvent): RuntimeEvent | undefined {
   const type = raw.Action ?? raw.status;
-  if (type !== 'start' && type !== 'die' && type !== 'oom' && type !== 'destroy') return undefined;
+  if (!isTenantEvent(type)) return undefined;
   const attributes = raw.Actor?.Attributes ?? {};
   const exitCode = attributes.exitCode === undefined ? undefined : Number(attributes.exitCode);
   return {

@@ -12,17 +12,29 @@ export interface TenantRuntime {
    * and created again; volumes are never touched here. Does not start anything.
    */
   ensure(spec: TenantSpec, signal?: AbortSignal): Promise<EnsureResult>;
+  // Throws SUP_ERR_SUBNET_CONFLICT when the engine refuses the spec's subnet (another network
+  // overlaps it): the caller reserves another and tries again.
   /** Starts the container (a no-op when it runs) and returns where it answers. */
   start(names: TenantObjectNames, signal?: AbortSignal): Promise<RunningTenant>;
-  /** SIGTERM, then SIGKILL after `graceMs`. Keeps the container for a fast next start. No-op when stopped or missing. */
+  /**
+   * SIGTERM, then SIGKILL after `graceMs`. Keeps the container for a fast next start. No-op when
+   * stopped or missing; a paused container is unpaused first so its app can shut down cleanly.
+   */
   stop(names: TenantObjectNames, graceMs: number): Promise<void>;
+  /** Freezes every process of the container (cgroup freezer): memory kept, no CPU. */
+  pause(names: TenantObjectNames): Promise<void>;
+  /** Thaws a paused container; a no-op when it is not paused. */
+  unpause(names: TenantObjectNames): Promise<void>;
   /** Removes the container and network, and the volumes when asked. Missing objects are fine. */
   remove(names: TenantObjectNames, options: { volumes: boolean }): Promise<void>;
   /** The container's current state, or undefined when it does not exist. */
   inspect(names: TenantObjectNames): Promise<ContainerStatus | undefined>;
   /** The last `tail` lines of the container's output. */
   logs(names: TenantObjectNames, tail: number): Promise<string>;
-  /** Every tenant container of this deployment, running or not. */
+  /**
+   * Every tenant container of this deployment, running or not, in one call to the engine:
+   * `exitCode` and `oomKilled` are not filled in (ask `inspect` for them).
+   */
   list(): Promise<ContainerStatus[]>;
   /** Subnets of every network on the engine, to avoid overlaps when allocating. */
   usedSubnets(): Promise<string[]>;
@@ -67,11 +79,14 @@ export interface ContainerStatus {
   containerId: string;
   /** The tenant hash from the container's labels. */
   tenantHash: string;
+  /** True while it runs, paused or not. */
   running: boolean;
+  /** True while frozen by `pause`. */
+  paused: boolean;
   /** Exit code of the last run, when stopped. */
   exitCode: number | undefined;
   oomKilled: boolean;
-  /** Base URL of the app when running. */
+  /** Base URL of the app when running (paused included). */
   endpointUrl: string | undefined;
 }
 

@@ -30,10 +30,22 @@ export function migrate(db: Db): void {
       `the database is at schema version ${current}, this supervisor knows ${MIGRATIONS.length}: upgrade the supervisor`,
     );
   }
-  for (let version = current; version < MIGRATIONS.length; version++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[version] ?? '');
-      db.pragma(`user_version = ${version + 1}`);
-    })();
+  if (current === MIGRATIONS.length) return;
+  // A step may rebuild a table (SQLite cannot change a CHECK constraint in place); with foreign
+  // keys on, dropping the old table would cascade into its children. SQLite's own recipe: keys off
+  // around the transactions, then prove nothing dangles before turning them back on.
+  db.pragma('foreign_keys = OFF');
+  try {
+    for (let version = current; version < MIGRATIONS.length; version++) {
+      db.transaction(() => {
+        db.exec(MIGRATIONS[version] ?? '');
+        const dangling = db.pragma('foreign_key_check') as unknown[];
+        if (dangling.length > 0)
+          throw new Error(`migration ${version + 1} left ${dangling.length} dangling references`);
+        db.pragma(`user_version = ${version + 1}`);
+      })();
+    }
+  } finally {
+    db.pragma('foreign_keys = ON');
   }
 }

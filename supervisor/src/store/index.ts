@@ -19,6 +19,10 @@ export function createStore(db: Db, now: () => number = Date.now) {
     audit: createAudit(db, now),
     summaries: createSummaries(db, now),
 
+    transaction<T>(fn: () => T): T {
+      return db.transaction(fn)();
+    },
+
     /** Throws when the database cannot answer a query. */
     ping(): void {
       ping.get();

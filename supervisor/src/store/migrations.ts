@@ -64,4 +64,40 @@ export const MIGRATIONS: readonly string[] = [
     received_at   INTEGER NOT NULL
   ) STRICT;
   `,
+  // Two-stage sleep: a tenant can be paused (frozen, memory kept) before it is stopped.
+  `
+  CREATE TABLE tenants_next (
+    user_id              TEXT PRIMARY KEY REFERENCES users(user_id) ON DELETE CASCADE,
+    tenant_hash          TEXT NOT NULL UNIQUE,
+    state                TEXT NOT NULL DEFAULT 'asleep'
+                         CHECK (state IN ('asleep', 'waking', 'running', 'paused', 'stopping', 'failed')),
+    phase                TEXT,
+    container_id         TEXT,
+    network_name         TEXT,
+    subnet               TEXT UNIQUE,
+    endpoint_url         TEXT,
+    last_activity        INTEGER,
+    idle_deadline        INTEGER,
+    paused_at            INTEGER,
+    stop_reason          TEXT,
+    stop_detail          TEXT,
+    wake_count           INTEGER NOT NULL DEFAULT 0,
+    failure_count        INTEGER NOT NULL DEFAULT 0,
+    last_wake_started_at INTEGER,
+    last_wake_ready_at   INTEGER,
+    last_wake_ms         INTEGER,
+    created_at           INTEGER NOT NULL,
+    updated_at           INTEGER NOT NULL
+  ) STRICT;
+  INSERT INTO tenants_next (user_id, tenant_hash, state, phase, container_id, network_name, subnet, endpoint_url,
+    last_activity, idle_deadline, stop_reason, stop_detail, wake_count, failure_count, last_wake_started_at,
+    last_wake_ready_at, last_wake_ms, created_at, updated_at)
+  SELECT user_id, tenant_hash, state, phase, container_id, network_name, subnet, endpoint_url,
+    last_activity, idle_deadline, stop_reason, stop_detail, wake_count, failure_count, last_wake_started_at,
+    last_wake_ready_at, last_wake_ms, created_at, updated_at
+  FROM tenants;
+  DROP TABLE tenants;
+  ALTER TABLE tenants_next RENAME TO tenants;
+  CREATE INDEX tenants_by_state ON tenants(state, user_id);
+  `,
 ];

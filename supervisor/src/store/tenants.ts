@@ -15,6 +15,7 @@ const COLUMNS = {
   endpointUrl: 'endpoint_url',
   lastActivity: 'last_activity',
   idleDeadline: 'idle_deadline',
+  pausedAt: 'paused_at',
   stopReason: 'stop_reason',
   stopDetail: 'stop_detail',
   wakeCount: 'wake_count',
@@ -58,7 +59,19 @@ export function createTenants(db: Db, now: () => number) {
        .join(', ')}`,
   );
   const subnets = db.prepare<[], { subnet: string }>('SELECT subnet FROM tenants WHERE subnet IS NOT NULL');
+  const subnetOf = db.prepare<[string], { subnet: string | null }>('SELECT subnet FROM tenants WHERE user_id = ?');
+  const setSubnet = db.prepare('UPDATE tenants SET subnet = ?, updated_at = ? WHERE user_id = ?');
   const remove = db.prepare('DELETE FROM tenants WHERE user_id = ?');
+  const reserveSubnet = db.transaction(
+    (userId: string, pick: (taken: ReadonlySet<string>) => string | undefined): string | undefined => {
+      const own = subnetOf.get(userId);
+      if (!own) throw new Error(`no tenant record for ${JSON.stringify(userId)}`);
+      if (own.subnet) return own.subnet;
+      const subnet = pick(new Set(subnets.all().map((row) => row.subnet)));
+      if (subnet) setSubnet.run(subnet, now(), userId);
+      return subnet;
+    },
+  );
   // One prepared UPDATE per set of patched fields, made on first use.
   const updates = new Map<string, Statement>();
 
@@ -109,6 +122,15 @@ export function createTenants(db: Db, now: () => number) {
     },
 
     allocatedSubnets: (): string[] => subnets.all().map((row) => row.subnet),
+
+    /** See LifecycleStore: read what is taken and reserve, in one transaction. */
+    reserveSubnet: (userId: string, pick: (taken: ReadonlySet<string>) => string | undefined): string | undefined =>
+      reserveSubnet(userId, pick),
+
+    /** Gives the tenant's subnet back (the engine refused it); the next wake reserves another. */
+    releaseSubnet(userId: string): void {
+      setSubnet.run(null, now(), userId);
+    },
 
     /** Forgets the tenant (and its summary). Returns false when there was none. */
     remove: (userId: string): boolean => remove.run(userId).changes === 1,

@@ -5,7 +5,7 @@ import t from 'tap';
 import { type ControllerSettings, TenantController } from '../../src/lifecycle/controller.js';
 import { createPlanTable } from '../../src/plans.js';
 import { deriveIdentity } from '../../src/runtime/names.js';
-import { fakeRuntime, fakeTenantApp, memoryStore } from './fakes.js';
+import { fakeRuntime, fakeTenantApp, memoryStore, until } from './fakes.js';
 
 const SETTINGS: ControllerSettings = {
   namespaceKey: 'unit-test-namespace-key-0123456789',
@@ -19,6 +19,11 @@ const SETTINGS: ControllerSettings = {
   warmupTimeoutMs: 2_000,
   stopGraceMs: 1_000,
   probeIntervalMs: 10,
+  probeMaxIntervalMs: 40,
+  // Stop-only sleep unless a test turns pausing on.
+  pauseTimeoutMs: 0,
+  memoryReserveBytes: 0,
+  wakeConcurrency: 4,
   extraEnv: {},
   reaperIntervalMs: 60_000,
   maxRunning: 10,
@@ -26,10 +31,15 @@ const SETTINGS: ControllerSettings = {
   evictMinIdleMs: 60_000,
 };
 
-async function setup(t: Teardown, settings: Partial<ControllerSettings> = {}, now?: () => number) {
+async function setup(
+  t: Teardown,
+  settings: Partial<ControllerSettings> = {},
+  now?: () => number,
+  availableMemory?: () => number,
+) {
   const app = await fakeTenantApp(t);
   const fake = fakeRuntime(app.url);
-  const store = memoryStore();
+  const store = memoryStore(t);
   const controller = new TenantController({
     runtime: fake.runtime,
     store,
@@ -37,6 +47,7 @@ async function setup(t: Teardown, settings: Partial<ControllerSettings> = {}, no
     settings: { ...SETTINGS, ...settings },
     log: pino({ level: 'silent' }),
     ...(now ? { now } : {}),
+    ...(availableMemory ? { availableMemory } : {}),
   });
   t.teardown(() => controller.close());
   return { app, ...fake, store, controller };
@@ -54,7 +65,7 @@ t.test('50 concurrent wakes of one sleeping tenant make one start and 50 success
   t.equal(tenant?.state, 'running');
   t.equal(tenant?.wakeCount, 1);
   t.equal(tenant?.subnet, '10.214.0.0/28', 'first subnet of the pool');
-  t.equal(store.audits.filter((entry) => entry.action === 'tenant.wake').length, 1);
+  t.equal(store.audits().filter((entry) => entry.action === 'tenant.wake').length, 1);
 });
 
 t.test('a failed wake fails every waiter, and the next wake retries fresh', async (t) => {
@@ -86,16 +97,18 @@ t.test('a tenant that never becomes healthy times out, is stopped, and the failu
   t.ok(isTenancyError(error) && error.code === 'SUP_ERR_WAKE_TIMEOUT', String(error));
   t.equal(calls.stop, 1, 'the container was stopped');
   t.match(store.tenants.get('carol'), { state: 'failed', stopReason: 'failed-start' });
-  t.match(store.audits.at(-1), { action: 'tenant.wake', result: 'error' });
+  t.match(store.audits().at(-1), { action: 'tenant.wake', result: 'error' });
 });
 
 t.test('a stop during a wake cancels it: waiters get cancelled, the tenant sleeps', async (t) => {
   const { controller, store, calls, control } = await setup(t);
   store.addUser('dave');
-  control.ensureDelayMs = 200;
+  const { gate, open } = gated();
+  control.ensureGate = gate;
   const waiting = controller.wake('dave', { wait: true }).catch((err: unknown) => err);
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await until(() => calls.ensure === 1);
   t.equal(store.tenants.get('dave')?.state, 'waking');
+  setImmediate(open);
   await controller.stop('dave', 'admin', 'admin');
   const error = await waiting;
   t.ok(isTenancyError(error) && error.code === 'SUP_ERR_WAKE_CANCELLED', String(error));
@@ -197,8 +210,7 @@ t.test('unknown and disabled users cannot wake', async (t) => {
   const unknown = await controller.wake('nobody', { wait: true }).catch((err: unknown) => err);
   t.ok(isTenancyError(unknown) && unknown.code === 'SUP_ERR_USER_NOT_FOUND');
   store.addUser('mallory');
-  const user = store.users.get('mallory');
-  if (user) user.disabled = true;
+  store.users.setDisabled('mallory', true);
   const disabled = await controller.wake('mallory', { wait: true }).catch((err: unknown) => err);
   t.ok(isTenancyError(disabled) && disabled.code === 'SUP_ERR_USER_DISABLED');
 });
@@ -213,7 +225,7 @@ t.test('before a stop, the tenant’s usage summary is read and recorded; bad an
   await controller.wake('dana', { wait: true });
   await controller.stop('dana', 'idle');
   t.equal(app.summary.requests, 1);
-  t.same(store.summaries.latest.get('dana'), figures);
+  t.match(store.summaries.get('dana'), figures);
 
   for (const garbage of [
     'not json',
@@ -222,7 +234,7 @@ t.test('before a stop, the tenant’s usage summary is read and recorded; bad an
     app.summary.body = garbage;
     await controller.wake('dana', { wait: true });
     await controller.stop('dana', 'admin');
-    t.same(store.summaries.latest.get('dana'), figures, `ignored: ${garbage.slice(0, 20)}`);
+    t.match(store.summaries.get('dana'), figures, `ignored: ${garbage.slice(0, 20)}`);
     t.equal(store.tenants.get('dana')?.state, 'asleep', 'and the stop went ahead');
   }
 });
@@ -252,4 +264,196 @@ t.test('peers get their tenant networks back at start and whenever one starts ag
   control.emit?.({ type: 'peer-start', tenantHash: '', containerId: 'replica-2', exitCode: undefined, at: Date.now() });
   await new Promise((resolve) => setImmediate(resolve));
   t.equal(calls.reattach, 2, 'again when a peer starts');
+});
+
+t.test('50 first wakes of distinct users at once all succeed, each with its own subnet', async (t) => {
+  const { controller, store, specs } = await setup(t, {
+    maxRunning: 100,
+    wakeConcurrency: 4,
+    subnetPool: '10.214.0.0/20',
+  });
+  const users = Array.from({ length: 50 }, (_, i) => `user-${String(i).padStart(2, '0')}`);
+  for (const user of users) store.addUser(user);
+  const results = await Promise.allSettled(users.map((user) => controller.wake(user, { wait: true })));
+  t.equal(results.filter((result) => result.status === 'fulfilled').length, 50, 'no failures');
+  const subnets = users.map((user) => store.tenants.get(user)?.subnet);
+  t.equal(new Set(subnets).size, 50, 'no duplicate subnet');
+  t.strictSame(
+    specs.map((spec) => spec.names.container),
+    users.map((user) => controller.namesFor(user).container),
+    'admitted first come, first served',
+  );
+});
+
+t.test('starts queue in order: followers hear their place, and it moves as slots free up', async (t) => {
+  const { controller, store, control, calls } = await setup(t, { wakeConcurrency: 1 });
+  const { gate, open } = gated();
+  control.ensureGate = gate;
+  for (const user of ['q1', 'q2', 'q3']) store.addUser(user);
+  const wakes = ['q1', 'q2', 'q3'].map((user) => controller.wake(user, { wait: true }));
+  await until(() => calls.ensure === 1);
+  t.match(controller.route('q1'), { state: 'waking', phase: 'creating' });
+  t.match(controller.route('q2'), { state: 'waking', phase: 'queued', position: 1 });
+  t.match(controller.route('q3'), { state: 'waking', phase: 'queued', position: 2 });
+  t.equal(controller.queueLength, 2);
+  const heard: (number | undefined)[] = [];
+  const unsubscribe = await controller.followWake('q3', (event) => heard.push(event.position));
+
+  const pending = await controller.wake('q3', { wait: true, timeoutMs: 20 }).catch((err: unknown) => err);
+  t.ok(isTenancyError(pending) && pending.code === 'SUP_ERR_WAKE_PENDING' && pending.statusCode === 503);
+  t.ok(isTenancyError(pending) && Number(pending.details?.retryAfterSeconds) >= 1, 'with a time to retry');
+
+  control.ensureGate = undefined;
+  open();
+  const routes = await Promise.all(wakes);
+  unsubscribe();
+  t.ok(
+    routes.every((route) => route.state === 'running'),
+    'the wake went on after the pending answer',
+  );
+  t.strictSame(heard.slice(0, 2), [2, 1], 'q3 heard its place move from 2 to 1');
+  t.equal(controller.queueLength, 0);
+});
+
+t.test('a subnet the engine refuses is given back and another is taken', async (t) => {
+  const { controller, store, control } = await setup(t);
+  control.engineSubnets = ['10.214.0.0/28'];
+  control.conflictingSubnets.add('10.214.0.16/28');
+  store.addUser('frank');
+  const route = await controller.wake('frank', { wait: true });
+  t.equal(route.state, 'running');
+  t.equal(store.tenants.get('frank')?.subnet, '10.214.0.32/28', 'skipped the engine’s and the refused one');
+});
+
+t.test('two wakes can never both take the last start slot', async (t) => {
+  const { controller, store } = await setup(t, { maxRunning: 1 });
+  store.addUser('left');
+  store.addUser('right');
+  const results = await Promise.allSettled([
+    controller.wake('left', { wait: true }),
+    controller.wake('right', { wait: true }),
+  ]);
+  t.strictSame(
+    results.map((result) => result.status),
+    ['fulfilled', 'rejected'],
+  );
+  t.equal(store.tenants.countByState().running, 1);
+});
+
+t.test('two-stage sleep: idle tenants pause, wake by thawing, and stop after PAUSE_TIMEOUT', async (t) => {
+  let clock = 2_000_000;
+  const { controller, store, calls } = await setup(
+    t,
+    { idleTimeoutMs: 10_000, pauseTimeoutMs: 60_000, maxRunning: 1 },
+    () => clock,
+  );
+  const unrouted: string[] = [];
+  controller.onUnroute((userId) => unrouted.push(userId));
+  store.addUser('gina');
+  store.addUser('hal');
+  await controller.wake('gina', { wait: true });
+  clock += 11_000;
+  await controller.reap();
+  t.match(store.tenants.get('gina'), { state: 'paused', pausedAt: clock });
+  t.equal(calls.pause, 1);
+  t.strictSame(unrouted, ['gina'], 'gateways drop the route at the pause');
+  t.strictSame(controller.route('gina'), { state: 'paused' });
+
+  await controller.wake('hal', { wait: true });
+  t.equal(store.tenants.get('hal')?.state, 'running', 'a paused tenant holds no start slot');
+  await controller.stop('hal', 'admin');
+
+  const route = await controller.wake('gina', { wait: true });
+  t.equal(route.state, 'running');
+  t.equal(calls.unpause, 1, 'thawed');
+  t.equal(calls.start, 2, 'not started again (one start for each tenant)');
+  t.match(store.tenants.get('gina'), { pausedAt: null, wakeCount: 2 });
+  t.match(store.audits().at(-1), { action: 'tenant.wake', result: 'ok', detail: { resume: true } });
+
+  clock += 11_000;
+  await controller.reap();
+  t.equal(store.tenants.get('gina')?.state, 'paused');
+  clock += 59_000;
+  await controller.reap();
+  t.equal(store.tenants.get('gina')?.state, 'paused', 'not yet: the pause has lasted 59 s');
+  clock += 1_000;
+  await controller.reap();
+  t.match(store.tenants.get('gina'), { state: 'asleep', stopReason: 'idle', pausedAt: null });
+});
+
+t.test('low memory stops paused tenants, least recently active first, until the reserve is back', async (t) => {
+  let clock = 3_000_000;
+  let available = 100;
+  const { controller, store } = await setup(
+    t,
+    { idleTimeoutMs: 1_000, pauseTimeoutMs: 3_600_000, memoryReserveBytes: 120 },
+    () => clock,
+    () => available,
+  );
+  for (const user of ['old', 'mid', 'new']) {
+    store.addUser(user);
+    await controller.wake(user, { wait: true });
+    clock += 100;
+  }
+  clock += 5_000;
+  available = 1_000;
+  await controller.reap();
+  t.strictSame(
+    ['old', 'mid', 'new'].map((user) => store.tenants.get(user)?.state),
+    ['paused', 'paused', 'paused'],
+    'plenty of memory: paused, not stopped',
+  );
+  // Memory gets scarce; each stop gives some back.
+  available = 100;
+  const original = store.tenants.update.bind(store.tenants);
+  store.tenants.update = (userId, patch) => {
+    if (patch.state === 'asleep') available += 15;
+    return original(userId, patch);
+  };
+  await controller.reap();
+  t.strictSame(
+    ['old', 'mid', 'new'].map((user) => store.tenants.get(user)?.state),
+    ['asleep', 'asleep', 'paused'],
+    'the two least recently active were stopped; then the reserve was met',
+  );
+  t.equal(store.tenants.get('old')?.stopReason, 'memory');
+});
+
+t.test('a stop of a paused tenant thaws it first, so its summary is read and it shuts down cleanly', async (t) => {
+  const { controller, store, calls, app } = await setup(t, { pauseTimeoutMs: 60_000 });
+  app.summary.secret = deriveIdentity(SETTINGS.namespaceKey, 'ivy').secret;
+  app.summary.body = JSON.stringify({ messages: 1, replies: 1, tokensUsed: 1, bytesStored: 1, lastActivity: null });
+  store.addUser('ivy');
+  await controller.wake('ivy', { wait: true });
+  await controller.pause('ivy', 'admin', 'admin');
+  t.equal(store.tenants.get('ivy')?.state, 'paused');
+  await controller.stop('ivy', 'admin', 'admin');
+  t.equal(calls.unpause, 1);
+  t.equal(app.summary.requests, 1);
+  t.match(store.tenants.get('ivy'), { state: 'asleep', stopReason: 'admin' });
+});
+
+/** A promise to hold fake ensures on, and the function that lets them go. */
+function gated(): { gate: Promise<void>; open: () => void } {
+  let open: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { gate, open };
+}
+
+t.test('an engine call that never returns cannot hold a start slot past the wake budget', async (t) => {
+  const { controller, store, control, calls } = await setup(t, { wakeConcurrency: 1, warmupTimeoutMs: 200 });
+  const { gate } = gated(); // never opened: the engine hangs on this tenant's create
+  control.ensureGate = gate;
+  store.addUser('stuck');
+  store.addUser('next');
+  const stuck = controller.wake('stuck', { wait: true }).catch((err: unknown) => err);
+  await until(() => calls.ensure === 1);
+  control.ensureGate = undefined; // only the first create hangs
+  t.match(await controller.wake('next', { wait: false }), { state: 'waking', position: 1 });
+  const error = await stuck;
+  t.ok(isTenancyError(error) && error.code === 'SUP_ERR_WAKE_TIMEOUT' && error.statusCode === 503, String(error));
+  await until(() => store.tenants.get('next')?.state === 'running', 'the next tenant to run');
+  t.pass('the slot was given back');
 });

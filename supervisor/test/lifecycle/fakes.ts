@@ -1,91 +1,24 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { UserRecord } from '@tenancy/shared';
 import type { Teardown } from '@tenancy/test-support';
-import type { AuditEntry, LifecycleStore, TenantRecord, TenantSummary } from '../../src/lifecycle/ports.js';
+import { errors } from '../../src/errors.js';
 import type { ContainerStatus, RuntimeEvent, TenantRuntime, TenantSpec } from '../../src/runtime/types.js';
+import { createStore, openDatabase } from '../../src/store/index.js';
 
 /**
- * In-memory stand-ins for the controller's unit tests. The real store and the Docker runtime
- * have their own tests; the controller is also tested against both in test/integration.
+ * The real central store on an in-memory SQLite database, so the constraints the SQL enforces
+ * (unique subnets, allowed states) are the ones the controller's unit tests meet. `audits()`
+ * lists the audit log oldest first.
  */
-export function memoryStore(): LifecycleStore & {
-  audits: AuditEntry[];
-  summaries: LifecycleStore['summaries'] & { latest: Map<string, TenantSummary> };
-  addUser(userId: string, plan?: string): void;
-} {
-  const users = new Map<string, UserRecord>();
-  const tenants = new Map<string, TenantRecord>();
-  const audits: AuditEntry[] = [];
-  const latest = new Map<string, TenantSummary>();
-  const must = (userId: string) => {
-    const tenant = tenants.get(userId);
-    if (!tenant) throw new Error(`no tenant ${userId}`);
-    return tenant;
-  };
-  return {
-    audits,
-    addUser(userId, plan = 'free') {
-      users.set(userId, { userId, email: null, plan, onboardingCompleted: false, disabled: false });
+export function memoryStore(t: Teardown) {
+  const store = createStore(openDatabase(':memory:'));
+  t.teardown(() => store.close());
+  return Object.assign(store, {
+    addUser(userId: string, plan?: string): void {
+      store.users.upsert(userId, plan ? { plan } : {});
     },
-    users: { get: (userId) => users.get(userId) },
-    tenants: {
-      get: (userId) => (tenants.has(userId) ? { ...must(userId) } : undefined),
-      getByHash: (hash) => [...tenants.values()].find((tenant) => tenant.tenantHash === hash),
-      ensure(userId, tenantHash) {
-        if (!tenants.has(userId)) {
-          tenants.set(userId, {
-            userId,
-            tenantHash,
-            state: 'asleep',
-            phase: null,
-            containerId: null,
-            networkName: null,
-            subnet: null,
-            endpointUrl: null,
-            lastActivity: null,
-            idleDeadline: null,
-            stopReason: null,
-            stopDetail: null,
-            wakeCount: 0,
-            lastWakeStartedAt: null,
-            lastWakeReadyAt: null,
-            lastWakeMs: null,
-            failureCount: 0,
-            createdAt: Date.now(),
-            updatedAt: Date.now(),
-          });
-        }
-        return { ...must(userId) };
-      },
-      update(userId, patch) {
-        const next = { ...must(userId), ...patch, updatedAt: Date.now() };
-        tenants.set(userId, next);
-        return { ...next };
-      },
-      list({ state, limit, after }) {
-        return [...tenants.values()]
-          .filter((tenant) => (!state || tenant.state === state) && (!after || tenant.userId > after))
-          .sort((a, b) => (a.userId < b.userId ? -1 : 1))
-          .slice(0, limit);
-      },
-      countByState() {
-        const counts: Record<string, number> = {};
-        for (const tenant of tenants.values()) counts[tenant.state] = (counts[tenant.state] ?? 0) + 1;
-        return counts;
-      },
-      touchActivity(userId, at, idleTimeoutMs) {
-        const tenant = tenants.get(userId);
-        if (!tenant) return undefined;
-        tenant.lastActivity = Math.max(tenant.lastActivity ?? 0, at);
-        tenant.idleDeadline = Math.max(tenant.idleDeadline ?? 0, at + idleTimeoutMs);
-        return { ...tenant };
-      },
-      allocatedSubnets: () => [...tenants.values()].flatMap((tenant) => (tenant.subnet ? [tenant.subnet] : [])),
-    },
-    audit: { append: (entry) => void audits.push(entry) },
-    summaries: { latest, ingest: (userId, summary) => void latest.set(userId, summary) },
-  };
+    audits: () => store.audit.list({ limit: 10_000 }).reverse(),
+  });
 }
 
 /**
@@ -120,15 +53,22 @@ export async function fakeTenantApp(t: Teardown): Promise<{
 
 /** A runtime that records calls; containers "run" by pointing at the fake tenant app. */
 export function fakeRuntime(endpointUrl: string) {
-  const calls = { ensure: 0, start: 0, stop: 0, remove: 0, reattach: 0 };
+  const calls = { ensure: 0, start: 0, stop: 0, remove: 0, reattach: 0, pause: 0, unpause: 0 };
   /** Every spec ensure was given, in order. */
   const specs: TenantSpec[] = [];
   const running = new Map<string, boolean>();
+  const paused = new Set<string>();
   const control = {
     /** Makes `ensure` fail with this error. */
     failEnsure: undefined as Error | undefined,
     /** Delay of each ensure, to hold a wake in its first phase. */
     ensureDelayMs: 0,
+    /** Ensure waits for this before returning, when set (to hold wakes in their start slot). */
+    ensureGate: undefined as Promise<void> | undefined,
+    /** Subnets ensure refuses as taken on the engine (SUP_ERR_SUBNET_CONFLICT). */
+    conflictingSubnets: new Set<string>(),
+    /** What usedSubnets reports. */
+    engineSubnets: [] as string[],
     emit: undefined as ((event: RuntimeEvent) => void) | undefined,
   };
   const runtime: TenantRuntime = {
@@ -136,8 +76,10 @@ export function fakeRuntime(endpointUrl: string) {
       calls.ensure++;
       specs.push(spec);
       if (control.ensureDelayMs) await new Promise((resolve) => setTimeout(resolve, control.ensureDelayMs));
+      if (control.ensureGate) await control.ensureGate;
       signal?.throwIfAborted();
       if (control.failEnsure) throw control.failEnsure;
+      if (control.conflictingSubnets.has(spec.subnet)) throw errors.subnetConflict();
       return { containerId: `c-${spec.tenantHash}`, created: true };
     },
     async start(names) {
@@ -147,7 +89,17 @@ export function fakeRuntime(endpointUrl: string) {
     },
     async stop(names) {
       calls.stop++;
+      paused.delete(names.container);
       running.set(names.container, false);
+    },
+    async pause(names) {
+      calls.pause++;
+      if (running.get(names.container) !== true) throw new Error('container is not running');
+      paused.add(names.container);
+    },
+    async unpause(names) {
+      calls.unpause++;
+      paused.delete(names.container);
     },
     async remove(names) {
       calls.remove++;
@@ -163,7 +115,7 @@ export function fakeRuntime(endpointUrl: string) {
       return [...running.keys()].map(status).filter((s): s is ContainerStatus => s !== undefined);
     },
     async usedSubnets() {
-      return [];
+      return control.engineSubnets;
     },
     watch(onEvent) {
       control.emit = onEvent;
@@ -181,10 +133,20 @@ export function fakeRuntime(endpointUrl: string) {
       containerId: `c-${container}`,
       tenantHash: container.split('-').pop() ?? '',
       running: isRunning,
+      paused: paused.has(container),
       exitCode: isRunning ? undefined : 0,
       oomKilled: false,
       endpointUrl: isRunning ? endpointUrl : undefined,
     };
   }
-  return { runtime, calls, specs, running, control };
+  return { runtime, calls, specs, running, paused, control };
+}
+
+/** Resolves once `condition` holds, checking after every turn of the event loop (at most 10 s). */
+export async function until(condition: () => boolean, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
 }

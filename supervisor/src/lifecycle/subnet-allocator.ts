@@ -1,0 +1,51 @@
+import { errors } from '../errors.js';
+import { type Cidr, firstFreeSubnet, parseCidr } from '../runtime/subnet-pool.js';
+import type { TenantRuntime } from '../runtime/types.js';
+import type { LifecycleStore } from './ports.js';
+
+/**
+ * Gives each tenant a subnet of TENANT_SUBNET_POOL for its own network.
+ *
+ * The engine's networks are read first (the only await); choosing among the subnets other
+ * tenants hold and reserving one is then a single store transaction, so any number of first
+ * wakes at once get distinct subnets. A subnet the engine still refuses (a network someone
+ * created meanwhile) is given back and another is picked: see {@link release}.
+ */
+export class SubnetAllocator {
+  private readonly pool: Cidr;
+
+  constructor(
+    private readonly store: LifecycleStore,
+    private readonly runtime: Pick<TenantRuntime, 'usedSubnets'>,
+    pool: string,
+    private readonly prefix: number,
+  ) {
+    this.pool = parseCidr(pool);
+  }
+
+  /**
+   * The tenant's subnet, reserving a free one on its first wake, never one of `refused` (the
+   * engine said no to them during this wake). Throws when the pool is full.
+   */
+  async subnetFor(userId: string, refused: ReadonlySet<string> = new Set()): Promise<string> {
+    const own = this.store.tenants.get(userId)?.subnet;
+    if (own) return own;
+    const engine = (await this.runtime.usedSubnets()).flatMap((text) => {
+      try {
+        return [parseCidr(text)];
+      } catch {
+        return [];
+      }
+    });
+    const subnet = this.store.tenants.reserveSubnet(userId, (taken) =>
+      firstFreeSubnet(this.pool, this.prefix, refused.size ? new Set([...taken, ...refused]) : taken, engine),
+    );
+    if (!subnet) throw errors.subnetPoolExhausted();
+    return subnet;
+  }
+
+  /** Gives the tenant's subnet back after the engine refused it; the next call picks again. */
+  release(userId: string): void {
+    this.store.tenants.releaseSubnet(userId);
+  }
+}

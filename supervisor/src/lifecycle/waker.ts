@@ -1,0 +1,291 @@
+import { isTenancyError, type TenantRoute } from '@tenancy/shared';
+import type { FastifyBaseLogger } from 'fastify';
+import { errors } from '../errors.js';
+import type { PlanTable } from '../plans.js';
+import type { TenantRuntime, TenantSpec } from '../runtime/types.js';
+import type { LifecycleStore, TenantRecord } from './ports.js';
+import { type ProbeSettings, untilAborted, waitUntilHealthy } from './readiness.js';
+import type { StartQueue } from './start-queue.js';
+import type { SubnetAllocator } from './subnet-allocator.js';
+import type { TenantRef } from './tenant-ref.js';
+import type { TenantStates } from './tenant-states.js';
+import { healthPercent, WakeProgressChannel } from './wake-progress.js';
+
+/** Settings of a wake; durations in milliseconds. */
+export interface WakeSettings {
+  image: string;
+  port: number;
+  healthPath: string;
+  idleTimeoutMs: number;
+  /** Budget of one start once it has its slot: create, start, first healthy answer. */
+  warmupTimeoutMs: number;
+  stopGraceMs: number;
+  probe: ProbeSettings;
+  /** Extra environment for every tenant app (TENANT_ENV). */
+  extraEnv: Readonly<Record<string, string>>;
+  /** Where tenants push their usage summary, if anywhere (TENANT_SUMMARY_URL). */
+  summaryUrl?: string;
+}
+
+/** Observers of wakes (metrics); optional. */
+export interface WakeObserver {
+  wakeFinished?(result: 'ok' | 'failed' | 'timeout' | 'cancelled', ms: number): void;
+}
+
+export interface WakerDeps {
+  runtime: TenantRuntime;
+  store: LifecycleStore;
+  states: TenantStates;
+  queue: StartQueue;
+  subnets: SubnetAllocator;
+  plans: PlanTable;
+  settings: WakeSettings;
+  log: FastifyBaseLogger;
+  observer?: WakeObserver;
+  now: () => number;
+}
+
+/** One wake in flight: every concurrent caller shares its promise and its progress. */
+export interface WakeAttempt {
+  ref: TenantRef;
+  promise: Promise<TenantRoute>;
+  abort: AbortController;
+  progress: WakeProgressChannel;
+  /** Place in the start queue while waiting for a slot; undefined once admitted (or never queued). */
+  position: number | undefined;
+}
+
+/** Abort reason of a wake that a stop cancelled. */
+export const CANCELLED = Symbol('wake cancelled by a stop');
+
+/** How often the engine may refuse a freshly chosen subnet before the wake gives up. */
+const SUBNET_TRIES = 3;
+
+/**
+ * Performs wakes. A start (the tenant was asleep or failed) waits its turn in the start queue,
+ * then creates what is missing, starts the container and waits for its health; a resume (the
+ * tenant was paused) only thaws it and checks its health, without queueing: it costs the host
+ * almost nothing. Either way the tenant's state moves only through {@link TenantStates}.
+ */
+export class Waker {
+  constructor(private readonly deps: WakerDeps) {}
+
+  /** Begins a wake of the tenant; `resume` when it is paused. The state is already `waking`. */
+  begin(ref: TenantRef, resume: boolean, actor: string): WakeAttempt {
+    const abort = new AbortController();
+    const progress = new WakeProgressChannel(this.deps.now());
+    const attempt: WakeAttempt = {
+      ref,
+      abort,
+      progress,
+      position: undefined,
+      promise: Promise.resolve({ state: 'waking' }),
+    };
+    attempt.promise = this.run(attempt, resume, actor);
+    // Callers that did not wait still must not see an unhandled rejection.
+    attempt.promise.catch(() => undefined);
+    return attempt;
+  }
+
+  private async run(attempt: WakeAttempt, resume: boolean, actor: string): Promise<TenantRoute> {
+    const { store, states, log, settings } = this.deps;
+    const { ref, abort, progress } = attempt;
+    const startedAt = this.deps.now();
+    let budget: AbortSignal | undefined;
+    let created = false;
+    try {
+      let endpointUrl: string;
+      if (resume) {
+        budget = AbortSignal.timeout(settings.warmupTimeoutMs);
+        endpointUrl = await this.resume(attempt, AbortSignal.any([abort.signal, budget]));
+      } else {
+        progress.emit('queued', startedAt);
+        const release = await this.deps.queue.acquire(abort.signal, (position) => {
+          attempt.position = position;
+          progress.emit('queued', this.deps.now(), { position, message: `number ${position} in line to start` });
+        });
+        attempt.position = undefined;
+        try {
+          budget = AbortSignal.timeout(settings.warmupTimeoutMs);
+          ({ endpointUrl, created } = await this.start(attempt, AbortSignal.any([abort.signal, budget])));
+        } finally {
+          release();
+        }
+      }
+
+      // A stop may have cancelled the wake during the last probe.
+      abort.signal.throwIfAborted();
+      const readyAt = this.deps.now();
+      const ms = readyAt - startedAt;
+      // The bookkeeping of a ready tenant in one commit: on the way of the first byte of a resume.
+      const tenant = store.transaction(() => {
+        const before = store.tenants.get(ref.userId);
+        states.apply(
+          ref.userId,
+          { type: 'ready' },
+          {
+            endpointUrl,
+            stopReason: null,
+            stopDetail: null,
+            lastWakeReadyAt: readyAt,
+            lastWakeMs: ms,
+            wakeCount: (before?.wakeCount ?? 0) + 1,
+          },
+        );
+        store.audit.append({ actor, action: 'tenant.wake', target: ref.userId, result: 'ok', detail: { ms, resume } });
+        return store.tenants.touchActivity(ref.userId, readyAt, settings.idleTimeoutMs) as TenantRecord;
+      });
+      progress.emit('ready', readyAt);
+      this.deps.observer?.wakeFinished?.('ok', ms);
+      log.info({ userId: ref.userId, tenantId: ref.hash, ms, created, resume }, 'tenant ready');
+      return routeOf(tenant, ref.secret);
+    } catch (err) {
+      throw await this.fail(attempt, err, startedAt, budget?.aborted === true, actor);
+    }
+  }
+
+  /** Creates what is missing and starts the container; returns its endpoint once healthy. */
+  private async start(attempt: WakeAttempt, signal: AbortSignal): Promise<{ endpointUrl: string; created: boolean }> {
+    const { runtime, store, settings } = this.deps;
+    const { ref } = attempt;
+    this.phase(attempt, 'creating', signal);
+    const user = store.users.get(ref.userId);
+    const limits = this.deps.plans.limitsFor(user?.plan ?? 'free');
+    let ensured: Awaited<ReturnType<TenantRuntime['ensure']>> | undefined;
+    let subnet = '';
+    const refused = new Set<string>();
+    for (let tries = 1; !ensured; tries++) {
+      subnet = await untilAborted(this.deps.subnets.subnetFor(ref.userId, refused), signal);
+      const spec: TenantSpec = {
+        names: ref.names,
+        tenantHash: ref.hash,
+        image: settings.image,
+        limits,
+        subnet,
+        env: this.tenantEnv(ref),
+        port: settings.port,
+        stopGraceMs: settings.stopGraceMs,
+      };
+      try {
+        ensured = await untilAborted(runtime.ensure(spec, signal), signal);
+      } catch (err) {
+        if (!(isTenancyError(err) && err.code === errors.subnetConflict.code) || tries >= SUBNET_TRIES) throw err;
+        this.deps.log.info({ userId: ref.userId, subnet }, 'subnet taken on the engine; picking another');
+        this.deps.subnets.release(ref.userId);
+        refused.add(subnet);
+      }
+    }
+    store.tenants.update(ref.userId, { containerId: ensured.containerId, networkName: ref.names.network, subnet });
+
+    this.phase(attempt, 'starting', signal);
+    const running = await untilAborted(runtime.start(ref.names, signal), signal);
+    store.tenants.update(ref.userId, { containerId: running.containerId });
+
+    this.phase(attempt, 'waiting-health', signal);
+    await this.waitHealthy(attempt, running.endpointUrl, signal);
+    return { endpointUrl: running.endpointUrl, created: ensured.created };
+  }
+
+  /** Thaws the paused container; returns its endpoint once healthy. */
+  private async resume(attempt: WakeAttempt, signal: AbortSignal): Promise<string> {
+    const { ref } = attempt;
+    const endpointUrl = this.deps.store.tenants.get(ref.userId)?.endpointUrl;
+    if (!endpointUrl) throw errors.wakeFailed('the paused tenant has no recorded endpoint');
+    this.phase(attempt, 'starting', signal);
+    await untilAborted(this.deps.runtime.unpause(ref.names), signal);
+    this.phase(attempt, 'waiting-health', signal);
+    await this.waitHealthy(attempt, endpointUrl, signal);
+    return endpointUrl;
+  }
+
+  private phase(attempt: WakeAttempt, name: 'creating' | 'starting' | 'waiting-health', signal: AbortSignal): void {
+    signal.throwIfAborted();
+    attempt.progress.emit(name, this.deps.now());
+  }
+
+  private async waitHealthy(attempt: WakeAttempt, endpointUrl: string, signal: AbortSignal): Promise<void> {
+    const { settings } = this.deps;
+    const startedAt = this.deps.now();
+    await waitUntilHealthy(new URL(settings.healthPath, endpointUrl), settings.probe, signal, (failed) => {
+      // A sign of life now and then while the app boots, not one per probe.
+      if (failed % 4 === 0) {
+        const percent = healthPercent(this.deps.now() - startedAt, settings.warmupTimeoutMs);
+        attempt.progress.emit('waiting-health', this.deps.now(), { percent });
+      }
+    });
+  }
+
+  /** Records a failed wake, stops what it started, tells the followers; returns the error to throw. */
+  private async fail(attempt: WakeAttempt, err: unknown, startedAt: number, timedOut: boolean, actor: string) {
+    const { store, states, log, settings, runtime } = this.deps;
+    const { ref, abort, progress } = attempt;
+    const ms = this.deps.now() - startedAt;
+    if (abort.signal.aborted && abort.signal.reason === CANCELLED) {
+      progress.emit('failed', this.deps.now(), { code: errors.wakeCancelled.code, message: 'stopped while waking' });
+      this.deps.observer?.wakeFinished?.('cancelled', ms);
+      return errors.wakeCancelled();
+    }
+    const failure = timedOut
+      ? errors.wakeTimeout(`the tenant did not become ready within ${settings.warmupTimeoutMs} ms`, {
+          details: { retryAfterSeconds: Math.max(1, Math.ceil(this.deps.queue.estimateWaitMs(1) / 1000)) },
+        })
+      : isTenancyError(err) && err.code === errors.subnetPoolExhausted.code
+        ? err
+        : errors.wakeFailed(isTenancyError(err) ? err.message : 'the tenant failed to start', { cause: err });
+    log.warn({ userId: ref.userId, tenantId: ref.hash, ms, err }, 'tenant wake failed');
+    const before = store.tenants.get(ref.userId);
+    const { effects } = states.apply(
+      ref.userId,
+      { type: 'wake-failed', timedOut },
+      {
+        stopReason: 'failed-start',
+        stopDetail: failure.message,
+        endpointUrl: null,
+        failureCount: (before?.failureCount ?? 0) + 1,
+      },
+    );
+    if (effects.some((effect) => effect.type === 'stop-container')) {
+      await runtime.stop(ref.names, settings.stopGraceMs).catch((error: unknown) => {
+        log.error({ userId: ref.userId, err: error }, 'stopping tenant container failed');
+      });
+    }
+    progress.emit('failed', this.deps.now(), { code: failure.code, message: failure.message });
+    store.audit.append({
+      actor,
+      action: 'tenant.wake',
+      target: ref.userId,
+      result: 'error',
+      detail: { code: failure.code, message: failure.message, ms },
+    });
+    this.deps.observer?.wakeFinished?.(timedOut ? 'timeout' : 'failed', ms);
+    return failure;
+  }
+
+  /**
+   * The tenant app's environment: the operator's extra variables, then what the platform sets
+   * (which always wins): the port, the secret and, when TENANT_SUMMARY_URL is set, where and
+   * with which token to push their usage summary.
+   */
+  private tenantEnv(ref: TenantRef): Record<string, string> {
+    const { settings } = this.deps;
+    return {
+      ...settings.extraEnv,
+      PORT: String(settings.port),
+      TENANT_SECRET: ref.secret,
+      ...(settings.summaryUrl
+        ? {
+            SUMMARY_URL: `${settings.summaryUrl.replace(/\/+$/, '')}/v1/tenants/${encodeURIComponent(ref.userId)}/summary`,
+            SUMMARY_TOKEN: ref.summaryToken,
+          }
+        : {}),
+    };
+  }
+}
+
+/** The gateway's view of a tenant record. */
+export function routeOf(tenant: TenantRecord, secret: string): TenantRoute {
+  const route: TenantRoute = { state: tenant.state };
+  if (tenant.state === 'running' && tenant.endpointUrl) route.endpoint = { url: tenant.endpointUrl, secret };
+  if (tenant.idleDeadline !== null && tenant.state === 'running') route.idleDeadline = tenant.idleDeadline;
+  return route;
+}
