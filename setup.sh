@@ -143,7 +143,7 @@ EOF
   fi
   # On a fresh system apt's package lists are empty: fill them before choosing package names.
   if [ "$is_root" -eq 1 ] && [ -z "$no_install" ] && ! first_installable docker.io >/dev/null; then
-    log "reading the distribution's package lists (apt-get update)"
+    log "reading the distribution's package lists to find the Docker packages (apt-get update)"
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
   fi
   # As ensure_commands pairs: command:package.
