@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
-# From nothing to a running Tenancy on this host: checks the prerequisites, writes .env with
-# generated secrets, builds the images, starts the compose stack, waits until it is healthy and
-# prints the next steps. Safe to run again: an existing .env keeps its values (only missing
-# secrets are generated), images rebuild from cache and running services are left alone.
+# From nothing to a running Tenancy on this host: installs and starts Docker when it is missing
+# (see "Docker" below), writes .env with generated secrets, builds the images, starts the compose
+# stack, waits until it is healthy and prints the next steps. Safe to run again: an existing .env
+# keeps its values (only missing secrets are generated), images rebuild from cache and running
+# services are left alone.
 #
-# Usage: ./setup.sh [--non-interactive] [--auth dev|token] [--images local|upstream] [--skip-build]
+# Usage: ./setup.sh [--non-interactive] [--no-install] [--engine-only] [--auth dev|token]
+#                   [--images local|upstream] [--skip-build]
 #
+#   --non-interactive
+#               ask nothing (also when stdin is not a terminal): a new .env gets the dev login
+#               mode, missing Docker packages are installed.
+#   --no-install
+#               install nothing: when Docker is missing, print the commands to run and stop.
+#   --engine-only
+#               stop once the Docker engine answers and Compose is there, after installing and
+#               starting them as below; writes no .env and starts no stack.
 #   --auth      login mode written into a new .env. dev (the default for a fresh setup): anyone
 #               who reaches the edge may log in as anyone, for local evaluation only; the edge
 #               is bound to 127.0.0.1. token: only a backend holding LOGIN_TOKEN may log users in.
@@ -14,14 +24,26 @@
 #               Default: what .env says, else local when the upstream images are not on the
 #               engine and this host has those programs, else upstream.
 #
+# Docker: when Docker Engine or Compose is missing, on Debian or Ubuntu as root, setup.sh names
+# the distribution's packages (docker.io, and docker-compose-v2 or docker-compose-plugin where apt
+# has one, else docker-compose), asks, and installs them with apt. When the engine is installed
+# but does not answer, it starts it: with systemd where systemd runs (systemctl enable --now
+# docker), otherwise as a background dockerd (log /var/log/tenancy-dockerd.log, pid file
+# /var/run/docker.pid) that does not start again at boot. On other systems, or not as root, it
+# prints the steps to take by hand and stops.
+#
 # Env: TENANCY_ENV_FILE (default ./.env), COMPOSE_PROJECT_NAME (default: .env's, else tenancy),
-#      SETUP_TIMEOUT seconds to wait for health (default 180), SETUP_SKIP_BUILD=1 (as --skip-build).
+#      SETUP_TIMEOUT seconds to wait for health (default 180), SETUP_SKIP_BUILD=1 (as --skip-build),
+#      DOCKER_HOST the engine's unix socket (default unix:///var/run/docker.sock). For a dockerd
+#      setup.sh starts itself: SETUP_DOCKERD_LOG (default /var/log/tenancy-dockerd.log),
+#      SETUP_DOCKERD_PIDFILE (default /var/run/docker.pid), SETUP_DOCKERD_ARGS more dockerd
+#      arguments, split on spaces (for example --data-root DIR, for a second engine beside one).
 set -euo pipefail
 cd "$(dirname "$0")"
 . scripts/lib.sh
 LOG_TAG=setup
 
-interactive=1 auth="" images="${SETUP_IMAGES:-}" skip_build="${SETUP_SKIP_BUILD:-}"
+interactive=1 auth="" images="${SETUP_IMAGES:-}" skip_build="${SETUP_SKIP_BUILD:-}" no_install="" engine_only=""
 [ -t 0 ] || interactive=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -29,6 +51,8 @@ while [ $# -gt 0 ]; do
     --auth) auth="${2:-}"; shift ;;
     --images) images="${2:-}"; shift ;;
     --skip-build) skip_build=1 ;;
+    --no-install) no_install=1 ;;
+    --engine-only) engine_only=1 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see ./setup.sh --help)" ;;
   esac
@@ -58,11 +82,162 @@ env_set() {
 # 32 random bytes as hex: strong, and safe in URLs, YAML and shell.
 secret() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; }
 
-# ---- 1. prerequisites ----
-command -v docker >/dev/null 2>&1 ||
-  die "the docker command is missing: install Docker Engine (https://docs.docker.com/engine/install/; on Debian: apt-get install docker.io)"
-docker_answers ||
-  die "no Docker engine answers at ${DOCKER_HOST:-/var/run/docker.sock}: start it (systemctl start docker) or check that you may use its socket"
+# ---- 1. prerequisites: Docker Engine and Compose, installed and started when missing ----
+socket="${DOCKER_HOST:-unix:///var/run/docker.sock}"
+[ "${socket#unix://}" != "$socket" ] || die "DOCKER_HOST=$DOCKER_HOST: the supervisor needs the engine's unix socket, not a TCP address"
+socket="${socket#unix://}"
+is_root=0 sudo="sudo "
+[ "$(id -u)" -ne 0 ] || is_root=1 sudo=""
+
+has_compose() { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1; }
+# dockerd lives in /usr/sbin, which is often not on a user's PATH.
+has_dockerd() { command -v dockerd >/dev/null 2>&1 || [ -x /usr/sbin/dockerd ] || [ -x /usr/bin/dockerd ]; }
+# Debian, Ubuntu and their derivatives: os-release's ID or ID_LIKE, and apt.
+is_debian_like() {
+  command -v apt-get >/dev/null 2>&1 || return 1
+  # shellcheck disable=SC1091 # the host's file, read in a subshell
+  case " $(. /etc/os-release 2>/dev/null && echo "${ID:-} ${ID_LIKE:-}") " in
+    *" debian "* | *" ubuntu "*) return 0 ;;
+  esac
+  return 1
+}
+# Prints the first of the packages apt can install (one with a candidate version): Compose's package
+# name depends on the release (docker-compose-v2 on Ubuntu, docker-compose-plugin from Docker's
+# own repository, docker-compose on Debian, where it is Compose v2 since trixie).
+first_installable() {
+  local available pkg
+  # One apt-cache call for all of them (each takes a while): the names that have a candidate.
+  available="$(apt-cache policy "$@" 2>/dev/null |
+    awk '/^[^ ]/ { name = $1; sub(/:$/, "", name) } /^ +Candidate:/ && $2 != "(none)" { print name }')"
+  for pkg in "$@"; do
+    if grep -qxF "$pkg" <<<"$available"; then
+      echo "$pkg"
+      return 0
+    fi
+  done
+  return 1
+}
+
+need_engine=0 need_compose=0
+command -v docker >/dev/null 2>&1 || need_engine=1
+# The CLI alone (a remote engine's client) is enough only while its engine answers.
+[ "$need_engine" -eq 1 ] || has_dockerd || docker_answers || need_engine=1
+has_compose || need_compose=1
+if [ $((need_engine + need_compose)) -gt 0 ]; then
+  case "$need_engine$need_compose" in
+    11) what="Docker Engine and Docker Compose are" ;;
+    10) what="Docker Engine is" ;;
+    *) what="Docker Compose is" ;;
+  esac
+  if ! is_debian_like; then
+    log "error: $what not installed, and setup.sh installs them only on Debian or Ubuntu. To do it by hand:"
+    cat >&2 <<EOF
+
+  1. Install Docker Engine and Docker Compose v2 for this system: https://docs.docker.com/engine/install/
+  2. Start the engine and have it start at boot: ${sudo}systemctl enable --now docker
+  3. Check both: docker version && docker compose version
+  4. Run ./setup.sh again.
+
+EOF
+    exit 1
+  fi
+  # On a fresh system apt's package lists are empty: fill them before choosing package names.
+  if [ "$is_root" -eq 1 ] && [ -z "$no_install" ] && ! first_installable docker.io >/dev/null; then
+    log "reading the distribution's package lists to find the Docker packages (apt-get update)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  fi
+  # As ensure_commands pairs: command:package.
+  pairs=()
+  if [ "$need_engine" -eq 1 ]; then
+    pairs+=("$(command -v docker >/dev/null 2>&1 && echo dockerd || echo docker):docker.io")
+    # dockerd checks registries' certificates against these; docker.io only recommends them, and
+    # ensure_commands installs without recommends.
+    [ -f /etc/ssl/certs/ca-certificates.crt ] || pairs+=(update-ca-certificates:ca-certificates)
+  fi
+  [ "$need_compose" -eq 0 ] ||
+    pairs+=("docker-compose:$(first_installable docker-compose-v2 docker-compose-plugin docker-compose || echo docker-compose)")
+  packages=("${pairs[@]#*:}")
+  manual_steps() {
+    printf '\n  %sapt-get update\n  %sapt-get install -y %s\n  ./setup.sh\n\n' "$sudo" "$sudo" "${packages[*]}" >&2
+  }
+  log "$what not installed; the distribution's packages: ${packages[*]}"
+  if [ -n "$no_install" ]; then
+    log "error: not installing them (--no-install). To do it by hand:"
+    manual_steps
+    exit 1
+  fi
+  if [ "$is_root" -eq 0 ]; then
+    log "error: installing them needs root: run sudo ./setup.sh, or do it by hand:"
+    manual_steps
+    exit 1
+  fi
+  if [ "$interactive" -eq 1 ]; then
+    printf 'Install %s with apt now? [Y/n] ' "${packages[*]}"
+    read -r answer || answer=n
+    case "$answer" in
+      "" | [yY] | [yY][eE][sS]) ;;
+      *) log "error: not installing them. To do it by hand:"; manual_steps; exit 1 ;;
+    esac
+  fi
+  step=$(now_ms)
+  ensure_commands "${pairs[@]}"
+  log "installed ${packages[*]} in $(elapsed "$step")"
+fi
+
+if ! docker_answers; then
+  if [ "$is_root" -eq 0 ]; then
+    log "error: no Docker engine answers at $socket. Either it is not running, or you may not use its socket:"
+    cat >&2 <<EOF
+
+  To start it (setup.sh does that when run as root):
+    sudo systemctl enable --now docker      # where systemd runs; else: sudo ./setup.sh
+  To use its socket as $(id -un): run setup.sh as root, or join the docker group (members are
+  root in effect), then log in again:
+    sudo usermod -aG docker $(id -un)
+
+EOF
+    exit 1
+  fi
+  step=$(now_ms)
+  default_socket=0
+  [ "$socket" != /var/run/docker.sock ] && [ "$socket" != /run/docker.sock ] || default_socket=1
+  if [ -d /run/systemd/system ] && [ "$default_socket" -eq 1 ]; then
+    log "no Docker engine answers at $socket: starting it with systemd (systemctl enable --now docker)"
+    systemctl enable --now docker >&2 || die "systemctl could not start docker: see journalctl -u docker"
+    wait_for docker_answers 60 || die "the Docker engine does not answer 60 s after systemctl started it: see journalctl -u docker"
+  else
+    pidfile="${SETUP_DOCKERD_PIDFILE:-/var/run/docker.pid}"
+    dockerd_log="${SETUP_DOCKERD_LOG:-/var/log/tenancy-dockerd.log}"
+    pid="$(cat "$pidfile" 2>/dev/null || true)"
+    if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ]; then
+      log "a dockerd runs (pid $pid in $pidfile) but does not answer at $socket yet: waiting for it"
+    else
+      args=()
+      # Settings /etc/docker/daemon.json may also hold are passed only when they differ from
+      # dockerd's defaults: dockerd refuses a setting given both ways.
+      [ "$default_socket" -eq 1 ] || args+=(--host "unix://$socket")
+      [ -z "${SETUP_DOCKERD_PIDFILE:-}" ] || args+=(--pidfile "$pidfile")
+      read -r -a extra <<<"${SETUP_DOCKERD_ARGS:-}"
+      args+=("${extra[@]}")
+      mkdir -p "$(dirname "$socket")" "$(dirname "$dockerd_log")"
+      log "no Docker engine answers at $socket ($([ -d /run/systemd/system ] && echo "not systemd's socket" || echo "no systemd here")): starting dockerd in the background"
+      # In a session of its own, so that Ctrl-C on setup.sh leaves it running, and with none of
+      # setup.sh's stdio, so that whoever reads setup.sh's output does not wait for dockerd's end.
+      # Without job control the child leads no process group: setsid runs dockerd in place, and
+      # $! is dockerd's pid.
+      setsid dockerd "${args[@]}" </dev/null >>"$dockerd_log" 2>&1 &
+      pid=$!
+      log "dockerd is pid $pid: log $dockerd_log, pid file $pidfile; it does not start again at boot (run ./setup.sh after one)"
+    fi
+    # Done as soon as it answers, or as soon as it exits.
+    wait_for "docker_answers || ! kill -0 $pid" 60 || true
+    if ! docker_answers; then
+      tail -n 20 "$dockerd_log" >&2 2>/dev/null || true
+      die "dockerd does not answer at $socket$(kill -0 "$pid" 2>/dev/null && echo " after 60 s" || echo ": it exited"); see $dockerd_log"
+    fi
+  fi
+  log "the Docker engine answers after $(elapsed "$step")"
+fi
 log "Docker engine $(docker version --format '{{.Server.Version}}')"
 if docker compose version >/dev/null 2>&1; then
   compose_cmd=(docker compose) separator=-
@@ -74,11 +249,9 @@ elif command -v docker-compose >/dev/null 2>&1; then
   # Profiles and depends_on conditions arrived in 1.28.
   [ "$(printf '%s\n1.28.0\n' "$v1" | sort -V | head -n 1)" = 1.28.0 ] || die "docker-compose $v1 is too old: 1.28 or newer, or Compose v2, is needed"
 else
-  die "Docker Compose is missing: install the Compose v2 plugin (docker-compose-plugin), or docker-compose 1.28+"
+  die "Docker Compose is missing: install Compose v2 (docker-compose-v2 or docker-compose-plugin), or docker-compose 1.28+"
 fi
-socket="${DOCKER_HOST:-unix:///var/run/docker.sock}"
-[ "${socket#unix://}" != "$socket" ] || die "DOCKER_HOST=$DOCKER_HOST: the supervisor needs the engine's unix socket, not a TCP address"
-socket="${socket#unix://}"
+[ -z "$engine_only" ] || { log "the Docker engine and Compose are ready: stopping here (--engine-only)"; exit 0; }
 
 # ---- 2. .env ----
 created=0

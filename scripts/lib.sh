@@ -1,4 +1,5 @@
 # Shell helpers shared by the project's scripts. Source it; it defines functions only.
+# shellcheck shell=bash
 
 log() { printf '\033[1m[%s]\033[0m %s\n' "${LOG_TAG:-tenancy}" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
