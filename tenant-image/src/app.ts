@@ -7,6 +7,7 @@ import type { TenantConfig } from './config.js';
 import { errors, TenantError } from './errors.js';
 import { FilesArea } from './files/files-area.js';
 import type { HistoryStore } from './history/history-store.js';
+import { RequestLog } from './request-log.js';
 import { readSummary } from './summary/summary-pusher.js';
 
 export interface TenantDeps {
@@ -26,7 +27,13 @@ const RECENT_MESSAGES = 20;
 export async function buildApp(config: TenantConfig, deps: TenantDeps) {
   const { history, responder } = deps;
   const files = deps.files ?? new FilesArea(config.filesDir, config.fileMaxBytes, config.filesQuotaBytes);
-  const app = Fastify({ loggerInstance: deps.logger, bodyLimit: 64 * 1024, return503OnClosing: true });
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: 64 * 1024,
+    return503OnClosing: true,
+    // One line per request at info; see request-log.ts.
+    logController: new RequestLog(),
+  });
   const expected = createHash('sha256').update(config.secret).digest();
 
   app.setErrorHandler((err, request, reply) => {
