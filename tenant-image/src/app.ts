@@ -16,6 +16,11 @@ export interface TenantDeps {
   files?: FilesArea;
   responder: Responder;
   logger: FastifyBaseLogger;
+  /**
+   * Called after every request that may have changed the usage summary (any method but GET and
+   * HEAD): the summary pusher pushes only after a change, so an idle tenant runs no timer.
+   */
+  onChange?: () => void;
 }
 
 const PUBLIC_DIR = join(import.meta.dirname, '..', 'public');
@@ -71,6 +76,13 @@ export async function buildApp(config: TenantConfig, deps: TenantDeps) {
       presented.length === config.secret.length;
     if (!ok) throw errors.secretMissing();
   });
+
+  const { onChange } = deps;
+  if (onChange) {
+    app.addHook('onResponse', async (request) => {
+      if (request.method !== 'GET' && request.method !== 'HEAD') onChange();
+    });
+  }
 
   app.get('/health', async () => ({ status: 'ok' }));
 

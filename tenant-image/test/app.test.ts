@@ -200,3 +200,37 @@ t.test('a request writes one info line, the rest at debug; health probes write n
   t.equal((await call('GET', '/health')).statusCode, 200);
   t.equal(lines.length, before, 'the health probe wrote nothing');
 });
+
+t.test('requests that may change the summary tell the pusher; reads and probes do not', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'tenant-app-'));
+  await mkdir(join(dir, 'files'));
+  const config = loadTenantConfig({
+    TENANT_SECRET: SECRET,
+    FILES_DIR: join(dir, 'files'),
+    HISTORY_DIR: join(dir, 'h'),
+  });
+  const history = new HistoryStore(config.historyDir);
+  let changes = 0;
+  const app = await buildApp(config, {
+    history,
+    responder: localResponder,
+    logger: pino({ level: 'silent' }),
+    onChange: () => changes++,
+  });
+  t.teardown(async () => {
+    await app.close();
+    history.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const headers = { 'x-tenancy-tenant-secret': SECRET };
+  for (const url of ['/health', '/history', '/summary', '/files/', '/']) {
+    await app.inject({ method: 'GET', url, headers });
+  }
+  t.equal(changes, 0, 'reads and probes');
+  t.equal((await app.inject({ method: 'POST', url: '/chat', headers, payload: { message: 'hi' } })).statusCode, 200);
+  t.equal(changes, 1);
+  await app.inject({ method: 'PUT', url: '/files/a.txt', headers, payload: 'abc' });
+  await app.inject({ method: 'DELETE', url: '/files/a.txt', headers });
+  await app.inject({ method: 'DELETE', url: '/history', headers });
+  t.equal(changes, 4);
+});
