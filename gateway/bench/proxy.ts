@@ -37,7 +37,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, waitForHttp } from '@tenancy/test-support';
@@ -131,7 +131,7 @@ async function startTenant(): Promise<string> {
   const ip = (await container.inspect()).NetworkSettings.Networks?.[names.network]?.IPAddress;
   if (!ip) throw new Error('the tenant container has no address');
   const url = `http://${ip}:8080`;
-  await waitForHttp(`${url}/health`, 30_000);
+  await waitForHttp(`${url}/health`, 120_000);
   return url;
 }
 
@@ -384,6 +384,7 @@ async function main(): Promise<void> {
   note(`warming every path (3 s each), then ${rounds} rounds of ${seconds} s per path`);
   for (const path of paths) await wrk(path.port ?? 0, cookie, 3);
 
+  const loadBefore = loadavg()[0] ?? Number.NaN;
   const redis = new Redis(redisUrl);
   teardowns.push(() => redis.disconnect());
   const commandsBefore = await processedCommands(redis);
@@ -426,7 +427,8 @@ async function main(): Promise<void> {
   print();
   print(
     `Machine: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), ${(totalmem() / 1024 ** 3).toFixed(0)} GB, ` +
-      `node ${process.version}, Linux ${release()}, ${nginxVersion()}, ${wrkVersion()}. Shared with other work: ratios matter more than absolutes.`,
+      `node ${process.version}, Linux ${release()}, ${nginxVersion()}, ${wrkVersion()}. Shared with other work ` +
+      `(load average ${loadBefore.toFixed(1)} before the rounds, ${(loadavg()[0] ?? Number.NaN).toFixed(1)} after): ratios matter more than absolutes.`,
   );
   print();
   print(

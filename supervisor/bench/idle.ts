@@ -18,13 +18,13 @@
  *
  * Usage: npx tsx --conditions=tenancy-source supervisor/bench/idle.ts [count=50] [seconds=20]
  * Env:   TENANT_IMAGE (default tenancy/tenant:local), BASELINE_IMAGE (optional), BASELINE_COUNT,
- *        IDLE_SETTLE (seconds between the last tenant answering and the window, default 10)
+ *        IDLE_SETTLE (seconds between the last tenant answering and the window, default 60)
  * Traffic goes only to the containers on the network this script creates; it removes every
  * container, volume and network it made (label dev.tenancy.instance=<its instance>) at the end.
  */
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import Docker from 'dockerode';
 import { DEFAULT_PLAN } from '../src/plans.js';
 import { containerOptions, tenantLabels } from '../src/runtime/container-spec.js';
@@ -34,7 +34,9 @@ import type { TenantSpec } from '../src/runtime/types.js';
 
 const count = Number(process.argv[2] ?? 50);
 const seconds = Number(process.argv[3] ?? 20);
-const settleSeconds = Number(process.env.IDLE_SETTLE ?? 10);
+// After its start a Node process keeps compiling and collecting garbage for tens of seconds:
+// that is a start's cost, not the idle cost.
+const settleSeconds = Number(process.env.IDLE_SETTLE ?? 60);
 const image = process.env.TENANT_IMAGE ?? 'tenancy/tenant:local';
 const baseline = process.env.BASELINE_IMAGE;
 const baselineCount = Number(process.env.BASELINE_COUNT ?? count);
@@ -252,7 +254,7 @@ async function main(): Promise<void> {
   }
   print(`idle benchmark: running tenants, no traffic, CPU over ${seconds} s after ${settleSeconds} s of settling`);
   print(
-    `machine: ${cpus().length} cores, ${(totalmem() / 1024 ** 3).toFixed(0)} GB, node ${process.version}; % is of one core`,
+    `machine: ${cpus().length} cores, ${(totalmem() / 1024 ** 3).toFixed(0)} GB, node ${process.version}, load average ${(loadavg()[0] ?? 0).toFixed(1)} at the end; % is of one core`,
   );
   print();
   print('| image | tenants | started in | tenants CPU | per tenant | engine CPU | memory per tenant (median) |');
