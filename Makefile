@@ -1,6 +1,6 @@
 # Operator and developer entry points. `make help` lists them.
 .DEFAULT_GOAL := help
-.PHONY: help test test-unit lint typecheck compile build images tenant-build dev up down logs backup \
+.PHONY: help test test-unit lint typecheck compile build images tenant-build bench dev up down logs backup \
 	tenants tenant-logs tenant-stop
 
 # The compose stack reads this file (./setup.sh writes it); ENV_FILE=... picks another one.
@@ -36,6 +36,12 @@ images: build ## Same as build
 
 tenant-build: ## Build only the tenant image (and its node base), offline
 	scripts/build-images.sh tenant
+
+# Which benchmarks `make bench` runs: proxy, idle, wake (all by default).
+BENCH ?= proxy idle wake
+
+bench: ## Run the benchmarks, figures and ratios from one run: make bench BENCH=proxy for one
+	scripts/bench.sh $(BENCH)
 
 dev: ## Host mode: supervisor, gateway and nginx as processes on this machine
 	scripts/dev.sh

@@ -1,7 +1,7 @@
 import fastifyCookie from '@fastify/cookie';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { PROBE_PATHS, parseCidr, refuseConnectionsFrom, toErrorBody } from '@tenancy/shared';
-import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
+import { parseCidr, refuseConnectionsFrom, toErrorBody } from '@tenancy/shared';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import { ActivityRecorder } from './activity/activity-recorder.js';
 import { createLoginIdentifier } from './auth/login-identity.js';
@@ -12,6 +12,7 @@ import { healthRoutes } from './http/health-routes.js';
 import { loginPage, safeNext } from './http/login-page.js';
 import { isNavigation } from './http/navigation.js';
 import { requestIdOf } from './http/request-id.js';
+import { RequestLog } from './http/request-log.js';
 import { proxyRoutes } from './proxy/proxy-routes.js';
 import { RouteCache } from './proxy/route-cache.js';
 import { RouteInvalidation } from './proxy/route-invalidation.js';
@@ -42,7 +43,8 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     loggerInstance: deps.logger,
     bodyLimit: 1024 * 1024,
     trustProxy: false,
-    logController: new LogController({ disableRequestLogging: (request) => PROBE_PATHS.has(request.url) }),
+    // One line per request at info (nginx writes the access log); see request-log.ts.
+    logController: new RequestLog(),
     // nginx's request id when it is a plain token; our own otherwise.
     genReqId: (req) => requestIdOf(req.headers),
     ajv: { customOptions: { removeAdditional: false } },

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TenantRoute, UserRecord } from '@tenancy/shared';
 import type { Teardown } from '@tenancy/test-support';
+import type { FastifyBaseLogger } from 'fastify';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { buildApp, type GatewayApp } from '../src/app.js';
@@ -123,7 +124,14 @@ export interface TestGateway {
 /** A gateway on a free port against the given Redis and supervisor client. */
 export async function startGateway(
   t: Teardown,
-  options: { redisUrl: string; supervisor: SupervisorClient; env?: Record<string, string>; now?: () => number },
+  options: {
+    redisUrl: string;
+    supervisor: SupervisorClient;
+    env?: Record<string, string>;
+    now?: () => number;
+    /** The app's logger; silent by default. */
+    logger?: FastifyBaseLogger;
+  },
 ): Promise<TestGateway> {
   const config = loadGatewayConfig({
     AUTH_MODE: 'dev',
@@ -142,7 +150,7 @@ export async function startGateway(
   const app = await buildApp(config, {
     redis,
     subscriber,
-    logger: pino({ level: 'silent' }),
+    logger: options.logger ?? pino({ level: 'silent' }),
     supervisor: options.supervisor,
     ...(options.now ? { now: options.now } : {}),
   });
@@ -170,4 +178,26 @@ export async function startGateway(
       return (res.headers.getSetCookie()[0] ?? '').split(';')[0] ?? '';
     },
   };
+}
+
+/** One JSON log line as pino writes it (numeric levels: 20 debug, 30 info, 40 warn). */
+export interface LogLine {
+  level: number;
+  msg: string;
+  reqId?: string;
+  [field: string]: unknown;
+}
+
+/** A pino logger at `level` whose lines are kept in `lines`, parsed. */
+export function capturingLogger(level = 'debug') {
+  const lines: LogLine[] = [];
+  const logger = pino(
+    { level },
+    {
+      write(chunk: string) {
+        lines.push(JSON.parse(chunk) as LogLine);
+      },
+    },
+  );
+  return { logger, lines };
 }

@@ -7,6 +7,7 @@ import type { TenantConfig } from './config.js';
 import { errors, TenantError } from './errors.js';
 import { FilesArea } from './files/files-area.js';
 import type { HistoryStore } from './history/history-store.js';
+import { RequestLog } from './request-log.js';
 import { readSummary } from './summary/summary-pusher.js';
 
 export interface TenantDeps {
@@ -15,6 +16,11 @@ export interface TenantDeps {
   files?: FilesArea;
   responder: Responder;
   logger: FastifyBaseLogger;
+  /**
+   * Called after every request that may have changed the usage summary (any method but GET and
+   * HEAD): the summary pusher pushes only after a change, so an idle tenant runs no timer.
+   */
+  onChange?: () => void;
 }
 
 const PUBLIC_DIR = join(import.meta.dirname, '..', 'public');
@@ -26,7 +32,13 @@ const RECENT_MESSAGES = 20;
 export async function buildApp(config: TenantConfig, deps: TenantDeps) {
   const { history, responder } = deps;
   const files = deps.files ?? new FilesArea(config.filesDir, config.fileMaxBytes, config.filesQuotaBytes);
-  const app = Fastify({ loggerInstance: deps.logger, bodyLimit: 64 * 1024, return503OnClosing: true });
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: 64 * 1024,
+    return503OnClosing: true,
+    // One line per request at info; see request-log.ts.
+    logController: new RequestLog(),
+  });
   const expected = createHash('sha256').update(config.secret).digest();
 
   app.setErrorHandler((err, request, reply) => {
@@ -64,6 +76,13 @@ export async function buildApp(config: TenantConfig, deps: TenantDeps) {
       presented.length === config.secret.length;
     if (!ok) throw errors.secretMissing();
   });
+
+  const { onChange } = deps;
+  if (onChange) {
+    app.addHook('onResponse', async (request) => {
+      if (request.method !== 'GET' && request.method !== 'HEAD') onChange();
+    });
+  }
 
   app.get('/health', async () => ({ status: 'ok' }));
 

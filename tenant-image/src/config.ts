@@ -26,7 +26,8 @@ export interface TenantConfig {
    */
   model?: { baseUrl: string; apiKey?: string; model: string; timeoutMs: number };
   /**
-   * Where to push the usage summary (every SUMMARY_INTERVAL seconds, default 60, and at shutdown):
+   * Where to push the usage summary (SUMMARY_INTERVAL seconds after a change, default 60, and at
+   * shutdown; no timer runs while nothing changes):
    * SUMMARY_URL (the supervisor's POST /v1/tenants/<user>/summary), with SUMMARY_TOKEN, the
    * tenant's own token. Unset: nothing is pushed; the supervisor reads GET /summary itself.
    */

@@ -14,12 +14,18 @@ async function main(): Promise<void> {
   const history = new HistoryStore(config.historyDir);
   const files = new FilesArea(config.filesDir, config.fileMaxBytes, config.filesQuotaBytes);
   const responder = config.model ? createModelResponder(config.model) : localResponder;
-  const app = await buildApp(config, { history, files, responder, logger });
-  await app.listen({ host: '0.0.0.0', port: config.port });
-  logger.info({ responder: config.model ? `model ${config.model.model}` : 'local' }, 'tenant app ready');
   const pusher = config.summary
     ? new SummaryPusher({ ...config.summary, collect: () => readSummary(history, files), log: logger })
     : undefined;
+  const app = await buildApp(config, {
+    history,
+    files,
+    responder,
+    logger,
+    ...(pusher ? { onChange: () => pusher.changed() } : {}),
+  });
+  await app.listen({ host: '0.0.0.0', port: config.port });
+  logger.info({ responder: config.model ? `model ${config.model.model}` : 'local' }, 'tenant app ready');
   pusher?.start();
 
   let stopping = false;

@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Teardown } from '@tenancy/test-support';
+import type { FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
 import t from 'tap';
 import { buildApp } from '../src/app.js';
@@ -11,7 +12,11 @@ import { HistoryStore } from '../src/history/history-store.js';
 
 const SECRET = 'tenant-secret-0123456789';
 
-async function setup(t: Teardown, env: Record<string, string> = {}) {
+async function setup(
+  t: Teardown,
+  env: Record<string, string> = {},
+  logger: FastifyBaseLogger = pino({ level: 'silent' }),
+) {
   const dir = await mkdtemp(join(tmpdir(), 'tenant-app-'));
   await mkdir(join(dir, 'files'));
   const config = loadTenantConfig({
@@ -21,7 +26,7 @@ async function setup(t: Teardown, env: Record<string, string> = {}) {
     ...env,
   });
   const history = new HistoryStore(config.historyDir);
-  const app = await buildApp(config, { history, responder: localResponder, logger: pino({ level: 'silent' }) });
+  const app = await buildApp(config, { history, responder: localResponder, logger });
   t.teardown(async () => {
     await app.close();
     history.close();
@@ -168,4 +173,64 @@ t.test('the web page is served with a strict content security policy', async (t)
 t.test('the app refuses to start without a tenant secret', async (t) => {
   t.throws(() => loadTenantConfig({}), /TENANT_SECRET is required/);
   t.throws(() => loadTenantConfig({ TENANT_SECRET: SECRET, PORT: 'eighty' }), /PORT must be an integer/);
+});
+
+t.test('a request writes one info line, the rest at debug; health probes write none', async (t) => {
+  const lines: { level: number; msg: string; reqId?: string; req?: unknown; res?: unknown }[] = [];
+  const logger = pino({ level: 'debug' }, { write: (chunk: string) => void lines.push(JSON.parse(chunk)) });
+  const { call } = await setup(t, {}, logger);
+  const res = await call('GET', '/history?limit=5');
+  t.equal(res.statusCode, 200);
+  t.same(
+    lines.filter((line) => line.level >= 30).map((line) => line.msg),
+    ['request completed'],
+  );
+  t.match(
+    lines.find((line) => line.level >= 30),
+    {
+      req: { method: 'GET', url: '/history?limit=5' },
+      res: { statusCode: 200 },
+    },
+  );
+  t.same(
+    lines.filter((line) => line.level === 20).map((line) => line.msg),
+    ['incoming request'],
+  );
+  const before = lines.length;
+  t.equal((await call('GET', '/health')).statusCode, 200);
+  t.equal(lines.length, before, 'the health probe wrote nothing');
+});
+
+t.test('requests that may change the summary tell the pusher; reads and probes do not', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'tenant-app-'));
+  await mkdir(join(dir, 'files'));
+  const config = loadTenantConfig({
+    TENANT_SECRET: SECRET,
+    FILES_DIR: join(dir, 'files'),
+    HISTORY_DIR: join(dir, 'h'),
+  });
+  const history = new HistoryStore(config.historyDir);
+  let changes = 0;
+  const app = await buildApp(config, {
+    history,
+    responder: localResponder,
+    logger: pino({ level: 'silent' }),
+    onChange: () => changes++,
+  });
+  t.teardown(async () => {
+    await app.close();
+    history.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const headers = { 'x-tenancy-tenant-secret': SECRET };
+  for (const url of ['/health', '/history', '/summary', '/files/', '/']) {
+    await app.inject({ method: 'GET', url, headers });
+  }
+  t.equal(changes, 0, 'reads and probes');
+  t.equal((await app.inject({ method: 'POST', url: '/chat', headers, payload: { message: 'hi' } })).statusCode, 200);
+  t.equal(changes, 1);
+  await app.inject({ method: 'PUT', url: '/files/a.txt', headers, payload: 'abc' });
+  await app.inject({ method: 'DELETE', url: '/files/a.txt', headers });
+  await app.inject({ method: 'DELETE', url: '/history', headers });
+  t.equal(changes, 4);
 });

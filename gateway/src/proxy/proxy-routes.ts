@@ -31,6 +31,10 @@ export async function proxyRoutes(app: FastifyInstance, options: ProxyOptions): 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
   await app.register(replyFrom, {
+    // Its two info lines per request ('fetching from remote server', 'response received') would
+    // triple the gateway's log; the request's own line says how it ended, and a debug line below
+    // says where it went.
+    disableRequestLogging: true,
     // Streams may stay quiet for a while (SSE sends keep-alives), so only the wait for the
     // response headers is bounded tightly.
     undici: {
@@ -87,6 +91,7 @@ export async function proxyRoutes(app: FastifyInstance, options: ProxyOptions): 
     const isStream = /text\/event-stream/.test(String(request.headers.accept ?? ''));
     const closed = isStream ? activity.streamOpened(session.userId) : undefined;
     if (closed) reply.raw.once('close', closed);
+    request.log.debug({ userId: session.userId, upstream: endpoint.url }, 'proxying to the tenant');
 
     return reply.from(request.url, {
       getUpstream: () => endpoint.url,

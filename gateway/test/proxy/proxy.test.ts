@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { freePort, startRedisServer } from '@tenancy/test-support';
 import t from 'tap';
-import { echoTenant, fakeSupervisor, startGateway } from '../harness.js';
+import { capturingLogger, echoTenant, fakeSupervisor, startGateway } from '../harness.js';
 
 t.test('spoofed identity and forwarding headers never reach the tenant; trusted ones are set', async (t) => {
   const redis = await startRedisServer(t);
@@ -144,4 +144,36 @@ t.test('WebSockets are authenticated before the upgrade, echo through, and close
   await fetch(`${gw.url}/auth/logout`, { method: 'POST', headers: { cookie } });
   const ms = await closed;
   t.ok(ms < 1_000, `the revoked session's WebSocket closed after ${ms.toFixed(0)} ms`);
+});
+
+t.test('a proxied request writes one info line; the rest of its story is at debug', async (t) => {
+  const redis = await startRedisServer(t);
+  const tenant = await echoTenant(t);
+  const { logger, lines } = capturingLogger('debug');
+  const gw = await startGateway(t, { redisUrl: redis.url, supervisor: fakeSupervisor(tenant.url).client, logger });
+  const cookie = await gw.login('log-user');
+  const reqId = 'one-line-per-request-1';
+  const res = await fetch(`${gw.url}/notes?page=2`, { headers: { cookie, 'x-request-id': reqId } });
+  t.equal(res.status, 200);
+  await res.arrayBuffer();
+  // The completed line is written when the response finishes, which may be just after the client has it.
+  for (let i = 0; i < 100 && !lines.some((l) => l.reqId === reqId && l.msg === 'request completed'); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  const mine = lines.filter((line) => line.reqId === reqId);
+  const info = mine.filter((line) => line.level >= 30);
+  t.same(
+    info.map((line) => line.msg),
+    ['request completed'],
+  );
+  t.match(info[0], { req: { method: 'GET', url: '/notes?page=2' }, res: { statusCode: 200 } });
+  t.same(
+    mine.filter((line) => line.level === 20).map((line) => line.msg),
+    ['incoming request', 'proxying to the tenant'],
+  );
+
+  const health = lines.length;
+  t.equal((await fetch(`${gw.url}/health`)).status, 200);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.equal(lines.length, health, 'probes write nothing, at any level');
 });

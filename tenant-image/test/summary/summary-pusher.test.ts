@@ -68,3 +68,49 @@ t.test('an unreachable supervisor never throws out of push', async (t) => {
   });
   t.equal(await pusher.push(500), false);
 });
+
+t.test('idle costs no timer: one push after start, then one per burst of changes, retried on failure', async (t) => {
+  const server = await ingest(t);
+  let summary: Summary = { messages: 0, replies: 0, tokensUsed: 0, bytesStored: 0, lastActivity: null };
+  let collected = 0;
+  const pusher = new SummaryPusher({
+    url: server.url,
+    token: 'tenant-summary-token',
+    intervalMs: 40,
+    collect: async () => {
+      collected++;
+      return summary;
+    },
+    log: pino({ level: 'silent' }),
+  });
+  t.teardown(() => pusher.stop());
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 150));
+
+  t.equal(pusher.armed, false, 'nothing armed before start');
+  pusher.start();
+  t.equal(pusher.armed, true);
+  await settle();
+  t.equal(server.received.length, 1, 'the figures go out once after the start');
+  t.equal(pusher.armed, false, 'and then no timer runs while idle');
+  await settle();
+  t.equal(collected, 1, 'idle: the summary is not even read');
+
+  summary = { ...summary, messages: 1, replies: 1, lastActivity: 1000 };
+  pusher.changed();
+  pusher.changed();
+  pusher.changed();
+  await settle();
+  t.equal(server.received.length, 2, 'a burst of changes is one push');
+  t.same(server.received.at(-1)?.body, summary);
+  t.equal(pusher.armed, false);
+
+  summary = { ...summary, messages: 2 };
+  server.answer(503);
+  pusher.changed();
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  t.equal(pusher.armed, true, 'a failed push is armed again');
+  server.answer(204);
+  await settle();
+  t.same(server.received.at(-1)?.body, summary, 'and sent at the retry');
+  t.equal(pusher.armed, false);
+});
