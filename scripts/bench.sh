@@ -8,8 +8,12 @@
 #           configurable-http-proxy, bare @fastify/http-proxy and two gateways (wrk, 50 connections)
 #   idle    supervisor/bench/idle.ts: CPU and memory of running tenants with no traffic
 #   wake    supervisor/bench/wake.ts: cold and warm wakes through the supervisor's runtime
+#   edge    supervisor/bench/wake-edge.ts: stopped and paused wakes through nginx against raw
+#           `docker start` / `docker unpause`
+#   storm   supervisor/bench/storm.ts: N stopped, then N paused tenants woken at once (N=100),
+#           with the start queue and without it
 #
-# Usage: scripts/bench.sh [proxy|idle|wake]...   (default: all of them)
+# Usage: scripts/bench.sh [proxy|idle|wake|edge|storm]...   (default: all of them)
 # Env:   TENANT_IMAGE (default tenancy/tenant:local); each benchmark's own variables (see its header),
 #        e.g. BASELINE_IMAGE=... BASELINE_COUNT=20 for idle.
 set -euo pipefail
@@ -18,7 +22,7 @@ cd "$(dirname "$0")/.."
 LOG_TAG=bench
 
 benches=("$@")
-[ ${#benches[@]} -gt 0 ] || benches=(proxy idle wake)
+[ ${#benches[@]} -gt 0 ] || benches=(proxy idle wake edge storm)
 export TENANT_IMAGE="${TENANT_IMAGE:-tenancy/tenant:local}"
 
 ensure_commands docker:docker.io wrk:wrk nginx:nginx-light redis-server:redis-server
@@ -37,7 +41,9 @@ for bench in "${benches[@]}"; do
     proxy) run gateway/bench/proxy.ts ${PROXY_ARGS:-} ;;
     idle) run supervisor/bench/idle.ts ${IDLE_ARGS:-} ;;
     wake) run supervisor/bench/wake.ts ${WAKE_ARGS:-} ;;
-    *) die "unknown benchmark $bench (proxy, idle or wake)" ;;
+    edge) run supervisor/bench/wake-edge.ts ${EDGE_ARGS:-} ;;
+    storm) run supervisor/bench/storm.ts ${STORM_ARGS:-} ;;
+    *) die "unknown benchmark $bench (proxy, idle, wake, edge or storm)" ;;
   esac
   log "$bench took $(elapsed "$started")"
 done
