@@ -36,8 +36,10 @@ export async function startSupervisor(t: Teardown, env: Record<string, string> =
     internalToken: randomBytes(24).toString('base64url'),
     namespaceKey: randomBytes(24).toString('base64url'),
   };
-  // A private slice of the address pool per process, so parallel test files never collide.
-  const slice = (process.pid % 200) + 20;
+  // A /16 per test process out of 10.20–10.199, so parallel test files rarely share one (and when
+  // they do, the supervisor's own allocation steps around the other's networks). Kept clear of
+  // the default pool (10.201/16) and the fixed test ranges (10.213–10.215/16).
+  const slice = (process.pid % 180) + 20;
   const fullEnv: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
