@@ -20,6 +20,9 @@ help: ## List the targets
 test: ## Run every test against a real Docker engine, Redis and nginx (sets them up itself)
 	scripts/test.sh
 
+test-unit: ## Run only the tests that need no Docker, Redis or nginx (sets nothing up; under a minute)
+	scripts/test-unit.sh
+
 lint: ## Lint and format check (Biome)
 	npm run lint
 

@@ -2,12 +2,13 @@
 # (shared/, one lockfile). Build one with `--build-arg SERVICE=gateway` or `SERVICE=supervisor`,
 # from the repository root (compose.yaml does).
 #
-# BASE_IMAGE / BUILD_IMAGE default to the upstream Node images and the build stage installs and
-# compiles everything. Offline builds (no registry reachable) pass a base made from the host's
-# node binary and PREBUILT=1 with a context that already holds dist/ and production
-# node_modules/ (see scripts/build-images.sh), the same pattern as tenant-image/Dockerfile.
-ARG BASE_IMAGE=node:20-bookworm-slim
-ARG BUILD_IMAGE=node:20-bookworm
+# BASE_IMAGE / BUILD_IMAGE default to the upstream Node 24 images (the active LTS line, supported
+# until April 2028) and the build stage installs and compiles everything. Offline builds (no
+# registry reachable) pass a base made from the host's node binary and PREBUILT=1 with a context
+# that already holds dist/ and production node_modules/ (see scripts/build-images.sh), the same
+# pattern as tenant-image/Dockerfile.
+ARG BASE_IMAGE=node:24-bookworm-slim
+ARG BUILD_IMAGE=node:24-bookworm
 
 FROM ${BUILD_IMAGE} AS build
 WORKDIR /build

@@ -360,16 +360,21 @@ bind="$(env_get EDGE_BIND)" bind="${bind:-127.0.0.1}"
 mode="$(env_get AUTH_MODE)" mode="${mode:-token}"
 host="$([ "$bind" = 0.0.0.0 ] && echo 127.0.0.1 || echo "$bind")"
 base="http://$host:$port"
+# Prints its arguments as the lines of a box on stderr; the longest line sets the width, so the
+# right border lines up whatever $base and $env_file are.
+box() {
+  local line width=0 rule
+  for line in "$@"; do [ "${#line}" -le "$width" ] || width=${#line}; done
+  rule=$(printf '─%.0s' $(seq 1 $((width + 4))))
+  printf '\n  ┌%s┐\n' "$rule" >&2
+  for line in "$@"; do printf '  │  %s%*s  │\n' "$line" $((width - ${#line})) '' >&2; done
+  printf '  └%s┘\n' "$rule" >&2
+}
 if [ "$mode" = dev ]; then
-  cat >&2 <<EOF
-
-  ┌──────────────────────────────────────────────────────────────────────────────┐
-  │  AUTH_MODE=dev: POST /auth/login trusts whatever the client sends.           │
-  │  Anyone who reaches $base can log in as any user.
-  │  For local evaluation only. Before exposing it: AUTH_MODE=token (or access)  │
-  │  and DEV_AUTH_ENABLED=false in $env_file, then make up.
-  └──────────────────────────────────────────────────────────────────────────────┘
-EOF
+  box "AUTH_MODE=dev: POST /auth/login trusts whatever the client sends." \
+    "Anyone who reaches $base can log in as any user." \
+    "For local evaluation only. Before exposing it: AUTH_MODE=token (or access)" \
+    "and DEV_AUTH_ENABLED=false in $env_file, then make up."
   [ "$bind" = 127.0.0.1 ] || log "WARNING: dev login mode with EDGE_BIND=$bind: other machines can log in as anyone"
   [ -z "$(env_get TUNNEL_TOKEN)" ] || log "WARNING: dev login mode with a TUNNEL_TOKEN: do not start the prod profile like this"
   login_auth="" token_hint=""

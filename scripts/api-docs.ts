@@ -71,9 +71,10 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
   gateway: {
     'GET /health': { does: 'The process is up.', auth: 'none', answers: '200 `{"status":"ok"}`' },
     'GET /ready': {
-      does: 'Redis answers a PING within 1 s and the supervisor answers `/health`.',
+      does: 'Redis answers a PING within 1 s, the supervisor answers `/health` and the revocation view is current.',
       auth: 'none',
-      answers: '200 or 503 `{"status":"ready"|"not ready","redis":bool,"supervisor":bool}`',
+      answers:
+        '200 `{"status":"ready","redis":true,"supervisor":true,"revocationView":true}`; 503 with the same fields (`"status":"not ready"`, `false` for each failing check) and the code of the first failing one: `GW_ERR_REVOCATION_UNAVAILABLE` (Redis), `GW_ERR_SUPERVISOR_UNAVAILABLE`, `GW_ERR_REVOCATION_VIEW_STALE`',
     },
     'GET /metrics': { does: 'Prometheus metrics (see docs/operations.md).', auth: 'none', answers: '200 text' },
     'GET /auth/login': {

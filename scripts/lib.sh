@@ -38,3 +38,21 @@ wait_for() {
     sleep 0.2
   done
 }
+
+# Node dependencies, when the lockfile is newer than the install (a fresh clone has none), and
+# tap's plugin list. tap compiles its plugin list (.taprc) into node_modules; a fresh install
+# still holds the default list, whose TypeScript plugin does not work with TypeScript 7. The
+# stamp records that this install was built with this .taprc.
+ensure_node_deps() {
+  local step stamp=node_modules/.tenancy-tap-build
+  if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    step=$(now_ms)
+    log "installing node dependencies (npm ci)"
+    npm ci --no-audit --no-fund --loglevel=error
+    log "npm ci done in $(elapsed "$step")"
+  fi
+  if [ ! -f "$stamp" ] || [ .taprc -nt "$stamp" ] || [ node_modules/.package-lock.json -nt "$stamp" ]; then
+    npx tap build >/dev/null
+    touch "$stamp"
+  fi
+}

@@ -50,21 +50,8 @@ ensure_commands docker:docker.io redis-server:redis-server nginx:nginx-light cur
 # The compose stack test needs Compose: v2 when the docker CLI has it, else Debian's docker-compose.
 docker compose version >/dev/null 2>&1 || ensure_commands docker-compose:docker-compose
 
-# 2. Node dependencies, when the lockfile is newer than the install (a fresh clone has none).
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  step=$(now_ms)
-  log "installing node dependencies (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
-  log "npm ci done in $(elapsed "$step")"
-fi
-# tap compiles its plugin list (.taprc) into node_modules; a fresh install still holds the default
-# list, whose TypeScript plugin does not work with TypeScript 7.
-# The stamp records that this install was built with this .taprc.
-stamp=node_modules/.tenancy-tap-build
-if [ ! -f "$stamp" ] || [ .taprc -nt "$stamp" ] || [ node_modules/.package-lock.json -nt "$stamp" ]; then
-  npx tap build >/dev/null
-  touch "$stamp"
-fi
+# 2. Node dependencies and tap's plugin build, when out of date.
+ensure_node_deps
 
 # 3. Static checks (skipped for a focused run that names test files): lint, format and types.
 checks_status=0

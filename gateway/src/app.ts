@@ -123,6 +123,7 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
   activity.start(config.ACTIVITY_FLUSH_INTERVAL);
   invalidation.start();
   app.addHook('onClose', async () => {
+    revocations.close();
     await invalidation.stop();
     tunnels.close();
     await activity.stop();

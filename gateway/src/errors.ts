@@ -14,6 +14,11 @@ export const errors = {
     503,
     'sessions cannot be checked right now, retry shortly',
   ),
+  revocationViewStale: defineError(
+    'GW_ERR_REVOCATION_VIEW_STALE',
+    503,
+    'the revocation view is not current: every request asks Redis until it is reloaded',
+  ),
   supervisorUnavailable: defineError('GW_ERR_SUPERVISOR_UNAVAILABLE', 503, 'the platform is not reachable right now'),
   warming: defineError('GW_ERR_TENANT_WARMING', 503, 'your container is starting, retry shortly'),
   capacity: defineError('GW_ERR_CAPACITY_FULL', 429, 'no capacity to start your container, retry later'),

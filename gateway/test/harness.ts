@@ -119,6 +119,8 @@ export interface TestGateway {
   redis: Redis;
   /** Logs in (dev mode) and returns the cookie header value. */
   login(userId: string, extra?: Record<string, unknown>): Promise<string>;
+  /** Whether the revocation view is trusted, as the metric says (asking costs Redis nothing). */
+  revocationViewTrusted(): Promise<boolean>;
 }
 
 /** A gateway on a free port against the given Redis and supervisor client. */
@@ -129,7 +131,7 @@ export async function startGateway(
     supervisor: SupervisorClient;
     env?: Record<string, string>;
     now?: () => number;
-    /** The app's logger; silent by default. */
+    /** Where the gateway logs; silent by default. */
     logger?: FastifyBaseLogger;
   },
 ): Promise<TestGateway> {
@@ -143,10 +145,13 @@ export async function startGateway(
     LOG_LEVEL: 'silent',
     ...options.env,
   });
-  const redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 0 });
-  const subscriber = new Redis(config.REDIS_URL);
+  // As server.ts does: connected first, so the first revocation load does not meet a command
+  // connection that is still connecting (and refuses commands, having no offline queue).
+  const redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: true });
+  const subscriber = new Redis(config.REDIS_URL, { lazyConnect: true });
   redis.on('error', () => undefined);
   subscriber.on('error', () => undefined);
+  await Promise.all([redis.connect(), subscriber.connect()]);
   const app = await buildApp(config, {
     redis,
     subscriber,
@@ -177,6 +182,10 @@ export async function startGateway(
       if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
       return (res.headers.getSetCookie()[0] ?? '').split(';')[0] ?? '';
     },
+    async revocationViewTrusted() {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      return /^tenancy_gateway_revocation_view_trusted 1$/m.test(text);
+    },
   };
 }
 
@@ -200,4 +209,16 @@ export function capturingLogger(level = 'debug') {
     },
   );
   return { logger, lines };
+}
+
+/**
+ * Resolves once `condition` holds, checking it every 20 ms: tests wait for what they need to
+ * happen, not for a fixed time. Gives up (throws) after a minute, far beyond any healthy wait.
+ */
+export async function until(what: string, condition: () => boolean | Promise<boolean>): Promise<void> {
+  const giveUpAt = Date.now() + 60_000;
+  while (!(await condition())) {
+    if (Date.now() > giveUpAt) throw new Error(`gave up waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }

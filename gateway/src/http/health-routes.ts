@@ -1,6 +1,8 @@
+import { toErrorBody } from '@tenancy/shared';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge, Registry } from 'prom-client';
+import { errors } from '../errors.js';
 import type { Revocations } from '../revocation/revocations.js';
 import type { SupervisorClient } from '../supervisor/client.js';
 
@@ -11,7 +13,10 @@ export interface HealthOptions {
   openTunnels: () => number;
 }
 
-/** `/health` (process), `/ready` (Redis and supervisor answer), `/metrics` (Prometheus text). */
+/**
+ * `/health` (process), `/ready` (Redis and supervisor answer, the revocation view is current),
+ * `/metrics` (Prometheus text).
+ */
 export async function healthRoutes(app: FastifyInstance, options: HealthOptions): Promise<void> {
   const registry = new Registry();
   const responses = new Counter({
@@ -49,9 +54,20 @@ export async function healthRoutes(app: FastifyInstance, options: HealthOptions)
       ]),
       options.supervisor.health(),
     ]);
-    const [redis, supervisor] = checks.map((check) => check.status === 'fulfilled');
-    const ready = redis === true && supervisor === true;
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', redis, supervisor });
+    const [redis, supervisor] = checks.map((check) => check.status === 'fulfilled') as [boolean, boolean];
+    // A stale view is a reason to take this replica out: each request would cost two Redis round trips.
+    const revocationView = options.revocations.isViewTrusted();
+    const status = { redis, supervisor, revocationView };
+    // The first failing dependency names the code; the fields say which ones fail.
+    const problem = !redis
+      ? errors.revocationUnavailable
+      : !supervisor
+        ? errors.supervisorUnavailable
+        : !revocationView
+          ? errors.revocationViewStale
+          : undefined;
+    if (problem === undefined) return reply.code(200).send({ status: 'ready', ...status });
+    return reply.code(503).send(toErrorBody(problem(undefined, { details: { status: 'not ready', ...status } }), ''));
   });
   app.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
 }

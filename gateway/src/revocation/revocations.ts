@@ -27,6 +27,10 @@ export interface RevocationOptions {
 
 /** How long a lost subscription may be lost before the in-memory view stops being trusted. */
 const VIEW_GRACE_MS = 1_000;
+/** First wait before reloading again after a failed reload (ms); doubles each time, up to the max. */
+const RETRY_MIN_MS = 100;
+/** Longest wait between two reload attempts (ms): bounds how long a replica stays stale once Redis is fine. */
+const RETRY_MAX_MS = 5_000;
 
 /**
  * Session revocation. Redis is the shared truth (keys with TTLs, persisted); every replica keeps
@@ -34,36 +38,77 @@ const VIEW_GRACE_MS = 1_000;
  * subscription has been down for more than a second the view is not trusted and each check asks
  * Redis directly; when Redis does not answer in time, the check fails closed (503).
  *
+ * The view is loaded after subscribing and reloaded after every resubscription. A failed load is
+ * retried with backoff ({@link RETRY_MIN_MS} doubling to {@link RETRY_MAX_MS}) for as long as the
+ * subscription is up, so a replica never stays stale because one load timed out. Staleness is
+ * logged once when it begins and once when it ends, never per request.
+ *
  * Emits `revoked` with a {@link RevocationMessage} whenever a revocation arrives.
  */
 export class Revocations extends EventEmitter {
   private readonly sessions = new Map<string, number>();
   private readonly users = new Map<string, number>();
   private readonly now: () => number;
-  /** When the view stopped being current, or undefined while it is. */
+  /** When the view stopped being current, or undefined while it is; 0 until the first load. */
   private staleSince: number | undefined = 0;
+  /** True while the subscription is up; only then can a load make the view current. */
+  private subscribed = false;
+  /** Counts subscription losses: a load that overlapped one may have missed a message. */
+  private losses = 0;
+  /** The load under way, with any reload asked for while it ran. */
+  private loading: Promise<void> | undefined;
+  /** A reload was asked for while a load ran: that load may predate what the caller saw. */
+  private reloadAgain = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelayMs = RETRY_MIN_MS;
+  /** True once this stale spell has been logged, so it is logged once however long it lasts. */
+  private staleLogged = false;
+  private closed = false;
+  private readonly onSubscriberMessage = (_channel: string, text: string) => this.onMessage(text);
+  private readonly onSubscriberClose = () => {
+    this.subscribed = false;
+    this.losses++;
+    clearTimeout(this.retryTimer);
+    if (this.closed) return;
+    this.staleSince ??= this.now();
+    if (this.staleLogged) return;
+    this.staleLogged = true;
+    this.options.log.warn('revocation subscription lost');
+  };
+  // After a reconnect ioredis re-subscribes by itself; reload what we may have missed.
+  private readonly onSubscriberReady = () => {
+    this.subscribed = true;
+    if (this.staleSince !== undefined) void this.reload();
+  };
 
   constructor(private readonly options: RevocationOptions) {
     super();
     this.now = options.now ?? Date.now;
   }
 
-  /** Subscribes, then loads existing revocations; resolves when the view is current. */
+  /**
+   * Subscribes, then loads existing revocations. Resolves after the first load attempt: the view
+   * is current unless that load failed, in which case it is retried in the background.
+   */
   async start(): Promise<void> {
-    const { subscriber, log } = this.options;
-    subscriber.on('message', (_channel: string, text: string) => this.onMessage(text));
-    subscriber.on('close', () => {
-      if (this.staleSince === undefined) {
-        this.staleSince = this.now();
-        log.warn('revocation subscription lost');
-      }
-    });
-    // After a reconnect ioredis re-subscribes by itself; reload what we may have missed.
-    subscriber.on('ready', () => {
-      if (this.staleSince !== undefined) void this.resync();
-    });
+    const { subscriber } = this.options;
+    subscriber.on('message', this.onSubscriberMessage);
+    subscriber.on('close', this.onSubscriberClose);
     await subscriber.subscribe(REVOCATION_CHANNEL);
-    await this.resync();
+    this.subscribed = true;
+    // Only reconnects from here on: the first connection is covered by the load below.
+    subscriber.on('ready', this.onSubscriberReady);
+    await this.reload();
+  }
+
+  /** Stops retrying and listening; the connections belong to the caller and stay open. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    const { subscriber } = this.options;
+    subscriber.off('message', this.onSubscriberMessage);
+    subscriber.off('close', this.onSubscriberClose);
+    subscriber.off('ready', this.onSubscriberReady);
   }
 
   /** Throws 401 when the session is revoked, 503 when that cannot be known. */
@@ -140,27 +185,73 @@ export class Revocations extends EventEmitter {
     this.prune();
   }
 
-  /** Reloads every revocation from Redis; the view is current again when it succeeds. */
-  private async resync(): Promise<void> {
-    const { redis, log } = this.options;
-    try {
-      let cursor = '0';
-      do {
-        const [next, keys] = await this.withTimeout(redis.scan(cursor, 'MATCH', REVOCATION_KEY_PATTERN, 'COUNT', 1000));
-        cursor = next;
-        const values = keys.length > 0 ? await this.withTimeout(redis.mget(...keys)) : [];
-        keys.forEach((key, index) => {
-          const [, , kind, id] = key.split(':');
-          if (!id) return;
-          if (kind === 'sid') this.sessions.set(id, this.now() + this.options.retentionMs);
-          if (kind === 'user') this.users.set(id, Math.max(this.users.get(id) ?? 0, Number(values[index] ?? 0)));
-        });
-      } while (cursor !== '0');
-      this.staleSince = undefined;
-      log.info({ sessions: this.sessions.size, users: this.users.size }, 'revocation view current');
-    } catch (err) {
-      log.warn({ err }, 'revocation resync failed');
+  /** Loads now, or once more after the load under way; resolves when loading stops. */
+  private reload(): Promise<void> {
+    if (this.loading) {
+      this.reloadAgain = true;
+      return this.loading;
     }
+    this.loading = (async () => {
+      do {
+        this.reloadAgain = false;
+        await this.loadOnce();
+      } while (this.reloadAgain && !this.closed);
+    })().finally(() => {
+      this.loading = undefined;
+    });
+    return this.loading;
+  }
+
+  /**
+   * One attempt to make the view current. A load only counts when the subscription was up for
+   * all of it (a message published in a gap would be missing); a failed one is retried later.
+   */
+  private async loadOnce(): Promise<void> {
+    if (this.closed) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    const losses = this.losses;
+    try {
+      await this.resync();
+    } catch (err) {
+      if (!this.closed && this.subscribed) this.scheduleRetry(err);
+      return;
+    }
+    // A loss meanwhile: the reconnect's 'ready' asks for another load.
+    if (this.closed || !this.subscribed || this.losses !== losses) return;
+    if (this.staleSince !== undefined) {
+      this.options.log.info({ sessions: this.sessions.size, users: this.users.size }, 'revocation view current');
+    }
+    this.staleSince = undefined;
+    this.staleLogged = false;
+    this.retryDelayMs = RETRY_MIN_MS;
+  }
+
+  private scheduleRetry(err: unknown): void {
+    const retryInMs = this.retryDelayMs;
+    this.retryDelayMs = Math.min(retryInMs * 2, RETRY_MAX_MS);
+    if (this.staleLogged) this.options.log.debug({ err, retryInMs }, 'revocation reload failed');
+    else this.options.log.warn({ err, retryInMs }, 'revocation view stale');
+    this.staleLogged = true;
+    // close() cancels it; unref so a forgotten close cannot keep a process alive.
+    this.retryTimer = setTimeout(() => void this.reload(), retryInMs).unref();
+  }
+
+  /** Reads every revocation from Redis into the view; throws when Redis does not answer in time. */
+  private async resync(): Promise<void> {
+    const { redis } = this.options;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.withTimeout(redis.scan(cursor, 'MATCH', REVOCATION_KEY_PATTERN, 'COUNT', 1000));
+      cursor = next;
+      const values = keys.length > 0 ? await this.withTimeout(redis.mget(...keys)) : [];
+      keys.forEach((key, index) => {
+        const [, , kind, id] = key.split(':');
+        if (!id) return;
+        if (kind === 'sid') this.sessions.set(id, this.now() + this.options.retentionMs);
+        if (kind === 'user') this.users.set(id, Math.max(this.users.get(id) ?? 0, Number(values[index] ?? 0)));
+      });
+    } while (cursor !== '0');
   }
 
   private prune(): void {

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { freePort, startNginx, type Teardown } from '@tenancy/test-support';
 import t from 'tap';
-import { NGINX_DIR, renderNginx } from '../../scripts/render-nginx.js';
+import { NGINX_DIR, renderNginx } from '../../../scripts/render-nginx.js';
 
 /** A stand-in gateway: echoes what it received, streams SSE slowly, and tunnels upgrades. */
 async function fakeGateway(t: Teardown) {
