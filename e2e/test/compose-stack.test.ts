@@ -26,7 +26,7 @@ t.test('setup.sh brings up the compose stack and the seed flow works through its
   const edgePort = await freePort();
   const adminPort = await freePort();
   // A private slice of the address space per process, as test-support's supervisor does.
-  const slice = (process.pid % 200) + 20;
+  const slice = (process.pid % 180) + 20;
   const label = `${TEST_RUN_LABEL}=${testRunId}`;
   // setup.sh keeps what an existing .env says and adds the secrets and derived settings.
   writeFileSync(
@@ -46,8 +46,10 @@ t.test('setup.sh brings up the compose stack and the seed flow works through its
       // harness removes them even if this file crashes before its teardown.
       STACK_LABEL: label,
       TENANT_LABELS: label,
-      // Short enough to watch the container fall asleep inside a test.
-      IDLE_TIMEOUT: '3s',
+      // Short enough to watch the container pause, then stop, inside a test; long enough that it
+      // does not pause under the `docker exec` probes below on a busy machine.
+      IDLE_TIMEOUT: '8s',
+      PAUSE_TIMEOUT: '1s',
       REAPER_INTERVAL: '250ms',
       STOP_GRACE: '3s',
       ACTIVITY_FLUSH_INTERVAL: '500ms',
@@ -149,7 +151,7 @@ t.test('setup.sh brings up the compose stack and the seed flow works through its
     t.match(probe.stdout.trim(), /^refused /, `the tenant cannot reach the ${service} (${probe.stdout.trim()})`);
   }
 
-  // It falls asleep when idle, and the next message wakes it with its history intact.
+  // It is paused, then stopped, when idle, and the next message wakes it with its history intact.
   const admin = (path: string) =>
     fetch(`http://127.0.0.1:${adminPort}${path}`, {
       headers: { authorization: `Bearer ${secretOf(written, 'ADMIN_TOKEN')}` },

@@ -7,6 +7,7 @@ import type { RuntimeEvent, TenantRuntime } from '../runtime/types.js';
 import { Capacity, listAll } from './capacity.js';
 import { byLeastRecentActivity, isIdle, isPauseOver } from './idle.js';
 import type { LifecycleStore } from './ports.js';
+import { waitUntilHealthy } from './readiness.js';
 import { reconcile } from './reconciler.js';
 import { StartQueue } from './start-queue.js';
 import { SubnetAllocator } from './subnet-allocator.js';
@@ -370,6 +371,16 @@ export class TenantController {
       {
         runtime,
         inspect: (tenantHash) => runtime.inspect(objectNames(settings.instance, tenantHash)),
+        isHealthy: (endpointUrl) =>
+          waitUntilHealthy(
+            new URL(settings.healthPath, endpointUrl),
+            { firstIntervalMs: settings.probeIntervalMs, maxIntervalMs: settings.probeMaxIntervalMs },
+            AbortSignal.timeout(settings.warmupTimeoutMs),
+          ).then(
+            () => true,
+            () => false,
+          ),
+        stopContainer: (tenantHash) => runtime.stop(objectNames(settings.instance, tenantHash), settings.stopGraceMs),
         store,
         states: this.states,
         log,

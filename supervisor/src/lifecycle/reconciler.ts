@@ -7,6 +7,10 @@ export interface ReconcilerDeps {
   runtime: Pick<TenantRuntime, 'list'>;
   /** The full status of one tenant's container (exit code, OOM flag), by tenant hash. */
   inspect(tenantHash: string): Promise<ContainerStatus | undefined>;
+  /** True once the app at `endpointUrl` answers its health check (bounded by the wake budget). */
+  isHealthy(endpointUrl: string): Promise<boolean>;
+  /** Stops a tenant's container (one the reconciler will not adopt), by tenant hash. */
+  stopContainer(tenantHash: string): Promise<void>;
   store: LifecycleStore;
   states: TenantStates;
   log: FastifyBaseLogger;
@@ -26,20 +30,39 @@ export async function reconcile(deps: ReconcilerDeps, isBusy: (userId: string) =
   let after: string | undefined;
   for (;;) {
     const page = deps.store.tenants.list({ limit: 500, ...(after ? { after } : {}) });
-    for (const tenant of page) {
-      let container = containers.get(tenant.tenantHash);
-      // A tenant we thought up whose container stopped: only a full inspect says whether it was
-      // killed for memory (the list leaves that out to stay one call).
-      if (container && !container.running && (tenant.state === 'running' || tenant.state === 'paused')) {
-        container = (await deps.inspect(tenant.tenantHash).catch(() => undefined)) ?? container;
-      }
-      // Read afresh: the inspect awaited, and the tenant may have moved meanwhile.
-      const current = deps.store.tenants.get(tenant.userId);
-      if (current && !isBusy(tenant.userId)) reconcileOne(deps, current, container);
-    }
+    // The few tenants that need a closer look are looked at together, not one after another.
+    await Promise.all(
+      page.map(async (tenant) => {
+        const container = await closerLook(deps, tenant, containers.get(tenant.tenantHash));
+        // Read afresh: the look may have awaited, and the tenant may have moved meanwhile.
+        const current = deps.store.tenants.get(tenant.userId);
+        if (current && !isBusy(tenant.userId)) reconcileOne(deps, current, container);
+      }),
+    );
     if (page.length < 500) return;
     after = page[page.length - 1]?.userId;
   }
+}
+
+/** What the engine's list says of the tenant's container, completed where the list is not enough. */
+async function closerLook(
+  deps: ReconcilerDeps,
+  tenant: TenantRecord,
+  container: ContainerStatus | undefined,
+): Promise<ContainerStatus | undefined> {
+  // A tenant we thought up whose container stopped: only a full inspect says whether it was
+  // killed for memory (the list leaves that out to stay one call).
+  if (container && !container.running && (tenant.state === 'running' || tenant.state === 'paused')) {
+    return (await deps.inspect(tenant.tenantHash).catch(() => undefined)) ?? container;
+  }
+  // A wake the last supervisor did not finish: its container may run an app that is not
+  // listening yet. It is adopted only once the app answers; one that never does is stopped.
+  if (container?.running && container.endpointUrl && !container.paused && tenant.state === 'waking') {
+    if (await deps.isHealthy(container.endpointUrl)) return container;
+    await deps.stopContainer(tenant.tenantHash).catch(() => undefined);
+    return { ...container, running: false, endpointUrl: undefined };
+  }
+  return container;
 }
 
 function reconcileOne(deps: ReconcilerDeps, tenant: TenantRecord, container: ContainerStatus | undefined): void {

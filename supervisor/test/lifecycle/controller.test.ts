@@ -457,3 +457,22 @@ t.test('an engine call that never returns cannot hold a start slot past the wake
   await until(() => store.tenants.get('next')?.state === 'running', 'the next tenant to run');
   t.pass('the slot was given back');
 });
+
+t.test('after a crash mid-wake, a running container is adopted only once its app answers', async (t) => {
+  const { controller, store, running, app, calls } = await setup(t, { warmupTimeoutMs: 300 });
+  store.addUser('halfway');
+  store.tenants.ensure('halfway', controller.namesFor('halfway').container.split('-').pop() ?? '');
+  store.tenants.update('halfway', { state: 'waking', phase: 'queued' });
+  running.set(controller.namesFor('halfway').container, true);
+
+  app.healthy.value = false;
+  await controller.reconcile();
+  t.match(store.tenants.get('halfway'), { state: 'asleep', stopReason: 'failed-start', endpointUrl: null });
+  t.equal(calls.stop, 1, 'the container that never answered was stopped');
+
+  store.tenants.update('halfway', { state: 'waking', phase: 'queued' });
+  running.set(controller.namesFor('halfway').container, true);
+  app.healthy.value = true;
+  await controller.reconcile();
+  t.match(store.tenants.get('halfway'), { state: 'running', endpointUrl: app.url });
+});
