@@ -6,7 +6,7 @@
  *   paused   raw `docker unpause` → first 200, vs the same request through nginx
  *
  * The platform runs in host mode (supervisor, gateway and nginx as processes, as `make dev`),
- * against its own Redis. The request is what an API client sends: `GET /health` with the session
+ * against its own Redis. The request is what an API client sends: `GET /history` with the session
  * cookie, held by the gateway until the tenant answers.
  *
  * Usage (after `make build`): npx tsx --conditions=tenancy-source supervisor/bench/wake-edge.ts [rounds]
@@ -59,7 +59,8 @@ async function main(): Promise<void> {
   });
   const cookie = (login.headers.getSetCookie()[0] ?? '').split(';')[0] ?? '';
   const edge = async () => {
-    const res = await fetch(`${platform.url}/health`, { headers: { cookie } });
+    // A path of the tenant app's own (the gateway answers /health itself).
+    const res = await fetch(`${platform.url}/history?limit=1`, { headers: { cookie } });
     await res.arrayBuffer();
     if (res.status !== 200) throw new Error(`the edge answered ${res.status}`);
   };

@@ -54,27 +54,22 @@ export async function proxyRoutes(app: FastifyInstance, options: ProxyOptions): 
   ): Promise<TenantRoute | undefined> {
     const cached = routes.get(session.userId);
     if (cached) return cached;
-    let route = await supervisor.route(session.userId);
-    // A paused tenant thaws in tens of milliseconds: hold the request rather than show a page.
-    if (route.state !== 'running' && route.state !== 'paused') {
+    // One call for every case: a running tenant's route, a paused one thawed (tens of
+    // milliseconds), or a stopped one's wake begun, with its place in the start queue.
+    let route = await supervisor.wake(session.userId, { wait: false, timeoutMs: 0 });
+    if (route.state !== 'running' || !route.endpoint) {
       const navigation = isNavigation(request);
       if (navigation || prefersAsync(request)) {
-        const pending = await supervisor.wake(session.userId, { wait: false, timeoutMs: 0 });
-        if (pending.state !== 'running' || !pending.endpoint) {
-          const retryAfterSeconds = pending.retryAfterSeconds ?? 2;
-          if (!navigation) throw errors.warming(undefined, { details: { retryAfterSeconds } });
-          reply
-            .code(503)
-            .header('retry-after', String(retryAfterSeconds))
-            .header('cache-control', 'no-store')
-            .type('text/html; charset=utf-8');
-          reply.send(WAITING_PAGE);
-          return undefined;
-        }
-        route = pending;
+        const retryAfterSeconds = route.retryAfterSeconds ?? 2;
+        if (!navigation) throw errors.warming(undefined, { details: { retryAfterSeconds } });
+        reply
+          .code(503)
+          .header('retry-after', String(retryAfterSeconds))
+          .header('cache-control', 'no-store')
+          .type('text/html; charset=utf-8');
+        reply.send(WAITING_PAGE);
+        return undefined;
       }
-    }
-    if (route.state !== 'running' || !route.endpoint) {
       route = await supervisor.wake(session.userId, { wait: true, timeoutMs: config.WARMUP_TIMEOUT });
     }
     routes.set(session.userId, route);

@@ -157,7 +157,8 @@ export class TenantController {
 
   /**
    * Wakes the user's tenant. Concurrent calls share one attempt. Without `wait` the call answers
-   * at once with where the wake stands; with it, when the tenant is ready or the attempt failed,
+   * at once with where the wake stands (except for a paused tenant: its resume is awaited, it
+   * takes tens of milliseconds); with it, when the tenant is ready or the attempt failed,
    * or after `timeoutMs` (default and cap: WARMUP_TIMEOUT) with 503 `SUP_ERR_WAKE_PENDING` and a
    * retry time while the wake goes on.
    */
@@ -189,7 +190,8 @@ export class TenantController {
     if (early) return early;
     const attempt = this.entries.get(userId)?.wake;
     if (!attempt) return this.route(userId);
-    if (!options.wait) return this.pendingView(attempt);
+    // A resume takes tens of milliseconds: even a caller that would not wait gets its answer.
+    if (!options.wait && !attempt.resume) return this.pendingView(attempt);
     const budget = Math.min(
       options.timeoutMs ?? this.deps.settings.warmupTimeoutMs,
       this.deps.settings.warmupTimeoutMs,

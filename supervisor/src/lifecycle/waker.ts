@@ -53,6 +53,8 @@ export interface WakeAttempt {
   progress: WakeProgressChannel;
   /** Place in the start queue while waiting for a slot; undefined once admitted (or never queued). */
   position: number | undefined;
+  /** A resume (thawing a paused tenant) rather than a start. */
+  resume: boolean;
 }
 
 /** Abort reason of a wake that a stop cancelled. */
@@ -79,6 +81,7 @@ export class Waker {
       abort,
       progress,
       position: undefined,
+      resume,
       promise: Promise.resolve({ state: 'waking' }),
     };
     attempt.promise = this.run(attempt, resume, actor);
