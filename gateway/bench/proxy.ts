@@ -78,12 +78,17 @@ function spawnLogged(name: string, command: string, args: string[], env: Record<
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', out, out],
   });
+  // SIGTERM first: nginx's master must stop its worker itself (a killed master leaves it behind).
   teardowns.push(
     () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGKILL');
+        const kill = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        child.once('exit', () => {
+          clearTimeout(kill);
+          resolve();
+        });
+        child.kill('SIGTERM');
       }),
   );
   return child;
@@ -276,8 +281,7 @@ async function startNginx(paths: Path[]): Promise<void> {
   writeFileSync(join(prefix, 'conf', 'nginx.conf'), main.replace(/\$\{PREFIX\}/g, prefix));
   const args = ['-p', prefix, '-c', join(prefix, 'conf', 'nginx.conf')];
   execFileSync('nginx', [...args, '-t', '-q'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const child = spawnLogged('nginx', 'nginx', args);
-  teardowns.push(() => child.kill('SIGTERM'));
+  spawnLogged('nginx', 'nginx', args);
 }
 
 interface Run {
