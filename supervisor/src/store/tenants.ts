@@ -121,8 +121,6 @@ export function createTenants(db: Db, now: () => number) {
       return touch.get({ userId, at, timeout: idleTimeoutMs, now: now() });
     },
 
-    allocatedSubnets: (): string[] => subnets.all().map((row) => row.subnet),
-
     /** See LifecycleStore: read what is taken and reserve, in one transaction. */
     reserveSubnet: (userId: string, pick: (taken: ReadonlySet<string>) => string | undefined): string | undefined =>
       reserveSubnet(userId, pick),

@@ -95,7 +95,20 @@ t.test('tenants: ensure, update, list with filters and pages, counts, subnets, r
     ['b', 'd'],
   );
   t.same(store.tenants.countByState(), { asleep: 2, running: 2 });
-  t.same(store.tenants.allocatedSubnets().sort(), ['10.0.0.0/28', '10.0.0.16/28']);
+  let seen: string[] = [];
+  const reserved = store.tenants.reserveSubnet('c', (taken) => {
+    seen = [...taken].sort();
+    return '10.0.0.32/28';
+  });
+  t.strictSame(seen, ['10.0.0.0/28', '10.0.0.16/28'], 'the pick sees every subnet other tenants hold');
+  t.equal(reserved, '10.0.0.32/28');
+  t.equal(
+    store.tenants.reserveSubnet('c', () => '10.0.0.48/28'),
+    '10.0.0.32/28',
+    'a tenant keeps its subnet: no second pick',
+  );
+  store.tenants.releaseSubnet('c');
+  t.equal(store.tenants.get('c')?.subnet, null, 'given back');
   t.throws(() => store.tenants.update('c', { subnet: '10.0.0.0/28' }), /UNIQUE/, 'a subnet belongs to one tenant');
   t.equal(store.tenants.remove('b'), true);
   t.equal(store.tenants.get('b'), undefined);
