@@ -213,7 +213,10 @@ export class TenantController {
       const tenant = store.tenants.ensure(ref.userId, ref.hash);
       if (tenant.state === 'running') return routeOf(tenant, ref.secret);
       if (this.capacity.hasRoom(ref.userId)) {
-        const { effects } = this.states.apply(ref.userId, { type: 'wake' }, { lastWakeStartedAt: this.now() });
+        const { effects } = store.transaction(
+          () => this.states.apply(ref.userId, { type: 'wake' }, { lastWakeStartedAt: this.now() }),
+          { synced: false },
+        );
         const resume = effects.some((effect) => effect.type === 'begin-resume');
         if (resume || effects.some((effect) => effect.type === 'begin-wake')) {
           const attempt = this.waker.begin(ref, resume, actor);
