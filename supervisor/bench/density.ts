@@ -9,7 +9,8 @@
  *             of one core for 200), and the engine's own over the same window
  *   proxy     the gateway's p50/p99 and throughput with the load spread over every running tenant,
  *             against the same load on one tenant, in alternating rounds (wrk, 50 connections,
- *             straight to the gateway so that nginx is not measured)
+ *             straight to the gateway so that nginx is not measured), with the CPU the gateway,
+ *             the supervisor and the tenants used meanwhile (% of one core)
  *
  * The users sign in through the gateway (dev login), which records them in the central database;
  * the running ones are woken through the supervisor's internal API, as the gateway does; the
@@ -39,7 +40,7 @@ import {
   testDocker,
   type WrkRun,
 } from '@tenancy/test-support';
-import { containerCounters, engineCpu, engineDelta, residentBytes } from './engine-counters.js';
+import { containerCounters, engineCpu, engineDelta, processCpuNs, residentBytes } from './engine-counters.js';
 
 const users = Number(process.argv[2] ?? 1000);
 const running = Number(process.argv[3] ?? 200);
@@ -60,6 +61,14 @@ const teardowns: (() => unknown)[] = [];
 const scope = { teardown: (fn: () => unknown) => void teardowns.push(fn) };
 const mib = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+
+/** One proxy round: wrk's figures and the share of a core each service used meanwhile. */
+interface Round extends WrkRun {
+  gatewayCpu: number;
+  supervisorCpu: number;
+  /** Every running tenant together. */
+  tenantsCpu: number;
+}
 
 /** Runs `fn` over `items`, at most `limit` at a time. */
 async function pool<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -145,8 +154,10 @@ async function main(): Promise<void> {
     // benchmark's own cost. Both proxy phases run at the same level.
     LOG_LEVEL: 'warn',
   });
-  const pids = { supervisor: supervisor.pid(), gateway: gateway.pid() };
-  if (!pids.supervisor || !pids.gateway) throw new Error('a service has no process id');
+  const supervisorPid = supervisor.pid();
+  const gatewayPid = gateway.pid();
+  if (!supervisorPid || !gatewayPid) throw new Error('a service has no process id');
+  const pids = { supervisor: supervisorPid, gateway: gatewayPid };
   await sleep(2_000);
   const startRss = {
     supervisor: await residentBytes(pids.supervisor),
@@ -204,17 +215,33 @@ async function main(): Promise<void> {
   };
 
   progress(`proxy: ${rounds} rounds of ${roundSeconds} s per path`);
-  const spread: WrkRun[] = [];
-  const single: WrkRun[] = [];
+  const tenantsCpuNs = async () =>
+    (await pool(containers, 10, (id) => containerCounters(docker, id))).reduce((sum, c) => sum + c.cpuNs, 0);
+  const spread: Round[] = [];
+  const single: Round[] = [];
   for (let round = 0; round < rounds; round++) {
     // Alternating order, so that neither path always runs on a warmer (or busier) host.
     const order = round % 2 ? [single, spread] : [spread, single];
-    for (const runs of order)
-      runs.push(await wrk(gateway.url, runs === spread ? runningCookies : cookies.slice(0, 1), dir));
+    for (const runs of order) {
+      const tenantsBefore = await tenantsCpuNs();
+      const cpuBefore = [await processCpuNs(pids.gateway), await processCpuNs(pids.supervisor)];
+      const began = performance.now();
+      const run = await wrk(gateway.url, runs === spread ? runningCookies : cookies.slice(0, 1), dir);
+      const ns = (performance.now() - began) * 1e6;
+      const gatewayNs = (await processCpuNs(pids.gateway)) - (cpuBefore[0] ?? 0);
+      const supervisorNs = (await processCpuNs(pids.supervisor)) - (cpuBefore[1] ?? 0);
+      // Read after the window (200 reads take a while): what the tenants used is in their counters.
+      runs.push({
+        ...run,
+        gatewayCpu: gatewayNs / ns,
+        supervisorCpu: supervisorNs / ns,
+        tenantsCpu: ((await tenantsCpuNs()) - tenantsBefore) / ns,
+      });
+    }
   }
   const gatewayRssAfterLoad = await residentBytes(pids.gateway);
 
-  const pick = (runs: WrkRun[], key: keyof WrkRun) => median(runs.map((r) => r[key]));
+  const pick = (runs: Round[], key: keyof Round) => median(runs.map((r) => r[key]));
   print(
     `density: ${users} users, ${running} running, ${users - running} asleep (registered, no container); ` +
       `${availableParallelism()} CPUs, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB, node ${process.version}, ` +
@@ -237,15 +264,19 @@ async function main(): Promise<void> {
   );
   print(`| engine CPU over the same window | ${engine.toFixed(2)} % of one core |`);
   print();
-  print('| gateway, wrk -t2 -c50 | req/s (median) | p50 | p99 | non-2xx | socket errors |');
-  print('|---|---|---|---|---|---|');
+  print(
+    '| gateway, wrk -t2 -c50 | req/s (median) | p50 | p99 | non-2xx | socket errors | gateway CPU | supervisor CPU | tenants CPU | tenants CPU per request |',
+  );
+  print('|---|---|---|---|---|---|---|---|---|---|');
   for (const [label, runs] of [
     [`load over ${running} tenants`, spread],
     ['load on 1 tenant', single],
   ] as const) {
     print(
       `| ${label} | ${pick(runs, 'perSecond').toFixed(0)} | ${pick(runs, 'p50').toFixed(2)} ms | ${pick(runs, 'p99').toFixed(2)} ms | ` +
-        `${runs.reduce((s, r) => s + r.non2xx, 0)} | ${runs.reduce((s, r) => s + r.socketErrors, 0)} |`,
+        `${runs.reduce((s, r) => s + r.non2xx, 0)} | ${runs.reduce((s, r) => s + r.socketErrors, 0)} | ` +
+        `${(pick(runs, 'gatewayCpu') * 100).toFixed(0)} % | ${(pick(runs, 'supervisorCpu') * 100).toFixed(0)} % | ` +
+        `${(pick(runs, 'tenantsCpu') * 100).toFixed(0)} % | ${((pick(runs, 'tenantsCpu') / pick(runs, 'perSecond')) * 1000).toFixed(2)} ms |`,
     );
   }
   print();

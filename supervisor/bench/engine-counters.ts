@@ -57,3 +57,10 @@ export async function residentBytes(pid: number): Promise<number> {
   if (!kib) throw new Error(`no VmRSS for process ${pid}`);
   return Number(kib) * 1024;
 }
+
+/** A process's CPU time so far (user and system), nanoseconds. */
+export async function processCpuNs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) * TICK_NS;
+}
