@@ -151,7 +151,12 @@ async function engineFloor(supervisor: SupervisorProcess): Promise<void> {
 
   await Promise.all(containers.map((c) => c.pause()));
   began = performance.now();
-  const thaws = await Promise.all(containers.map(async (c) => (await c.unpause(), firstOk(c, began))));
+  const thaws = await Promise.all(
+    containers.map(async (c) => {
+      await c.unpause();
+      return firstOk(c, began);
+    }),
+  );
   report(`engine floor: ${containers.length} raw unpauses at once`, thaws, performance.now() - began);
 }
 
