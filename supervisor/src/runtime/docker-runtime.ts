@@ -51,7 +51,18 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
 
   async function ensureNetwork(spec: TenantSpec, labels: Record<string, string>, signal?: AbortSignal): Promise<void> {
     const network = docker.getNetwork(spec.names.network);
-    const existing = await quick('network inspect', () => network.inspect(), signal).catch(ifStatus(404, undefined));
+    let existing = await quick('network inspect', () => network.inspect(), signal).catch(ifStatus(404, undefined));
+    if (existing && existing.Internal !== !spec.limits.egress) {
+      // The plan's egress changed since the network was made, and a network's Internal flag is
+      // fixed at creation: make it again. The container goes first (the engine refuses to remove
+      // a network in use, and a container keeps the id of the network it was made on); it is
+      // made again below anyway, its spec changed with the plan. The volumes stay.
+      await engineCall('container remove', startMs, signal, (abortSignal) =>
+        docker.getContainer(spec.names.container).remove({ force: true, v: false, abortSignal }),
+      ).catch(ifStatus(404, undefined));
+      await removeNetwork(spec.names.network, signal);
+      existing = undefined;
+    }
     if (!existing) {
       await quick(
         'network create',

@@ -9,7 +9,8 @@ export interface TenantRuntime {
   /**
    * Makes sure the tenant's network, both volumes and its container exist with the wanted spec,
    * creating what is missing. A container whose spec differs (new image, new limits) is removed
-   * and created again; volumes are never touched here. Does not start anything.
+   * and created again; so is a network whose egress policy (`Internal`) is not the plan's, with
+   * its container. Volumes are never touched here. Does not start anything.
    */
   ensure(spec: TenantSpec, signal?: AbortSignal): Promise<EnsureResult>;
   // Throws SUP_ERR_SUBNET_CONFLICT when the engine refuses the spec's subnet (another network
