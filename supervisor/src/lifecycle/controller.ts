@@ -215,7 +215,7 @@ export class TenantController {
     const ref = this.ref(userId);
     let early: TenantRoute | undefined;
     try {
-      early = await this.admit(ref, actor);
+      early = await this.admit(ref, actor, options.wait);
     } finally {
       this.forget(userId);
     }
@@ -236,13 +236,15 @@ export class TenantController {
    * Checking for room and taking the slot happen in one turn of the event loop: evicting a
    * tenant for room awaits, so after it the check is made again.
    */
-  private async admit(ref: TenantRef, actor: string): Promise<TenantRoute | undefined> {
+  private async admit(ref: TenantRef, actor: string, wait: boolean): Promise<TenantRoute | undefined> {
     const { store, log } = this.deps;
     for (let evictions = 0; ; evictions++) {
       // A stop or pause in flight finishes first; the wake starts from where it left the tenant.
       const entry = await this.settled(ref.userId);
       if (entry.wake?.decided) {
-        // A failed wake still stopping its container: a new one begins once it is done.
+        // A failed wake still stopping its container: a caller that does not wait hears how it
+        // ended; for one that waits, a new wake begins once the clean-up is done.
+        if (!wait) return this.route(ref.userId);
         await entry.wake.promise.catch(() => undefined);
         continue;
       }

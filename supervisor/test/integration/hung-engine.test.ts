@@ -66,7 +66,8 @@ t.test(
     const engine = await hangableEngine(t);
     const supervisor = await startSupervisor(t, {
       DOCKER_HOST: engine.dockerHost,
-      WARMUP_TIMEOUT: '2s',
+      // Room for the real start at the end on a busy machine; the hung wake waits it out.
+      WARMUP_TIMEOUT: '20s',
       // Longer than the wake's budget: the budget is what ends the wake, not a call timeout.
       DOCKER_TIMEOUT: '30s',
       STOP_GRACE: '1s',
@@ -92,21 +93,16 @@ t.test(
       await supervisor.api('GET', `/internal/v1/tenants/${seg('hung-a')}/route`, undefined, 'internal'),
     );
     t.same(route.body, { state: 'failed' }, 'the route says failed, not waking');
-
-    // The slot is free: the next tenant's wake runs (and meets the same hung engine).
-    const second = await wake('hung-b');
-    t.equal(second.status, 503);
-    t.match(second.body, { code: 'SUP_ERR_WAKE_TIMEOUT' });
-    // A stop does not queue behind the hung wake.
+    // A stop does not queue behind the failed wake's clean-up, which the engine still holds.
     const stopped = await json(await supervisor.api('POST', `/v1/tenants/${seg('hung-a')}/stop`));
     t.equal(stopped.status, 200);
     t.match(stopped.body, { state: 'failed' });
 
-    // The engine answers again: the next wake starts the tenant.
+    // The engine answers again, and the one slot is free: another tenant starts.
     engine.recover();
-    const again = await wake('hung-a');
-    t.equal(again.status, 200, JSON.stringify(again.body));
-    t.match(again.body, { state: 'running', endpoint: { url: /^http:\/\// } });
-    t.equal((await fetch(`${again.body.endpoint.url}/health`)).status, 200);
+    const other = await wake('hung-b');
+    t.equal(other.status, 200, JSON.stringify(other.body));
+    t.match(other.body, { state: 'running', endpoint: { url: /^http:\/\// } });
+    t.equal((await fetch(`${other.body.endpoint.url}/health`)).status, 200);
   },
 );
