@@ -3,7 +3,10 @@ import type { TenantObjectNames } from './names.js';
 
 /**
  * The only way lifecycle code touches containers. The Docker implementation lives in
- * docker-runtime.ts; a Swarm or Kubernetes runtime implements the same interface.
+ * docker-runtime.ts; a Swarm or Kubernetes runtime implements the same interface. Every method
+ * settles in bounded time: an engine that does not answer within a call's limit fails it with
+ * SUP_ERR_RUNTIME_UNAVAILABLE (see engine-calls.ts), and a method given a signal fails with the
+ * signal's reason as soon as it aborts.
  */
 export interface TenantRuntime {
   /**
