@@ -102,6 +102,14 @@ export const SupervisorConfigSchema = Type.Object({
       'Most container starts at once; further wakes wait in order in the start queue. 0: twice the CPU count. Resuming a paused tenant does not queue',
   }),
   STOP_GRACE: Duration('10s', 'Time a tenant gets between SIGTERM and SIGKILL when stopped'),
+  DOCKER_TIMEOUT: Duration(
+    '10s',
+    'Longest a quick Docker API call (inspect, list, create, connect, pause, logs, ping) may take; a stop gets STOP_GRACE on top. An engine that does not answer in time fails the call (503 SUP_ERR_RUNTIME_UNAVAILABLE, or the wake fails) instead of holding it',
+  ),
+  DOCKER_START_TIMEOUT: Duration(
+    '30s',
+    'Longest starting or force-removing a container may take (a wake is bounded by WARMUP_TIMEOUT as well)',
+  ),
   HEALTH_PROBE_INTERVAL: Duration(
     '25ms',
     'First pause between readiness probes during a wake; it doubles after each miss',

@@ -45,6 +45,7 @@ async function main(): Promise<void> {
       .map((name) => name.trim())
       .filter(Boolean),
     port: config.TENANT_PORT,
+    timeouts: { callMs: config.DOCKER_TIMEOUT, startMs: config.DOCKER_START_TIMEOUT },
   });
   // The controller exists by the time metrics are collected.
   const metrics = createMetrics(
@@ -80,6 +81,8 @@ async function main(): Promise<void> {
       capacityPolicy: config.CAPACITY_POLICY,
       evictMinIdleMs: config.EVICT_MIN_IDLE,
       extraEnv,
+      // A failed wake's clean-up: a thaw and a stop, each a call, the stop with its grace.
+      transitionGraceMs: config.STOP_GRACE + 3 * config.DOCKER_TIMEOUT,
       ...(config.TENANT_SUMMARY_URL ? { summaryUrl: config.TENANT_SUMMARY_URL } : {}),
     },
   });

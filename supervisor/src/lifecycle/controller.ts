@@ -16,6 +16,7 @@ import { TenantStates } from './tenant-states.js';
 import { readTenantSummary } from './tenant-summary.js';
 import type { ProgressListener } from './wake-progress.js';
 import { CANCELLED, routeOf, type WakeAttempt, type WakeObserver, Waker } from './waker.js';
+import { TransitionWatchdog } from './watchdog.js';
 
 /** Settings of the controller, taken from the supervisor's config. Durations in milliseconds. */
 export interface ControllerSettings {
@@ -45,7 +46,15 @@ export interface ControllerSettings {
   extraEnv: Readonly<Record<string, string>>;
   /** Where tenants push their usage summary, if anywhere (TENANT_SUMMARY_URL). */
   summaryUrl?: string;
+  /**
+   * How long past its bounds an operation may take before the transition watchdog steps in
+   * (see watchdog.ts); by default STOP_GRACE plus 30 s, the time a failed wake's clean-up may take.
+   */
+  transitionGraceMs?: number;
 }
+
+/** A caller waiting for a wake whose budget ends within this much longer gets the wake's own answer. */
+const OUTCOME_SLACK_MS = 1_000;
 
 /** Observers the controller reports to (metrics); all optional. */
 export interface ControllerObserver extends WakeObserver {
@@ -91,6 +100,8 @@ export class TenantController {
   private readonly waker: Waker;
   private readonly availableMemory: () => number;
   private reaper: NodeJS.Timeout | undefined;
+  private readonly watchdog: TransitionWatchdog;
+  private watchdogTimer: NodeJS.Timeout | undefined;
   private unwatch: (() => void) | undefined;
   private closed = false;
   private readonly unrouteListeners = new Set<(userId: string) => void>();
@@ -128,6 +139,26 @@ export class TenantController {
       ...(deps.observer ? { observer: deps.observer } : {}),
       now: this.now,
     });
+    this.watchdog = new TransitionWatchdog({
+      store,
+      states: this.states,
+      log: deps.log,
+      now: this.now,
+      graceMs: settings.transitionGraceMs ?? settings.stopGraceMs + 30_000,
+      inFlight: (userId) => {
+        const wake = this.entries.get(userId)?.wake;
+        return {
+          busy: this.isBusy(userId),
+          ...(wake ? { wake: { deadline: wake.deadline, aborted: wake.abort.signal.aborted } } : {}),
+        };
+      },
+      abortWake: (userId, reason) => this.entries.get(userId)?.wake?.abort.abort(reason),
+      abandonWake: (userId) => {
+        const entry = this.entries.get(userId);
+        if (entry) entry.wake = undefined;
+        this.forget(userId);
+      },
+    });
   }
 
   /** Docker object names of a user's tenant. */
@@ -146,7 +177,8 @@ export class TenantController {
     if (!tenant) return { state: 'asleep' };
     const entry = this.entries.get(userId);
     if (entry?.pausing) return { state: 'paused' };
-    if (entry?.wake) return this.pendingView(entry.wake);
+    // A failed wake still stopping its container has its answer: the record says it.
+    if (entry?.wake && !entry.wake.decided) return this.pendingView(entry.wake);
     return routeOf(tenant, this.ref(userId).secret);
   }
 
@@ -183,7 +215,7 @@ export class TenantController {
     const ref = this.ref(userId);
     let early: TenantRoute | undefined;
     try {
-      early = await this.admit(ref, actor);
+      early = await this.admit(ref, actor, options.wait);
     } finally {
       this.forget(userId);
     }
@@ -204,11 +236,18 @@ export class TenantController {
    * Checking for room and taking the slot happen in one turn of the event loop: evicting a
    * tenant for room awaits, so after it the check is made again.
    */
-  private async admit(ref: TenantRef, actor: string): Promise<TenantRoute | undefined> {
+  private async admit(ref: TenantRef, actor: string, wait: boolean): Promise<TenantRoute | undefined> {
     const { store, log } = this.deps;
     for (let evictions = 0; ; evictions++) {
       // A stop or pause in flight finishes first; the wake starts from where it left the tenant.
       const entry = await this.settled(ref.userId);
+      if (entry.wake?.decided) {
+        // A failed wake still stopping its container: a caller that does not wait hears how it
+        // ended; for one that waits, a new wake begins once the clean-up is done.
+        if (!wait) return this.route(ref.userId);
+        await entry.wake.promise.catch(() => undefined);
+        continue;
+      }
       if (entry.wake) return undefined;
       const tenant = store.tenants.ensure(ref.userId, ref.hash);
       if (tenant.state === 'running') return routeOf(tenant, ref.secret);
@@ -247,10 +286,21 @@ export class TenantController {
     }
   }
 
-  /** The attempt's result, or 503 `SUP_ERR_WAKE_PENDING` after `budgetMs` while it goes on. */
+  /**
+   * The attempt's result, or 503 `SUP_ERR_WAKE_PENDING` after `budgetMs` while it goes on. A
+   * wake whose own budget ends about then (it started when the caller began waiting) is waited
+   * for a little longer: every engine call is bounded, so it answers ready or failed by then.
+   */
   private waitFor(attempt: WakeAttempt, budgetMs: number): Promise<TenantRoute> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      let extended = false;
+      const pending = () => {
+        const left = attempt.deadline === undefined ? Number.POSITIVE_INFINITY : attempt.deadline - this.now();
+        if (left < OUTCOME_SLACK_MS && !extended) {
+          extended = true;
+          timer = setTimeout(pending, Math.max(0, left) + OUTCOME_SLACK_MS);
+          return;
+        }
         const { retryAfterSeconds, position } = this.pendingView(attempt);
         reject(
           errors.wakePending(
@@ -258,8 +308,9 @@ export class TenantController {
             { details: { retryAfterSeconds: retryAfterSeconds ?? 2 } },
           ),
         );
-      }, budgetMs);
-      attempt.promise.then(resolve, reject).finally(() => clearTimeout(timer));
+      };
+      let timer = setTimeout(pending, budgetMs);
+      attempt.outcome.then(resolve, reject).finally(() => clearTimeout(timer));
     });
   }
 
@@ -418,6 +469,14 @@ export class TenantController {
     // Adopted tenants keep running; peers re-created meanwhile need their networks back.
     await this.reattach();
     this.watchEngine();
+    this.watchdogTimer = setInterval(() => {
+      try {
+        this.watchdog.check();
+      } catch (err) {
+        this.deps.log.error({ err }, 'transition watchdog failed');
+      }
+    }, this.deps.settings.reaperIntervalMs);
+    this.watchdogTimer.unref();
     this.reaper = setInterval(() => {
       this.reap().catch((err: unknown) => this.deps.log.error({ err }, 'idle reaper failed'));
     }, this.deps.settings.reaperIntervalMs);
@@ -427,6 +486,7 @@ export class TenantController {
   /** Stops timers and the event stream; waits for operations in flight. Running tenants keep running. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.watchdogTimer) clearInterval(this.watchdogTimer);
     if (this.reaper) clearInterval(this.reaper);
     this.unwatch?.();
     const pending = [...this.entries.values()].flatMap((entry) => [entry.wake?.promise, entry.stopping, entry.pausing]);

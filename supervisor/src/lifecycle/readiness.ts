@@ -14,7 +14,8 @@ export interface ProbeSettings {
  * up to `maxIntervalMs`. Most apps answer within the first few probes, so the first ones are
  * quick; an app that takes its time costs a probe every `maxIntervalMs`, not forty a second,
  * which matters when a hundred wakes probe at once. `onProbe` hears the number of each failed
- * probe. Rejects with the signal's reason when it aborts.
+ * probe. Redirects count as failures and are not followed. Rejects with the signal's reason when
+ * it aborts.
  */
 export async function waitUntilHealthy(
   url: URL,
@@ -27,8 +28,12 @@ export async function waitUntilHealthy(
     signal.throwIfAborted();
     try {
       // Short per-probe timeout: a probe stuck on a connection that is not up yet must not delay
-      // readiness by more than this.
-      const res = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(PROBE_TIMEOUT_MS)]) });
+      // readiness by more than this. A redirect is tenant code asking the supervisor to fetch
+      // another address on its networks: refused (the probe fails), never followed.
+      const res = await fetch(url, {
+        redirect: 'error',
+        signal: AbortSignal.any([signal, AbortSignal.timeout(PROBE_TIMEOUT_MS)]),
+      });
       await res.arrayBuffer();
       if (res.ok) return;
     } catch {

@@ -9,12 +9,15 @@ const SUMMARY_MAX_BYTES = 4_096;
  * Reads a running tenant's usage summary (GET /summary, with its secret header), so aggregates
  * stay current even where the tenant cannot reach the supervisor (the default: tenant networks
  * have no route to it). The answer comes from tenant code and is untrusted: anything that is not
- * a well-formed summary is ignored. Never throws; returns undefined when there is nothing usable.
+ * a well-formed summary is ignored, and a redirect is refused, never followed. Never throws;
+ * returns undefined when there is nothing usable.
  */
 export async function readTenantSummary(endpointUrl: string, secret: string): Promise<TenantSummary | undefined> {
   try {
     const res = await fetch(new URL('/summary', endpointUrl), {
       headers: { 'x-tenancy-tenant-secret': secret },
+      // Tenant code must not make the supervisor fetch another address (and hand it the secret).
+      redirect: 'error',
       signal: AbortSignal.timeout(SUMMARY_TIMEOUT_MS),
     });
     const body = await res.arrayBuffer();

@@ -48,7 +48,17 @@ export interface WakerDeps {
 /** One wake in flight: every concurrent caller shares its promise and its progress. */
 export interface WakeAttempt {
   ref: TenantRef;
+  /** Settles when the attempt is over, the clean-up of a failed one (stopping its container) included. */
   promise: Promise<TenantRoute>;
+  /**
+   * The answer for callers: settles as soon as the wake is ready or has failed, before the
+   * clean-up, which on a hung engine takes as long as its call timeouts allow.
+   */
+  outcome: Promise<TenantRoute>;
+  /** True once `outcome` has settled: the tenant's record says how the wake ended. */
+  decided: boolean;
+  /** When the budget of the admitted wake runs out, epoch milliseconds; undefined while queued. */
+  deadline: number | undefined;
   abort: AbortController;
   progress: WakeProgressChannel;
   /** Place in the start queue while waiting for a slot; undefined once admitted (or never queued). */
@@ -76,6 +86,15 @@ export class Waker {
   begin(ref: TenantRef, resume: boolean, actor: string): WakeAttempt {
     const abort = new AbortController();
     const progress = new WakeProgressChannel(this.deps.now());
+    let decide!: (result: { route: TenantRoute } | { error: unknown }) => void;
+    const outcome = new Promise<TenantRoute>((resolve, reject) => {
+      decide = (result) => {
+        if (attempt.decided) return;
+        attempt.decided = true;
+        if ('route' in result) resolve(result.route);
+        else reject(result.error);
+      };
+    });
     const attempt: WakeAttempt = {
       ref,
       abort,
@@ -83,14 +102,23 @@ export class Waker {
       position: undefined,
       resume,
       promise: Promise.resolve({ state: 'waking' }),
+      outcome,
+      decided: false,
+      deadline: undefined,
     };
-    attempt.promise = this.run(attempt, resume, actor);
+    attempt.promise = this.run(attempt, resume, actor, decide);
     // Callers that did not wait still must not see an unhandled rejection.
     attempt.promise.catch(() => undefined);
+    attempt.outcome.catch(() => undefined);
     return attempt;
   }
 
-  private async run(attempt: WakeAttempt, resume: boolean, actor: string): Promise<TenantRoute> {
+  private async run(
+    attempt: WakeAttempt,
+    resume: boolean,
+    actor: string,
+    decide: (result: { route: TenantRoute } | { error: unknown }) => void,
+  ): Promise<TenantRoute> {
     const { store, states, log, settings } = this.deps;
     const { ref, abort, progress } = attempt;
     const startedAt = this.deps.now();
@@ -100,6 +128,7 @@ export class Waker {
       let endpointUrl: string;
       if (resume) {
         budget = AbortSignal.timeout(settings.warmupTimeoutMs);
+        attempt.deadline = this.deps.now() + settings.warmupTimeoutMs;
         endpointUrl = await this.resume(attempt, AbortSignal.any([abort.signal, budget]));
       } else {
         progress.emit('queued', startedAt);
@@ -110,6 +139,7 @@ export class Waker {
         attempt.position = undefined;
         try {
           budget = AbortSignal.timeout(settings.warmupTimeoutMs);
+          attempt.deadline = this.deps.now() + settings.warmupTimeoutMs;
           ({ endpointUrl, created } = await this.start(attempt, AbortSignal.any([abort.signal, budget])));
         } finally {
           release();
@@ -150,9 +180,19 @@ export class Waker {
       progress.emit('ready', readyAt);
       this.deps.observer?.wakeFinished?.('ok', ms);
       log.info({ userId: ref.userId, tenantId: ref.hash, ms, created, resume }, 'tenant ready');
-      return routeOf(tenant, ref.secret);
+      const route = routeOf(tenant, ref.secret);
+      decide({ route });
+      return route;
     } catch (err) {
-      throw await this.fail(attempt, err, startedAt, budget?.aborted === true, actor);
+      let failure: unknown;
+      try {
+        failure = await this.fail(attempt, err, startedAt, budget?.aborted === true, actor, decide);
+      } catch (error) {
+        failure = error;
+      }
+      // Whatever went wrong while recording the failure, the callers get an answer.
+      decide({ error: failure });
+      throw failure;
     }
   }
 
@@ -227,15 +267,28 @@ export class Waker {
     });
   }
 
-  /** Records a failed wake, stops what it started, tells the followers; returns the error to throw. */
-  private async fail(attempt: WakeAttempt, err: unknown, startedAt: number, timedOut: boolean, actor: string) {
+  /**
+   * Records a failed wake and tells the callers and followers, then stops what it started;
+   * returns the error to throw. The answer comes first: the stop is bounded by the engine's call
+   * timeouts but may take them all on a hung engine, and the record already says `failed`.
+   */
+  private async fail(
+    attempt: WakeAttempt,
+    err: unknown,
+    startedAt: number,
+    timedOut: boolean,
+    actor: string,
+    decide: (result: { error: unknown }) => void,
+  ) {
     const { store, states, log, settings, runtime } = this.deps;
     const { ref, abort, progress } = attempt;
     const ms = this.deps.now() - startedAt;
     if (abort.signal.aborted && abort.signal.reason === CANCELLED) {
       progress.emit('failed', this.deps.now(), { code: errors.wakeCancelled.code, message: 'stopped while waking' });
       this.deps.observer?.wakeFinished?.('cancelled', ms);
-      return errors.wakeCancelled();
+      const cancelled = errors.wakeCancelled();
+      decide({ error: cancelled });
+      return cancelled;
     }
     const failure = timedOut
       ? errors.wakeTimeout(`the tenant did not become ready within ${settings.warmupTimeoutMs} ms`, {
@@ -256,11 +309,6 @@ export class Waker {
         failureCount: (before?.failureCount ?? 0) + 1,
       },
     );
-    if (effects.some((effect) => effect.type === 'stop-container')) {
-      await runtime.stop(ref.names, settings.stopGraceMs).catch((error: unknown) => {
-        log.error({ userId: ref.userId, err: error }, 'stopping tenant container failed');
-      });
-    }
     progress.emit('failed', this.deps.now(), { code: failure.code, message: failure.message });
     store.audit.append({
       actor,
@@ -270,6 +318,12 @@ export class Waker {
       detail: { code: failure.code, message: failure.message, ms },
     });
     this.deps.observer?.wakeFinished?.(timedOut ? 'timeout' : 'failed', ms);
+    decide({ error: failure });
+    if (effects.some((effect) => effect.type === 'stop-container')) {
+      await runtime.stop(ref.names, settings.stopGraceMs).catch((error: unknown) => {
+        log.error({ userId: ref.userId, err: error }, 'stopping tenant container failed');
+      });
+    }
     return failure;
   }
 

@@ -1,7 +1,9 @@
 import type { Readable } from 'node:stream';
+import { isTenancyError } from '@tenancy/shared';
 import Docker from 'dockerode';
 import { errors } from '../errors.js';
 import { containerOptions, networkOptions, specHash, tenantLabels } from './container-spec.js';
+import { DEFAULT_ENGINE_TIMEOUTS, type EngineTimeouts, engineCall } from './engine-calls.js';
 import { LABELS } from './labels.js';
 import type { TenantObjectNames } from './names.js';
 import type { ContainerStatus, EnsureResult, RunningTenant, RuntimeEvent, TenantRuntime, TenantSpec } from './types.js';
@@ -17,6 +19,8 @@ export interface DockerRuntimeOptions {
   attach?: readonly string[];
   /** Port of the tenant app inside the container. */
   port: number;
+  /** How long engine calls may take (DOCKER_TIMEOUT, DOCKER_START_TIMEOUT); defaults 10 s and 30 s. */
+  timeouts?: Partial<EngineTimeouts>;
 }
 
 /** The Docker Engine implementation of {@link TenantRuntime}, through dockerode. */
@@ -25,13 +29,46 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
   const extraLabels = options.extraLabels ?? {};
   const attach = options.attach ?? [];
   const instanceFilter = [`${LABELS.instance}=${options.instance}`, `${LABELS.role}=tenant`];
+  const { callMs, startMs } = { ...DEFAULT_ENGINE_TIMEOUTS, ...options.timeouts };
+  /** A quick engine call, bounded by DOCKER_TIMEOUT and the caller's signal. */
+  const quick = <T>(operation: string, call: (abortSignal: AbortSignal) => Promise<T>, signal?: AbortSignal) =>
+    engineCall(operation, callMs, signal, call);
 
-  async function ensureNetwork(spec: TenantSpec, labels: Record<string, string>): Promise<void> {
+  /** Removes a tenant network, first disconnecting the peers (the engine refuses while they are on it). */
+  async function removeNetwork(name: string, signal?: AbortSignal): Promise<void> {
+    const network = docker.getNetwork(name);
+    for (const container of attach) {
+      await quick(
+        'network disconnect',
+        (abortSignal) => network.disconnect({ Container: container, Force: true, abortSignal }),
+        signal,
+      ).catch(() => undefined);
+    }
+    await quick('network remove', (abortSignal) => network.remove({ abortSignal }), signal).catch(
+      ifStatus(404, undefined),
+    );
+  }
+
+  async function ensureNetwork(spec: TenantSpec, labels: Record<string, string>, signal?: AbortSignal): Promise<void> {
     const network = docker.getNetwork(spec.names.network);
-    const existing = await network.inspect().catch(ifStatus(404, undefined));
+    let existing = await quick('network inspect', () => network.inspect(), signal).catch(ifStatus(404, undefined));
+    if (existing && existing.Internal !== !spec.limits.egress) {
+      // The plan's egress changed since the network was made, and a network's Internal flag is
+      // fixed at creation: make it again. The container goes first (the engine refuses to remove
+      // a network in use, and a container keeps the id of the network it was made on); it is
+      // made again below anyway, its spec changed with the plan. The volumes stay.
+      await engineCall('container remove', startMs, signal, (abortSignal) =>
+        docker.getContainer(spec.names.container).remove({ force: true, v: false, abortSignal }),
+      ).catch(ifStatus(404, undefined));
+      await removeNetwork(spec.names.network, signal);
+      existing = undefined;
+    }
     if (!existing) {
-      await docker
-        .createNetwork(networkOptions(spec, labels))
+      await quick(
+        'network create',
+        (abortSignal) => docker.createNetwork({ ...networkOptions(spec, labels), abortSignal }),
+        signal,
+      )
         .catch(ifStatus(409, undefined))
         .catch((err: unknown) => {
           // Another network took the subnet since it was chosen: the caller picks another.
@@ -41,25 +78,48 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
     }
     for (const container of attach) {
       // Already connected is the normal case after the first wake.
-      await network.connect({ Container: container }).catch((err: unknown) => {
+      await quick(
+        'network connect',
+        (abortSignal) => network.connect(connectOptions(container, abortSignal)),
+        signal,
+      ).catch((err: unknown) => {
         if (!/already exists|already attached/i.test(String((err as Error).message))) throw err;
       });
     }
   }
 
-  async function ensureVolumes(names: TenantObjectNames, labels: Record<string, string>): Promise<void> {
+  async function ensureVolumes(
+    names: TenantObjectNames,
+    labels: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<void> {
     // Creating a volume that exists returns it unchanged: never wipes data.
-    await docker.createVolume({ Name: names.filesVolume, Labels: { ...labels, 'dev.tenancy.volume': 'files' } });
-    await docker.createVolume({ Name: names.historyVolume, Labels: { ...labels, 'dev.tenancy.volume': 'history' } });
+    for (const [name, kind] of [
+      [names.filesVolume, 'files'],
+      [names.historyVolume, 'history'],
+    ] as const) {
+      await quick(
+        'volume create',
+        (abortSignal) =>
+          docker.createVolume({ Name: name, Labels: { ...labels, 'dev.tenancy.volume': kind }, abortSignal }),
+        signal,
+      );
+    }
   }
 
-  async function imageId(image: string): Promise<string> {
-    const info = await docker.getImage(image).inspect();
+  async function imageId(image: string, signal?: AbortSignal): Promise<string> {
+    const info = await quick('image inspect', () => docker.getImage(image).inspect(), signal);
     return info.Id;
   }
 
-  async function status(container: Docker.Container, network: string): Promise<ContainerStatus | undefined> {
-    const info = await container.inspect().catch(ifStatus(404, undefined));
+  async function status(
+    container: Docker.Container,
+    network: string,
+    signal?: AbortSignal,
+  ): Promise<ContainerStatus | undefined> {
+    const info = await quick('container inspect', (abortSignal) => container.inspect({ abortSignal }), signal).catch(
+      ifStatus(404, undefined),
+    );
     if (!info) return undefined;
     const ip = info.NetworkSettings.Networks?.[network]?.IPAddress;
     return {
@@ -76,30 +136,38 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
   return {
     async ensure(spec, signal) {
       const labels = tenantLabels(options.instance, spec.tenantHash, extraLabels);
-      await ensureNetwork(spec, labels);
-      signal?.throwIfAborted();
-      await ensureVolumes(spec.names, labels);
-      signal?.throwIfAborted();
+      await ensureNetwork(spec, labels, signal);
+      await ensureVolumes(spec.names, labels, signal);
 
       const container = docker.getContainer(spec.names.container);
-      const existing = await container.inspect().catch(ifStatus(404, undefined));
+      const existing = await quick(
+        'container inspect',
+        (abortSignal) => container.inspect({ abortSignal }),
+        signal,
+      ).catch(ifStatus(404, undefined));
       if (existing) {
         const sameSpec = existing.Config.Labels?.[LABELS.spec] === specHash(spec);
-        const sameImage = existing.Image === (await imageId(spec.image).catch(() => existing.Image));
+        const sameImage = existing.Image === (await imageId(spec.image, signal).catch(() => existing.Image));
         if (sameSpec && sameImage) return { containerId: existing.Id, created: false } satisfies EnsureResult;
         // Outdated: re-create. Volumes are separate objects and survive this.
-        await container.remove({ force: true, v: false });
+        await engineCall('container remove', startMs, signal, (abortSignal) =>
+          container.remove({ force: true, v: false, abortSignal }),
+        );
       }
-      signal?.throwIfAborted();
-      const created = await docker.createContainer(containerOptions(spec, labels));
+      const created = await quick(
+        'container create',
+        (abortSignal) => docker.createContainer({ ...containerOptions(spec, labels), abortSignal }),
+        signal,
+      );
       return { containerId: created.id, created: true };
     },
 
     async start(names, signal) {
       const container = docker.getContainer(names.container);
-      await container.start().catch(ifStatus(304, undefined));
-      signal?.throwIfAborted();
-      const current = await status(container, names.network);
+      await engineCall('container start', startMs, signal, (abortSignal) => container.start({ abortSignal })).catch(
+        ifStatus(304, undefined),
+      );
+      const current = await status(container, names.network, signal);
       if (!current?.running || !current.endpointUrl) {
         throw errors.wakeFailed(`container exited right after start (exit code ${current?.exitCode ?? 'unknown'})`);
       }
@@ -109,35 +177,37 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
     async stop(names, graceMs) {
       const container = docker.getContainer(names.container);
       // The engine refuses to signal a frozen container: thaw it so SIGTERM reaches the app.
-      await container.unpause().catch(() => undefined);
-      await container.stop({ t: Math.max(0, Math.ceil(graceMs / 1000)) }).catch(ifStatus([304, 404], undefined));
+      await quick('container unpause', (abortSignal) => container.unpause({ abortSignal })).catch(() => undefined);
+      const seconds = Math.max(0, Math.ceil(graceMs / 1000));
+      // The engine waits the grace time itself before it kills: that much on top of a quick call.
+      await engineCall('container stop', seconds * 1000 + callMs, undefined, (abortSignal) =>
+        container.stop({ t: seconds, abortSignal }),
+      ).catch(ifStatus([304, 404], undefined));
     },
 
     async pause(names) {
-      await docker.getContainer(names.container).pause();
+      await quick('container pause', (abortSignal) => docker.getContainer(names.container).pause({ abortSignal }));
     },
 
     async unpause(names) {
-      await docker
-        .getContainer(names.container)
-        .unpause()
-        .catch((err: unknown) => {
-          // Not paused (409) is the state we want.
-          if ((err as { statusCode?: number }).statusCode !== 409) throw err;
-        });
+      await quick('container unpause', (abortSignal) =>
+        docker.getContainer(names.container).unpause({ abortSignal }),
+      ).catch((err: unknown) => {
+        // Not paused (409) is the state we want.
+        if ((err as { statusCode?: number }).statusCode !== 409) throw err;
+      });
     },
 
     async remove(names, { volumes }) {
-      await docker.getContainer(names.container).remove({ force: true, v: false }).catch(ifStatus(404, undefined));
-      const network = docker.getNetwork(names.network);
-      // The engine refuses to remove a network with endpoints: let the gateway replicas go first.
-      for (const container of attach) {
-        await network.disconnect({ Container: container, Force: true }).catch(() => undefined);
-      }
-      await network.remove().catch(ifStatus(404, undefined));
+      await engineCall('container remove', startMs, undefined, (abortSignal) =>
+        docker.getContainer(names.container).remove({ force: true, v: false, abortSignal }),
+      ).catch(ifStatus(404, undefined));
+      await removeNetwork(names.network);
       if (volumes) {
         for (const volume of [names.filesVolume, names.historyVolume]) {
-          await docker.getVolume(volume).remove({ force: true }).catch(ifStatus(404, undefined));
+          await quick('volume remove', (abortSignal) =>
+            docker.getVolume(volume).remove({ force: true, abortSignal }),
+          ).catch(ifStatus(404, undefined));
         }
       }
     },
@@ -147,10 +217,9 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
     },
 
     async logs(names, tail) {
-      const output = await docker
-        .getContainer(names.container)
-        .logs({ stdout: true, stderr: true, tail, follow: false })
-        .catch(ifStatus(404, undefined));
+      const output = await quick('container logs', (abortSignal) =>
+        docker.getContainer(names.container).logs({ stdout: true, stderr: true, tail, follow: false, abortSignal }),
+      ).catch(ifStatus(404, undefined));
       if (output === undefined) throw errors.tenantNotFound('the tenant has no container');
       return demuxLogs(output as unknown as Buffer);
     },
@@ -159,7 +228,9 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
       // One call for every container: the summaries say enough. Inspecting each (the exit code,
       // the OOM flag) would cost a round trip per tenant, a thousand after a restart; callers
       // that need those ask `inspect` for the few tenants that need them.
-      const summaries = await docker.listContainers({ all: true, filters: { label: instanceFilter } });
+      const summaries = await quick('container list', (abortSignal) =>
+        docker.listContainers({ all: true, filters: { label: instanceFilter }, abortSignal }),
+      );
       return summaries.map((summary): ContainerStatus => {
         const running = summary.State === 'running' || summary.State === 'paused';
         const ip = Object.values(summary.NetworkSettings?.Networks ?? {})[0]?.IPAddress;
@@ -176,7 +247,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
     },
 
     async usedSubnets() {
-      const networks = await docker.listNetworks();
+      const networks = await quick('network list', (abortSignal) => docker.listNetworks({ abortSignal }));
       return networks.flatMap((network) => (network.IPAM?.Config ?? []).map((config) => config.Subnet ?? ''));
     },
 
@@ -184,6 +255,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
       const streams = [
         followEvents(
           docker,
+          callMs,
           { type: ['container'], event: [...TENANT_EVENTS], label: instanceFilter },
           (raw) => {
             const event = parseEvent(raw);
@@ -204,7 +276,13 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
             at: eventTime(raw),
           });
         streams.push(
-          followEvents(docker, { type: ['container'], event: ['start'], container: [...attach] }, peer, onError),
+          followEvents(
+            docker,
+            callMs,
+            { type: ['container'], event: ['start'], container: [...attach] },
+            peer,
+            onError,
+          ),
         );
       }
       return () => {
@@ -214,28 +292,28 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
 
     async reattach() {
       if (attach.length === 0) return;
-      const networks = await docker.listNetworks({ filters: { label: [`${LABELS.instance}=${options.instance}`] } });
+      const networks = await quick('network list', (abortSignal) =>
+        docker.listNetworks({ filters: { label: [`${LABELS.instance}=${options.instance}`] }, abortSignal }),
+      );
       for (const { Name } of networks) {
         for (const container of attach) {
-          await docker
-            .getNetwork(Name)
-            .connect({ Container: container })
-            .catch((err: unknown) => {
-              // Already connected is the normal case; a peer that does not exist cannot be helped here.
-              if (
-                !/already exists|already attached|No such container|not found/i.test(String((err as Error).message))
-              ) {
-                throw err;
-              }
-            });
+          await quick('network connect', (abortSignal) =>
+            docker.getNetwork(Name).connect(connectOptions(container, abortSignal)),
+          ).catch((err: unknown) => {
+            // Already connected is the normal case; a peer that does not exist cannot be helped here.
+            if (!/already exists|already attached|No such container|not found/i.test(String((err as Error).message))) {
+              throw err;
+            }
+          });
         }
       }
     },
 
     async ping() {
       try {
-        await docker.ping();
+        await quick('ping', (abortSignal) => pingWith(docker, abortSignal));
       } catch (err) {
+        if (isTenancyError(err)) throw err;
         throw errors.runtimeUnavailable(undefined, { cause: err });
       }
     },
@@ -291,15 +369,26 @@ function parseLine(line: string): RawEvent | undefined {
  */
 function followEvents(
   docker: Docker,
+  openMs: number,
   filters: Record<string, string[]>,
   onEvent: (raw: RawEvent) => void,
   onError: (err: Error) => void,
 ): () => void {
   let stream: Readable | undefined;
   let closed = false;
+  const abort = new AbortController();
+  // The engine answers the request at once and then streams: one that does not answer in time
+  // is hung, and the caller reconnects (and reconciles) as for a stream that broke.
+  const opening = setTimeout(() => {
+    if (!stream && !closed) {
+      abort.abort();
+      onError(errors.runtimeUnavailable(`the container engine did not open its event stream within ${openMs} ms`));
+    }
+  }, openMs);
   docker
-    .getEvents({ filters })
+    .getEvents({ filters, abortSignal: abort.signal })
     .then((events) => {
+      clearTimeout(opening);
       stream = events as unknown as Readable;
       if (closed) return stream.destroy();
       let buffered = '';
@@ -317,9 +406,11 @@ function followEvents(
       stream.on('error', (err: Error) => !closed && onError(err));
       stream.on('end', () => !closed && onError(new Error('docker event stream ended')));
     })
-    .catch((err: Error) => !closed && onError(err));
+    .catch((err: Error) => !closed && !abort.signal.aborted && onError(err));
   return () => {
     closed = true;
+    clearTimeout(opening);
+    abort.abort();
     stream?.destroy();
   };
 }
@@ -337,6 +428,19 @@ export function demuxLogs(buffer: Buffer): string {
     offset += 8 + length;
   }
   return Buffer.concat(parts).toString('utf8');
+}
+
+/** Network connect options with a signal: dockerode takes one, its type definitions do not say so. */
+function connectOptions(container: string, abortSignal: AbortSignal): Docker.NetworkConnectOptions {
+  return { Container: container, abortSignal } as Docker.NetworkConnectOptions;
+}
+
+/** `docker.ping` with a signal: dockerode takes one, its type definitions do not say so. */
+function pingWith(docker: Docker, abortSignal: AbortSignal): Promise<unknown> {
+  return (docker.ping as unknown as (this: Docker, options: { abortSignal: AbortSignal }) => Promise<unknown>).call(
+    docker,
+    { abortSignal },
+  );
 }
 
 /** A catch handler that turns Docker errors with the given status code(s) into `value`. */

@@ -3,13 +3,17 @@ import type { TenantObjectNames } from './names.js';
 
 /**
  * The only way lifecycle code touches containers. The Docker implementation lives in
- * docker-runtime.ts; a Swarm or Kubernetes runtime implements the same interface.
+ * docker-runtime.ts; a Swarm or Kubernetes runtime implements the same interface. Every method
+ * settles in bounded time: an engine that does not answer within a call's limit fails it with
+ * SUP_ERR_RUNTIME_UNAVAILABLE (see engine-calls.ts), and a method given a signal fails with the
+ * signal's reason as soon as it aborts.
  */
 export interface TenantRuntime {
   /**
    * Makes sure the tenant's network, both volumes and its container exist with the wanted spec,
    * creating what is missing. A container whose spec differs (new image, new limits) is removed
-   * and created again; volumes are never touched here. Does not start anything.
+   * and created again; so is a network whose egress policy (`Internal`) is not the plan's, with
+   * its container. Volumes are never touched here. Does not start anything.
    */
   ensure(spec: TenantSpec, signal?: AbortSignal): Promise<EnsureResult>;
   // Throws SUP_ERR_SUBNET_CONFLICT when the engine refuses the spec's subnet (another network

@@ -100,6 +100,28 @@ t.test('a tenant that never becomes healthy times out, is stopped, and the failu
   t.match(store.audits().at(-1), { action: 'tenant.wake', result: 'error' });
 });
 
+t.test('a failed wake answers before its clean-up ends; the next waiting wake starts once it has', async (t) => {
+  const { controller, store, calls, app, control } = await setup(t, { warmupTimeoutMs: 300 });
+  store.addUser('erin');
+  app.healthy.value = false;
+  const { gate, open } = gated();
+  control.stopGate = gate;
+  const error = await controller.wake('erin', { wait: true }).catch((err: unknown) => err);
+  t.ok(isTenancyError(error) && error.code === 'SUP_ERR_WAKE_TIMEOUT', String(error));
+  t.equal(calls.stop, 1, 'the clean-up stop is under way');
+  t.match(store.tenants.get('erin'), { state: 'failed', stopReason: 'failed-start' });
+  t.same(controller.route('erin'), { state: 'failed' }, 'the route says failed while the container stops');
+  t.same(await controller.wake('erin', { wait: false }), { state: 'failed' }, 'so does a wake that does not wait');
+
+  app.healthy.value = true;
+  const again = controller.wake('erin', { wait: true });
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(calls.ensure, 1, 'no new wake while the clean-up runs');
+  open();
+  t.match(await again, { state: 'running' });
+  t.equal(calls.ensure, 2, 'then a fresh one');
+});
+
 t.test('a stop during a wake cancels it: waiters get cancelled, the tenant sleeps', async (t) => {
   const { controller, store, calls, control } = await setup(t);
   store.addUser('dave');

@@ -65,6 +65,8 @@ export function fakeRuntime(endpointUrl: string) {
     ensureDelayMs: 0,
     /** Ensure waits for this before returning, when set (to hold wakes in their start slot). */
     ensureGate: undefined as Promise<void> | undefined,
+    /** Stop waits for this before it returns, when set (an engine slow to stop). */
+    stopGate: undefined as Promise<void> | undefined,
     /** Subnets ensure refuses as taken on the engine (SUP_ERR_SUBNET_CONFLICT). */
     conflictingSubnets: new Set<string>(),
     /** What usedSubnets reports. */
@@ -89,6 +91,7 @@ export function fakeRuntime(endpointUrl: string) {
     },
     async stop(names) {
       calls.stop++;
+      if (control.stopGate) await control.stopGate;
       paused.delete(names.container);
       running.set(names.container, false);
     },

@@ -1,0 +1,127 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { type Teardown, testImages } from '@tenancy/test-support';
+import Docker from 'dockerode';
+
+const run = promisify(execFile);
+
+/** A dockerd of the test's own: its data, state and socket in a temporary folder. */
+export interface OwnEngine {
+  /** DOCKER_HOST for processes that should use it. */
+  dockerHost: string;
+  docker: Docker;
+  /** Stops dockerd (SIGTERM, as systemd does) and starts it again on the same data; resolves when it answers. */
+  restart(): Promise<void>;
+}
+
+/**
+ * Starts a second dockerd, so a test can restart an engine without touching the one every other
+ * test uses: its own data root, exec root (and so its own containerd), socket and pid file; no
+ * default bridge and no iptables or forwarding changes (--bridge=none --iptables=false), as
+ * e2e/test/setup-engine.test.ts does. `args` adds flags (for example --live-restore). The tenant
+ * image is copied in from the run's engine. At teardown every object on it is removed, dockerd
+ * is stopped, what it left mounted is unmounted and the folder removed. Needs root.
+ */
+export async function startOwnEngine(t: Teardown, args: string[] = []): Promise<OwnEngine> {
+  const dir = await mkdtemp(join(tmpdir(), 'tenancy-engine-'));
+  const socketPath = join(dir, 'docker.sock');
+  const dockerHost = `unix://${socketPath}`;
+  const docker = new Docker({ socketPath });
+  const argv = [
+    `--data-root=${join(dir, 'data')}`,
+    `--exec-root=${join(dir, 'exec')}`,
+    `--pidfile=${join(dir, 'dockerd.pid')}`,
+    `--host=${dockerHost}`,
+    '--bridge=none',
+    '--iptables=false',
+    '--ip-masq=false',
+    '--ip-forward=false',
+    ...args,
+  ];
+  let child: ChildProcess | undefined;
+
+  const start = async () => {
+    const log = openSync(join(dir, 'dockerd.log'), 'a');
+    child = spawn('dockerd', argv, { stdio: ['ignore', log, log] });
+    const exited = new Promise<never>((_, reject) =>
+      child?.once('exit', async (code) =>
+        reject(new Error(`dockerd exited with ${code}: ${await readFile(join(dir, 'dockerd.log'), 'utf8')}`)),
+      ),
+    );
+    exited.catch(() => undefined);
+    await Promise.race([answers(docker, 60_000), exited]);
+  };
+  const stop = async () => {
+    const current = child;
+    if (!current || current.exitCode !== null || current.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      current.once('exit', () => resolve());
+      current.kill('SIGTERM');
+    });
+  };
+
+  t.teardown(async () => {
+    if (child && child.exitCode === null && child.signalCode === null) {
+      for (const c of await docker.listContainers({ all: true }).catch(() => [])) {
+        await docker
+          .getContainer(c.Id)
+          .remove({ force: true, v: true })
+          .catch(() => undefined);
+      }
+      for (const n of await docker.listNetworks().catch(() => [])) {
+        if (['none', 'host'].includes(n.Name)) continue;
+        await docker
+          .getNetwork(n.Id)
+          .remove()
+          .catch(() => undefined);
+      }
+      const { Volumes } = await docker.listVolumes().catch(() => ({ Volumes: [] }));
+      for (const v of Volumes ?? []) {
+        await docker
+          .getVolume(v.Name)
+          .remove({ force: true })
+          .catch(() => undefined);
+      }
+    }
+    await stop();
+    const mounts = (await readFile('/proc/self/mounts', 'utf8'))
+      .split('\n')
+      .map((line) => line.split(' ')[1] ?? '')
+      .filter((point) => point.startsWith(`${dir}/`))
+      .reverse();
+    for (const point of mounts) await run('umount', ['-l', point]).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  await start();
+  // The image the tenants run, from the run's engine: no registry needed.
+  await run('sh', ['-c', `docker save "$IMAGE" | docker -H "$OWN" load`], {
+    env: { ...process.env, IMAGE: testImages.tenant, OWN: dockerHost },
+  });
+  return {
+    dockerHost,
+    docker,
+    async restart() {
+      await stop();
+      await start();
+    },
+  };
+}
+
+/** Resolves once the engine answers a ping; rejects after `timeoutMs`. */
+async function answers(docker: Docker, timeoutMs: number): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    try {
+      await docker.ping();
+      return;
+    } catch (err) {
+      if (Date.now() - started > timeoutMs) throw err;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
