@@ -96,12 +96,14 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
     'POST /auth/logout': {
       does: 'Revokes the current session (if any) on every replica and clears the cookie. With `?next=/path` it redirects there (303).',
       auth: 'none',
-      answers: '200 `{"logged_out":true}`',
+      answers:
+        '200 `{"logged_out":true}` once Redis has recorded the revocation; 503 `GW_ERR_LOGOUT_NOT_RECORDED` when it could not (the cookie is cleared either way)',
     },
     'POST /auth/logout-all': {
       does: 'Revokes every session of the user, on every device, and clears the cookie.',
       auth: 'session',
-      answers: '200 `{"logged_out":true,"all_sessions":true}`',
+      answers:
+        '200 `{"logged_out":true,"all_sessions":true}` once Redis has recorded the revocation; 503 `GW_ERR_LOGOUT_NOT_RECORDED` when it could not (the cookie is cleared either way)',
     },
     'GET /auth/session': {
       does: "Who the session belongs to and the container's state (without waking it).",

@@ -19,6 +19,12 @@ export const errors = {
     503,
     'the revocation view is not current: every request asks Redis until it is reloaded',
   ),
+  // Logout is never reported done unless Redis acknowledged the revocation (see auth-routes.ts).
+  logoutNotRecorded: defineError(
+    'GW_ERR_LOGOUT_NOT_RECORDED',
+    503,
+    'the sign-out could not be recorded: this browser is signed out, but the session stays valid until it expires; sign in and log out of all sessions once the service is back',
+  ),
   supervisorUnavailable: defineError('GW_ERR_SUPERVISOR_UNAVAILABLE', 503, 'the platform is not reachable right now'),
   warming: defineError('GW_ERR_TENANT_WARMING', 503, 'your container is starting, retry shortly'),
   capacity: defineError('GW_ERR_CAPACITY_FULL', 429, 'no capacity to start your container, retry later'),

@@ -24,13 +24,23 @@ export class Authenticator {
 
   /** Verifies a token (cache first) and checks revocation. Throws 401 or 503. */
   async verify(token: string | undefined): Promise<Session> {
+    const session = await this.decode(token);
+    await this.revocations.check(session);
+    return session;
+  }
+
+  /**
+   * Verifies a token's signature and lifetime (cache first) without asking about revocation, so
+   * it needs no Redis: for logout, which must find the session to revoke while Redis is away.
+   * Throws 401.
+   */
+  async decode(token: string | undefined): Promise<Session> {
     if (!token) throw errors.unauthenticated();
     let session = this.cache.get(token);
     if (!session) {
       session = await this.tokens.verify(token);
       this.cache.set(token, session);
     }
-    await this.revocations.check(session);
     return session;
   }
 
