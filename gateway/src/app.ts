@@ -107,6 +107,7 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     activity,
     revocations,
     log: deps.logger,
+    loginToken: config.LOGIN_TOKEN,
   });
   await app.register(healthRoutes, { redis: deps.redis, supervisor, revocations, openTunnels: tunnels.count });
   await app.register(authRoutes, {

@@ -101,7 +101,6 @@ export async function proxyRoutes(app: FastifyInstance, options: ProxyOptions): 
             requestId: String(request.id),
           },
           {
-            sessionCookieName: authenticator.cookie.name,
             platformCredentials: [authenticator.tokenOf(request.cookies) ?? '', config.LOGIN_TOKEN ?? ''].filter(
               Boolean,
             ),

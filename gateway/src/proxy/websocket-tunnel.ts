@@ -21,6 +21,8 @@ export interface TunnelOptions {
   activity: ActivityRecorder;
   revocations: Revocations;
   log: FastifyBaseLogger;
+  /** LOGIN_TOKEN, kept out of the tenant's `Authorization` header as the HTTP proxy does. */
+  loginToken?: string | undefined;
 }
 
 const parseCookies = (header: string) => fastifyCookie.parse(header);
@@ -88,6 +90,11 @@ export function attachWebSocketTunnel(server: Server, options: TunnelOptions): {
     });
     upstream.on('close', teardown);
     client.on('close', teardown);
+    // Both sockets allow half-open connections (http.Server does), so a side that sends FIN is
+    // not closed by itself: pass the end on, and tear the tunnel down once it has been written,
+    // or a tunnel would stay open, and hold the server's close, until the tenant hangs up.
+    client.on('end', () => upstream.end(teardown));
+    upstream.on('end', () => client.end(teardown));
 
     upstream.once('connect', () => {
       const headers = forwardHeaders(
@@ -100,8 +107,10 @@ export function attachWebSocketTunnel(server: Server, options: TunnelOptions): {
           requestId: requestIdOf(request.headers),
         },
         {
-          sessionCookieName: authenticator.cookie.name,
-          platformCredentials: [authenticator.tokenOf(parseCookies(request.headers.cookie ?? '')) ?? ''],
+          platformCredentials: [
+            authenticator.tokenOf(parseCookies(request.headers.cookie ?? '')) ?? '',
+            options.loginToken ?? '',
+          ].filter(Boolean),
         },
       );
       headers.host = target.host;
