@@ -8,6 +8,7 @@ import { createLoginIdentifier } from './auth/login-identity.js';
 import type { GatewayConfig } from './config.js';
 import { errors } from './errors.js';
 import { authRoutes } from './http/auth-routes.js';
+import { refuseCrossSite } from './http/cross-site.js';
 import { healthRoutes } from './http/health-routes.js';
 import { loginPage, safeNext } from './http/login-page.js';
 import { isNavigation } from './http/navigation.js';
@@ -76,6 +77,7 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
   const invalidation = new RouteInvalidation(supervisor, routes, deps.logger);
   const activity = new ActivityRecorder((batch) => supervisor.reportActivity(batch), deps.logger, now);
 
+  const crossSite = refuseCrossSite(config.PUBLIC_BASE_URL);
   const hasLoginPage = loginPage(config.AUTH_MODE) !== undefined;
   // In compose the replicas share every tenant network; a tenant must not reach them that way.
   refuseConnectionsFrom(app.server, parseCidr(config.TENANT_SUBNET_POOL), (address) =>
@@ -117,8 +119,9 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     revocations,
     supervisor,
     mode: config.AUTH_MODE,
+    refuseCrossSite: crossSite,
   });
-  await app.register(warmupRoutes, { authenticator, supervisor, routes, config });
+  await app.register(warmupRoutes, { authenticator, supervisor, routes, config, refuseCrossSite: crossSite });
   await app.register(proxyRoutes, { authenticator, supervisor, routes, activity, config });
 
   activity.start(config.ACTIVITY_FLUSH_INTERVAL);

@@ -7,6 +7,11 @@ export const errors = {
   loginForbidden: defineError('GW_ERR_LOGIN_FORBIDDEN', 401, 'not allowed to log in'),
   userDisabled: defineError('GW_ERR_USER_DISABLED', 403, 'this account is disabled'),
   userMismatch: defineError('GW_ERR_USER_MISMATCH', 403, 'user_id does not match the session'),
+  crossSiteRefused: defineError(
+    'GW_ERR_CROSS_SITE_REFUSED',
+    403,
+    'this request came from another site: sign-in, sign-out and wake requests are accepted only from this site',
+  ),
   badRequest: defineError('GW_ERR_REQUEST_INVALID', 400, 'invalid request'),
   notFound: defineError('GW_ERR_ROUTE_NOT_FOUND', 404, 'no such route'),
   revocationUnavailable: defineError(
