@@ -21,6 +21,7 @@ import { attachWebSocketTunnel } from './proxy/websocket-tunnel.js';
 import { Revocations } from './revocation/revocations.js';
 import { Authenticator } from './session/authenticator.js';
 import { sessionCookie } from './session/cookie.js';
+import { SessionStreams } from './session/session-streams.js';
 import { createSessionTokens } from './session/tokens.js';
 import { VerifiedTokenCache } from './session/verified-cache.js';
 import { createSupervisorClient, type SupervisorClient } from './supervisor/client.js';
@@ -102,12 +103,13 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
 
   await app.register(fastifyCookie);
   await revocations.start();
+  const streams = new SessionStreams(revocations, deps.logger, now);
   const tunnels = attachWebSocketTunnel(app.server, {
     authenticator,
     supervisor,
     routes,
     activity,
-    revocations,
+    streams,
     log: deps.logger,
     loginToken: config.LOGIN_TOKEN,
   });
@@ -122,7 +124,7 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     refuseCrossSite: crossSite,
   });
   await app.register(warmupRoutes, { authenticator, supervisor, routes, config, refuseCrossSite: crossSite });
-  await app.register(proxyRoutes, { authenticator, supervisor, routes, activity, config });
+  await app.register(proxyRoutes, { authenticator, supervisor, routes, activity, streams, config });
 
   activity.start(config.ACTIVITY_FLUSH_INTERVAL);
   invalidation.start();
@@ -130,6 +132,7 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     revocations.close();
     await invalidation.stop();
     tunnels.close();
+    streams.close();
     await activity.stop();
   });
   return app;

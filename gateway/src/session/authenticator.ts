@@ -44,20 +44,23 @@ export class Authenticator {
     return session;
   }
 
-  /** Authenticates a Fastify request and sets a fresh cookie when the session is due for one. */
+  /**
+   * Authenticates a Fastify request and sets a fresh cookie when the session is due for one.
+   * Returns the session as the client now holds it: refreshed, when it was, so `expiresAt` is
+   * when the session ends unless it is used again.
+   */
   async authenticate(request: FastifyRequest, reply: FastifyReply): Promise<Session> {
     const session = await this.verify(this.tokenOf(request.cookies));
-    if (this.tokens.shouldRefresh(session)) {
-      const refreshed = await this.tokens.sign({
-        userId: session.userId,
-        email: session.email,
-        plan: session.plan,
-        sid: session.sid,
-        authTime: session.authTime,
-      });
-      this.setCookie(reply, refreshed.token, refreshed.session);
-    }
-    return session;
+    if (!this.tokens.shouldRefresh(session)) return session;
+    const refreshed = await this.tokens.sign({
+      userId: session.userId,
+      email: session.email,
+      plan: session.plan,
+      sid: session.sid,
+      authTime: session.authTime,
+    });
+    this.setCookie(reply, refreshed.token, refreshed.session);
+    return refreshed.session;
   }
 
   setCookie(reply: FastifyReply, token: string, session: Session): void {
