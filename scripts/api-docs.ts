@@ -91,17 +91,19 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
       does: 'Signs the user in: records the login at the supervisor, sets the session cookie and starts waking the container without waiting. In `access` mode the identity comes from the verified `Cf-Access-Jwt-Assertion` and the body is ignored. With `?next=/path` it redirects there (303).',
       auth: 'login',
       answers:
-        '200 `{user_id, email, plan, onboarding_completed, expires_at}`; 400 `GW_ERR_REQUEST_INVALID` without `user_id` (token and dev modes); 401 `GW_ERR_LOGIN_FORBIDDEN`; 403 `GW_ERR_USER_DISABLED`',
+        '200 `{user_id, email, plan, onboarding_completed, expires_at}`; 400 `GW_ERR_REQUEST_INVALID` without `user_id` (token and dev modes); 401 `GW_ERR_LOGIN_FORBIDDEN`; 403 `GW_ERR_USER_DISABLED`; 403 `GW_ERR_CROSS_SITE_REFUSED` from a page of another site (see [Cross-site requests](#cross-site-requests))',
     },
     'POST /auth/logout': {
       does: 'Revokes the current session (if any) on every replica and clears the cookie. With `?next=/path` it redirects there (303).',
       auth: 'none',
-      answers: '200 `{"logged_out":true}`',
+      answers:
+        '200 `{"logged_out":true}` once Redis has recorded the revocation; 503 `GW_ERR_LOGOUT_NOT_RECORDED` when it could not (the cookie is cleared either way); 403 `GW_ERR_CROSS_SITE_REFUSED` from a page of another site (see [Cross-site requests](#cross-site-requests))',
     },
     'POST /auth/logout-all': {
       does: 'Revokes every session of the user, on every device, and clears the cookie.',
       auth: 'session',
-      answers: '200 `{"logged_out":true,"all_sessions":true}`',
+      answers:
+        '200 `{"logged_out":true,"all_sessions":true}` once Redis has recorded the revocation; 503 `GW_ERR_LOGOUT_NOT_RECORDED` when it could not (the cookie is cleared either way); 403 `GW_ERR_CROSS_SITE_REFUSED` from a page of another site (see [Cross-site requests](#cross-site-requests))',
     },
     'GET /auth/session': {
       does: "Who the session belongs to and the container's state (without waking it).",
@@ -112,7 +114,7 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
       does: "Wakes the session's container and waits until it is ready (at most `WARMUP_TIMEOUT`); with `Prefer: respond-async` answers at once. `user_id`, when given, must be the session's own.",
       auth: 'session',
       answers:
-        '200 `{user_id, state, phase, ready, waited_ms, idle_deadline}`; 403 `GW_ERR_USER_MISMATCH`; 429 `GW_ERR_CAPACITY_FULL` with `Retry-After`; 502 `GW_ERR_TENANT_WAKE_FAILED`; 503 with `Retry-After` computed from the start queue: `GW_ERR_TENANT_WAKE_PENDING` (not ready within `WARMUP_TIMEOUT`; the wake goes on), `GW_ERR_TENANT_WARMING` (`Prefer: respond-async`, with `position` in the start queue), `GW_ERR_TENANT_WAKE_TIMEOUT`',
+        '200 `{user_id, state, phase, ready, waited_ms, idle_deadline}`; 403 `GW_ERR_USER_MISMATCH`; 403 `GW_ERR_CROSS_SITE_REFUSED` from a page of another site (see [Cross-site requests](#cross-site-requests)); 429 `GW_ERR_CAPACITY_FULL` with `Retry-After`; 502 `GW_ERR_TENANT_WAKE_FAILED`; 503 with `Retry-After` computed from the start queue: `GW_ERR_TENANT_WAKE_PENDING` (not ready within `WARMUP_TIMEOUT`; the wake goes on), `GW_ERR_TENANT_WARMING` (`Prefer: respond-async`, with `position` in the start queue), `GW_ERR_TENANT_WAKE_TIMEOUT`',
     },
     'GET /warmup/events': {
       does: 'Progress of the wake as Server-Sent Events (`event: progress`, data [WakeProgress](#wakeprogress)), starting a wake if the container sleeps; ends after phase `ready` or `failed`.',

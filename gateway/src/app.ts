@@ -9,6 +9,7 @@ import { createLoginIdentifier } from './auth/login-identity.js';
 import type { GatewayConfig } from './config.js';
 import { errors } from './errors.js';
 import { authRoutes } from './http/auth-routes.js';
+import { refuseCrossSite } from './http/cross-site.js';
 import { healthRoutes } from './http/health-routes.js';
 import { loginPage, safeNext } from './http/login-page.js';
 import { isNavigation } from './http/navigation.js';
@@ -20,6 +21,7 @@ import { attachWebSocketTunnel } from './proxy/websocket-tunnel.js';
 import { Revocations } from './revocation/revocations.js';
 import { Authenticator } from './session/authenticator.js';
 import { sessionCookie } from './session/cookie.js';
+import { SessionStreams } from './session/session-streams.js';
 import { createSessionTokens } from './session/tokens.js';
 import { VerifiedTokenCache } from './session/verified-cache.js';
 import { createSupervisorClient, type SupervisorClient } from './supervisor/client.js';
@@ -76,6 +78,7 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
   const invalidation = new RouteInvalidation(supervisor, routes, deps.logger);
   const activity = new ActivityRecorder((batch) => supervisor.reportActivity(batch), deps.logger, now);
 
+  const crossSite = refuseCrossSite(config.PUBLIC_BASE_URL);
   const hasLoginPage = loginPage(config.AUTH_MODE) !== undefined;
   // In compose the replicas share every tenant network; a tenant must not reach them that way.
   refuseConnectionsFrom(app.server, parseCidr(config.TENANT_SUBNET_POOL), (address) =>
@@ -100,13 +103,15 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
 
   await app.register(fastifyCookie);
   await revocations.start();
+  const streams = new SessionStreams(revocations, deps.logger, now);
   const tunnels = attachWebSocketTunnel(app.server, {
     authenticator,
     supervisor,
     routes,
     activity,
-    revocations,
+    streams,
     log: deps.logger,
+    loginToken: config.LOGIN_TOKEN,
   });
   await app.register(healthRoutes, { redis: deps.redis, supervisor, revocations, openTunnels: tunnels.count });
   await app.register(authRoutes, {
@@ -116,9 +121,10 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     revocations,
     supervisor,
     mode: config.AUTH_MODE,
+    refuseCrossSite: crossSite,
   });
-  await app.register(warmupRoutes, { authenticator, supervisor, routes, config });
-  await app.register(proxyRoutes, { authenticator, supervisor, routes, activity, config });
+  await app.register(warmupRoutes, { authenticator, supervisor, routes, config, refuseCrossSite: crossSite });
+  await app.register(proxyRoutes, { authenticator, supervisor, routes, activity, streams, config });
 
   activity.start(config.ACTIVITY_FLUSH_INTERVAL);
   invalidation.start();
@@ -126,6 +132,7 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     revocations.close();
     await invalidation.stop();
     tunnels.close();
+    streams.close();
     await activity.stop();
   });
   return app;

@@ -7,6 +7,11 @@ export const errors = {
   loginForbidden: defineError('GW_ERR_LOGIN_FORBIDDEN', 401, 'not allowed to log in'),
   userDisabled: defineError('GW_ERR_USER_DISABLED', 403, 'this account is disabled'),
   userMismatch: defineError('GW_ERR_USER_MISMATCH', 403, 'user_id does not match the session'),
+  crossSiteRefused: defineError(
+    'GW_ERR_CROSS_SITE_REFUSED',
+    403,
+    'this request came from another site: sign-in, sign-out and wake requests are accepted only from this site',
+  ),
   badRequest: defineError('GW_ERR_REQUEST_INVALID', 400, 'invalid request'),
   notFound: defineError('GW_ERR_ROUTE_NOT_FOUND', 404, 'no such route'),
   revocationUnavailable: defineError(
@@ -18,6 +23,12 @@ export const errors = {
     'GW_ERR_REVOCATION_VIEW_STALE',
     503,
     'the revocation view is not current: every request asks Redis until it is reloaded',
+  ),
+  // Logout is never reported done unless Redis acknowledged the revocation (see auth-routes.ts).
+  logoutNotRecorded: defineError(
+    'GW_ERR_LOGOUT_NOT_RECORDED',
+    503,
+    'the sign-out could not be recorded: this browser is signed out, but the session stays valid until it expires; sign in and log out of all sessions once the service is back',
   ),
   supervisorUnavailable: defineError('GW_ERR_SUPERVISOR_UNAVAILABLE', 503, 'the platform is not reachable right now'),
   warming: defineError('GW_ERR_TENANT_WARMING', 503, 'your container is starting, retry shortly'),

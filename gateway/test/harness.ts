@@ -12,8 +12,8 @@ import { type GatewayConfig, loadGatewayConfig } from '../src/config.js';
 import type { SupervisorClient } from '../src/supervisor/client.js';
 
 /**
- * A stand-in tenant app on 127.0.0.1: echoes the request it received, streams SSE, tunnels
- * WebSocket upgrades as an echo, hangs, or resets, depending on the path.
+ * A stand-in tenant app on 127.0.0.1: echoes the request it received, streams SSE (`/stream` ends,
+ * `/forever` does not), tunnels WebSocket upgrades as an echo, hangs, or resets, depending on the path.
  */
 export async function echoTenant(t: Teardown) {
   const received: { url: string; headers: IncomingHttpHeaders }[] = [];
@@ -22,6 +22,12 @@ export async function echoTenant(t: Teardown) {
     received.push({ url: req.url ?? '', headers: req.headers });
     if (req.url === '/hang') return; // never answers
     if (req.url === '/reset') return req.socket.destroy();
+    if (req.url === '/forever') {
+      // An event stream that never ends by itself.
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: one\n\n');
+      return;
+    }
     if (req.url === '/stream') {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write('data: one\n\n');

@@ -144,6 +144,10 @@ export async function buildApp(config: TenantConfig, deps: TenantDeps) {
   app.get('/summary', async () => readSummary(history, files));
 
   await app.register(async (scope) => {
+    // A file is stored as the bytes sent, whatever its type: without the removal Fastify's own
+    // JSON and text parsers would win over the catch-all (storing "[object Object]", and stopping
+    // at the app's 64 KiB body limit). The removal holds in this scope only; /chat keeps JSON.
+    scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.fileMaxBytes }, (_request, body, done) =>
       done(null, body),
     );
@@ -154,10 +158,10 @@ export async function buildApp(config: TenantConfig, deps: TenantDeps) {
       reply.header('content-length', bytes).type('application/octet-stream');
       return reply.send(handle.createReadStream());
     });
-    scope.put<{ Params: { '*': string }; Body: Buffer }>('/files/*', async (request) => {
-      const body = Buffer.isBuffer(request.body) ? request.body : Buffer.from(String(request.body ?? ''));
-      return files.write(request.params['*'], body);
-    });
+    scope.put<{ Params: { '*': string }; Body: Buffer | undefined }>('/files/*', async (request) =>
+      // No body at all (no content type, nothing sent) is an empty file.
+      files.write(request.params['*'], request.body ?? Buffer.alloc(0)),
+    );
     scope.delete<{ Params: { '*': string } }>('/files/*', async (request, reply) => {
       await files.remove(request.params['*']);
       return reply.code(204).send();

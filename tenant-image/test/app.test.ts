@@ -130,6 +130,35 @@ t.test('files: put, list, get, delete, size limit and quota', async (t) => {
   t.equal((await call('GET', '/files/notes/today.txt')).statusCode, 404);
 });
 
+t.test('every content type is stored as the bytes sent, up to FILE_MAX_BYTES', async (t) => {
+  const { call } = await setup(t, { FILE_MAX_BYTES: String(200 * 1024) });
+  const json = '{"a": 1,  "b": [true]}';
+  const big = Buffer.alloc(100 * 1024, 'x');
+  const binary = Buffer.from([0, 255, 1, 254, 10, 13]);
+  const rows: [name: string, contentType: string | undefined, body: string | Buffer][] = [
+    ['data.json', 'application/json', json],
+    ['data-utf8.json', 'application/json; charset=utf-8', json],
+    ['big.txt', 'text/plain', big],
+    ['big.json', 'application/json', big],
+    ['form.txt', 'application/x-www-form-urlencoded', 'a=1&b=2'],
+    ['blob.bin', 'application/octet-stream', binary],
+    ['image.png', 'image/png', binary],
+    ['untyped.bin', undefined, binary],
+  ];
+  for (const [name, contentType, body] of rows) {
+    const put = await call('PUT', `/files/${name}`, body, contentType ? { 'content-type': contentType } : {});
+    t.equal(put.statusCode, 200, `${name}: ${put.body}`);
+    const got = await call('GET', `/files/${name}`);
+    t.equal(got.statusCode, 200);
+    t.ok(got.rawPayload.equals(Buffer.from(body)), `${name} (${contentType}) stored byte for byte`);
+  }
+  const over = await call('PUT', '/files/over.txt', Buffer.alloc(200 * 1024 + 1), { 'content-type': 'text/plain' });
+  t.equal(over.statusCode, 413, 'above FILE_MAX_BYTES, whatever the type');
+  t.equal(over.json().code, 'TENANT_ERR_BODY_TOO_LARGE');
+  const chat = await call('POST', '/chat', { message: 'Hello!' });
+  t.equal(chat.statusCode, 200, 'JSON is still parsed outside the files area');
+});
+
 t.test('path traversal in every spelling is refused and touches nothing outside the files area', async (t) => {
   const { call, dir } = await setup(t);
   await writeFile(join(dir, 'secret.txt'), 'outside');

@@ -1,8 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { PlanName, UserId } from '@tenancy/shared';
+import { isTenancyError, PlanName, UserId } from '@tenancy/shared';
+import type { FastifyRequest } from 'fastify';
 import type { IdentifyLogin } from '../auth/login-identity.js';
 import type { GatewayConfig } from '../config.js';
+import { errors } from '../errors.js';
 import type { Revocations } from '../revocation/revocations.js';
 import type { Authenticator } from '../session/authenticator.js';
 import type { SessionTokens } from '../session/tokens.js';
@@ -17,6 +19,8 @@ export interface AuthRoutesOptions {
   supervisor: SupervisorClient;
   /** Decides whether browsers get a sign-in page (see login-page.ts). */
   mode: GatewayConfig['AUTH_MODE'];
+  /** onRequest hook of every POST here: refuses cross-site requests (see cross-site.ts). */
+  refuseCrossSite: (request: FastifyRequest) => Promise<void>;
 }
 
 const LoginBody = Type.Object(
@@ -33,7 +37,7 @@ const LoginBody = Type.Object(
 const Next = Type.Optional(Type.String({ pattern: SAME_ORIGIN_PATH.source, maxLength: 2048 }));
 
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, options) => {
-  const { identify, tokens, authenticator, revocations, supervisor, mode } = options;
+  const { identify, tokens, authenticator, revocations, supervisor, mode, refuseCrossSite } = options;
 
   const page = loginPage(mode);
   if (page) {
@@ -47,7 +51,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
 
   app.post(
     '/auth/login',
-    { schema: { body: Type.Optional(LoginBody), querystring: Type.Object({ next: Next }) } },
+    {
+      onRequest: refuseCrossSite,
+      schema: { body: Type.Optional(LoginBody), querystring: Type.Object({ next: Next }) },
+    },
     async (request, reply) => {
       const identity = await identify(request);
       const user = await supervisor.upsertUser(identity.userId, {
@@ -80,21 +87,31 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     },
   );
 
-  app.post('/auth/logout', { schema: { querystring: Type.Object({ next: Next }) } }, async (request, reply) => {
-    const token = authenticator.tokenOf(request.cookies);
-    authenticator.clearCookie(reply);
-    if (token) {
-      const session = await authenticator.verify(token).catch(() => undefined);
-      if (session) await revocations.revokeSession(session.sid);
-    }
-    if (request.query.next) return reply.redirect(request.query.next, 303);
-    return { logged_out: true };
-  });
+  // A logout is reported done only once Redis has acknowledged the revocation. When it cannot
+  // be recorded the answer is 503 GW_ERR_LOGOUT_NOT_RECORDED, and the cookie is cleared all the
+  // same (the browser stops holding it at once). Not an outbox replayed when Redis returns: it
+  // would live in this replica only, and the others would trust a Redis without the revocation
+  // the moment it came back, before the outbox was applied. The way to finish the job later is
+  // to sign in again and log out of all sessions, which revokes every earlier one.
+  app.post(
+    '/auth/logout',
+    { onRequest: refuseCrossSite, schema: { querystring: Type.Object({ next: Next }) } },
+    async (request, reply) => {
+      const token = authenticator.tokenOf(request.cookies);
+      authenticator.clearCookie(reply);
+      // No Redis needed to find the session: an invalid or expired token has nothing to revoke.
+      const session = token ? await authenticator.decode(token).catch(() => undefined) : undefined;
+      if (session) await recorded(revocations.revokeSession(session.sid));
+      if (request.query.next) return reply.redirect(request.query.next, 303);
+      return { logged_out: true };
+    },
+  );
 
-  app.post('/auth/logout-all', async (request, reply) => {
-    const session = await authenticator.authenticate(request, reply);
-    await revocations.revokeUser(session.userId);
+  app.post('/auth/logout-all', { onRequest: refuseCrossSite }, async (request, reply) => {
     authenticator.clearCookie(reply);
+    // Not authenticate(): a refreshed cookie has no place in a logout's answer.
+    const session = await recorded(authenticator.verify(authenticator.tokenOf(request.cookies)));
+    await recorded(revocations.revokeUser(session.userId));
     request.log.info({ userId: session.userId }, 'all sessions revoked');
     return { logged_out: true, all_sessions: true };
   });
@@ -113,3 +130,13 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     };
   });
 };
+
+/** Work that revokes sessions, with Redis being unreachable reported as a logout not recorded. */
+async function recorded<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (isTenancyError(err, errors.revocationUnavailable)) throw errors.logoutNotRecorded(undefined, { cause: err });
+    throw err;
+  }
+}

@@ -20,8 +20,28 @@ const BLOCKED = new Set([
   'upgrade',
 ]);
 
-/** Prefixes of header names reserved for the platform's own identity and forwarding information. */
-const BLOCKED_PREFIXES = ['x-forwarded-', 'x-user', 'x-tenant', 'x-tenancy-', 'x-original-'];
+/**
+ * Prefixes of header names reserved for the platform's own identity and forwarding information,
+ * and Cloudflare Access's (`Cf-Access-Client-Secret` of a service token, `Cf-Access-Token`,
+ * `Cf-Access-Authenticated-User-Email`): credentials and identity of the edge, not the tenant's.
+ */
+const BLOCKED_PREFIXES = ['x-forwarded-', 'x-user', 'x-tenant', 'x-tenancy-', 'x-original-', 'cf-access-'];
+
+/**
+ * Cookie names the platform or its edge own, compared in lower case. The platform's: any name
+ * starting with `tenancy` (the session cookie in both spellings, `__Host-`/`__Secure-` prefixed or
+ * not; the prefix is reserved, tenants must not use it). Cloudflare's: `CF_Authorization` (the
+ * Access JWT, a credential for every application behind the same Access team), `CF_AppSession`,
+ * `CF_Binding`, `cf_clearance`, `__cf_bm`, `__cflb`, `__cfruid`, `_cfuvid` and the rest of the
+ * `cf_`, `__cf` family. A deny-list rather than an allow-list: tenant apps set cookies of their
+ * own, under names the platform cannot know.
+ */
+const PLATFORM_COOKIE = /^(?:(?:__host-|__secure-)?tenancy|cf_|__cf|_cfuvid$)/;
+
+/** True when a cookie of this name belongs to the platform or the edge and must not reach a tenant. */
+export function isPlatformCookie(name: string): boolean {
+  return PLATFORM_COOKIE.test(name.trim().toLowerCase());
+}
 
 /** `X_Forwarded_For`, `x-forwarded-for` and `X-FORWARDED-FOR` are the same header to many apps. */
 function normalise(name: string): string {
@@ -43,20 +63,21 @@ export interface Identity {
 }
 
 /**
- * The headers forwarded to a tenant: the client's, minus the session cookie, platform
- * credentials and every identity or forwarding header, plus the trusted identity headers.
+ * The headers forwarded to a tenant: the client's, minus every platform and edge cookie (the
+ * session cookie among them), platform credentials and every identity or forwarding header, plus
+ * the trusted identity headers. Both the HTTP proxy and the WebSocket tunnel use it.
  */
 export function forwardHeaders(
   incoming: Readonly<Record<string, string | string[] | undefined>>,
   identity: Identity,
-  options: { sessionCookieName: string; platformCredentials: readonly string[] },
+  options: { platformCredentials: readonly string[] },
 ): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined || isBlockedHeader(name)) continue;
     const lower = name.toLowerCase();
     if (lower === 'cookie') {
-      const kept = withoutCookie(Array.isArray(value) ? value.join('; ') : value, options.sessionCookieName);
+      const kept = withoutPlatformCookies(Array.isArray(value) ? value.join('; ') : value);
       if (kept) out.cookie = kept;
       continue;
     }
@@ -74,12 +95,12 @@ export function forwardHeaders(
   return out;
 }
 
-/** Removes one cookie from a Cookie header, keeping the others as they were. */
-export function withoutCookie(header: string, name: string): string {
+/** Removes the platform's and the edge's cookies from a Cookie header, keeping the others as they were. */
+export function withoutPlatformCookies(header: string): string {
   return header
     .split(';')
     .map((part) => part.trim())
-    .filter((part) => part !== '' && part.split('=')[0]?.trim() !== name)
+    .filter((part) => part !== '' && !isPlatformCookie(part.split('=')[0] ?? ''))
     .join('; ');
 }
 

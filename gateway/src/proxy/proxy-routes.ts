@@ -6,6 +6,7 @@ import type { GatewayConfig } from '../config.js';
 import { errors } from '../errors.js';
 import { isNavigation, prefersAsync } from '../http/navigation.js';
 import type { Authenticator } from '../session/authenticator.js';
+import type { SessionStreams } from '../session/session-streams.js';
 import type { Session } from '../session/tokens.js';
 import type { SupervisorClient } from '../supervisor/client.js';
 import { WAITING_PAGE } from '../warmup/waiting-page.js';
@@ -17,6 +18,8 @@ export interface ProxyOptions {
   supervisor: SupervisorClient;
   routes: RouteCache;
   activity: ActivityRecorder;
+  /** Ends a response still streaming when its session ends (see session-streams.ts). */
+  streams: SessionStreams;
   config: Pick<GatewayConfig, 'WARMUP_TIMEOUT' | 'LOGIN_TOKEN' | 'UPSTREAM_TIMEOUT'>;
 }
 
@@ -25,7 +28,7 @@ export interface ProxyOptions {
  * is the supervisor's endpoint for the session's user: nothing in the request can change it.
  */
 export async function proxyRoutes(app: FastifyInstance, options: ProxyOptions): Promise<void> {
-  const { authenticator, supervisor, routes, activity, config } = options;
+  const { authenticator, supervisor, routes, activity, streams, config } = options;
 
   // Bodies stream through untouched: the tenant parses them, not the gateway.
   app.removeAllContentTypeParsers();
@@ -86,6 +89,12 @@ export async function proxyRoutes(app: FastifyInstance, options: ProxyOptions): 
     const isStream = /text\/event-stream/.test(String(request.headers.accept ?? ''));
     const closed = isStream ? activity.streamOpened(session.userId) : undefined;
     if (closed) reply.raw.once('close', closed);
+    // A response may stream for longer than its session lives (SSE, a long download): cut it
+    // when the session ends. Cut, not ended: a truncated body must not look complete.
+    reply.raw.once(
+      'close',
+      streams.bind(session, () => reply.raw.destroy()),
+    );
     request.log.debug({ userId: session.userId, upstream: endpoint.url }, 'proxying to the tenant');
 
     return reply.from(request.url, {
@@ -101,7 +110,6 @@ export async function proxyRoutes(app: FastifyInstance, options: ProxyOptions): 
             requestId: String(request.id),
           },
           {
-            sessionCookieName: authenticator.cookie.name,
             platformCredentials: [authenticator.tokenOf(request.cookies) ?? '', config.LOGIN_TOKEN ?? ''].filter(
               Boolean,
             ),

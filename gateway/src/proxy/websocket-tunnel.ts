@@ -6,10 +6,8 @@ import { isTenancyError } from '@tenancy/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ActivityRecorder } from '../activity/activity-recorder.js';
 import { requestIdOf } from '../http/request-id.js';
-import type { RevocationMessage } from '../revocation/keys.js';
-import { userHash } from '../revocation/keys.js';
-import type { Revocations } from '../revocation/revocations.js';
 import type { Authenticator } from '../session/authenticator.js';
+import type { SessionStreams } from '../session/session-streams.js';
 import type { SupervisorClient } from '../supervisor/client.js';
 import { forwardHeaders } from './forward-headers.js';
 import type { RouteCache } from './route-cache.js';
@@ -19,15 +17,16 @@ export interface TunnelOptions {
   supervisor: SupervisorClient;
   routes: RouteCache;
   activity: ActivityRecorder;
-  revocations: Revocations;
+  /** Ends each tunnel when its session ends: expiry, the absolute cap or revocation. */
+  streams: SessionStreams;
   log: FastifyBaseLogger;
+  /** LOGIN_TOKEN, kept out of the tenant's `Authorization` header as the HTTP proxy does. */
+  loginToken?: string | undefined;
 }
 
 const parseCookies = (header: string) => fastifyCookie.parse(header);
 
 interface OpenTunnel {
-  sid: string;
-  user: string;
   client: Duplex;
   upstream: Socket;
 }
@@ -35,12 +34,13 @@ interface OpenTunnel {
 /**
  * WebSocket upgrades, tunnelled to the user's container. The session is checked before anything
  * reaches the tenant (so before its `101`); the tunnel is then a byte pipe, closed when either
- * side goes away, when the connection dies (TCP keep-alive), or within a second of a revocation.
- * Hand-written rather than @fastify/http-proxy's websocket option because each tunnel must be
- * tied to its session to be closed on revocation.
+ * side goes away, when the connection dies (TCP keep-alive), or when the session ends: at the
+ * end of its token's window (a WebSocket cannot refresh its cookie), at SESSION_MAX_AGE, or at
+ * once on revocation (see session-streams.ts). Hand-written rather than @fastify/http-proxy's
+ * websocket option because each tunnel must be tied to its session.
  */
 export function attachWebSocketTunnel(server: Server, options: TunnelOptions): { close(): void; count(): number } {
-  const { authenticator, supervisor, routes, activity, revocations, log } = options;
+  const { authenticator, supervisor, routes, activity, streams, log } = options;
   const open = new Set<OpenTunnel>();
 
   const refuse = (client: Duplex, status: number, code: string) => {
@@ -71,15 +71,18 @@ export function attachWebSocketTunnel(server: Server, options: TunnelOptions): {
 
     const target = new URL(endpoint.url);
     const upstream = connect({ host: target.hostname, port: Number(target.port) });
-    const tunnel: OpenTunnel = { sid: session.sid, user: userHash(session.userId), client, upstream };
+    const tunnel: OpenTunnel = { client, upstream };
     const closeStream = activity.streamOpened(session.userId);
+    let release: (() => void) | undefined;
     const teardown = () => {
       if (!open.delete(tunnel)) return;
+      release?.();
       closeStream();
       client.destroy();
       upstream.destroy();
     };
     open.add(tunnel);
+    release = streams.bind(session, teardown);
     upstream.setKeepAlive(true, 30_000);
     if ('setKeepAlive' in client) (client as Socket).setKeepAlive(true, 30_000);
     upstream.on('error', () => {
@@ -88,6 +91,11 @@ export function attachWebSocketTunnel(server: Server, options: TunnelOptions): {
     });
     upstream.on('close', teardown);
     client.on('close', teardown);
+    // Both sockets allow half-open connections (http.Server does), so a side that sends FIN is
+    // not closed by itself: pass the end on, and tear the tunnel down once it has been written,
+    // or a tunnel would stay open, and hold the server's close, until the tenant hangs up.
+    client.on('end', () => upstream.end(teardown));
+    upstream.on('end', () => client.end(teardown));
 
     upstream.once('connect', () => {
       const headers = forwardHeaders(
@@ -100,8 +108,10 @@ export function attachWebSocketTunnel(server: Server, options: TunnelOptions): {
           requestId: requestIdOf(request.headers),
         },
         {
-          sessionCookieName: authenticator.cookie.name,
-          platformCredentials: [authenticator.tokenOf(parseCookies(request.headers.cookie ?? '')) ?? ''],
+          platformCredentials: [
+            authenticator.tokenOf(parseCookies(request.headers.cookie ?? '')) ?? '',
+            options.loginToken ?? '',
+          ].filter(Boolean),
         },
       );
       headers.host = target.host;
@@ -120,30 +130,14 @@ export function attachWebSocketTunnel(server: Server, options: TunnelOptions): {
     });
   };
 
-  const onRevoked = (message: RevocationMessage) => {
-    for (const tunnel of open) {
-      if (
-        (message.kind === 'session' && tunnel.sid === message.sid) ||
-        (message.kind === 'user' && tunnel.user === message.user)
-      ) {
-        log.info({ sid: tunnel.sid }, 'closing websocket of a revoked session');
-        tunnel.client.destroy();
-        tunnel.upstream.destroy();
-      }
-    }
-  };
-
   server.on('upgrade', (request, socket, head) => {
     onUpgrade(request, socket, head).catch((err: unknown) => {
       log.error({ err }, 'websocket upgrade failed');
       socket.destroy();
     });
   });
-  revocations.on('revoked', onRevoked);
-
   return {
     close() {
-      revocations.off('revoked', onRevoked);
       for (const tunnel of open) {
         tunnel.client.destroy();
         tunnel.upstream.destroy();

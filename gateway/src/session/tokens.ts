@@ -77,7 +77,8 @@ export function createSessionTokens(options: SessionTokensOptions): SessionToken
           email: input.email,
           plan: input.plan,
           authTime,
-          expiresAt,
+          // As verify() will read it back: the JWT counts in whole seconds.
+          expiresAt: Math.floor(expiresAt / 1000) * 1000,
           issuedAt,
         },
       };

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
 import type { GatewayConfig } from '../config.js';
 import { errors } from '../errors.js';
 import { prefersAsync } from '../http/navigation.js';
@@ -14,15 +15,18 @@ export interface WarmupRoutesOptions {
   supervisor: SupervisorClient;
   routes: RouteCache;
   config: Pick<GatewayConfig, 'WARMUP_TIMEOUT'>;
+  /** onRequest hook of POST /warmup: refuses cross-site requests (see cross-site.ts). */
+  refuseCrossSite: (request: FastifyRequest) => Promise<void>;
 }
 
 export const warmupRoutes: FastifyPluginAsyncTypebox<WarmupRoutesOptions> = async (app, options) => {
-  const { authenticator, supervisor, routes, config } = options;
+  const { authenticator, supervisor, routes, config, refuseCrossSite } = options;
 
   // The seed's shape: {"user_id"} must be the session's own user.
   app.post(
     '/warmup',
     {
+      onRequest: refuseCrossSite,
       schema: {
         body: Type.Optional(Type.Object({ user_id: Type.Optional(Type.String()) }, { additionalProperties: false })),
       },

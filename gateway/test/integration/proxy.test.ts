@@ -1,7 +1,8 @@
 import { request } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { freePort, startRedisServer } from '@tenancy/test-support';
-import t from 'tap';
-import { capturingLogger, echoTenant, fakeSupervisor, startGateway } from '../harness.js';
+import t, { type Test } from 'tap';
+import { capturingLogger, echoTenant, fakeSupervisor, startGateway, until } from '../harness.js';
 
 t.test('spoofed identity and forwarding headers never reach the tenant; trusted ones are set', async (t) => {
   const redis = await startRedisServer(t);
@@ -57,6 +58,73 @@ t.test('spoofed identity and forwarding headers never reach the tenant; trusted 
     t.equal(seen.headers[name], undefined, `${name} stripped`);
   }
 });
+
+t.test(
+  'platform and edge cookies and credentials reach the tenant neither over HTTP nor over a WebSocket',
+  async (t) => {
+    const redis = await startRedisServer(t);
+    const tenant = await echoTenant(t);
+    const loginToken = 'login-token-0123456789abcdef0123';
+    const gw = await startGateway(t, {
+      redisUrl: redis.url,
+      supervisor: fakeSupervisor(tenant.url).client,
+      env: { LOGIN_TOKEN: loginToken },
+    });
+    const session = await gw.login('cookie-user');
+    const headers = {
+      cookie: `theme=dark; ${session}; CF_Authorization=eyJhbGciOiJSUzI1NiJ9.access.jwt; __cf_bm=bot; cf_clearance=c; _cfuvid=u; CF_AppSession=s; lang=en`,
+      authorization: `Bearer ${loginToken}`,
+      'cf-access-client-id': 'service-token.access',
+      'cf-access-client-secret': 'service-token-secret',
+      'cf-access-authenticated-user-email': 'someone@example.com',
+    };
+    const expectations = (t: Test, seen: Record<string, unknown>) => {
+      t.equal(seen.cookie, 'theme=dark; lang=en', 'only the tenant’s own cookies, in order');
+      for (const name of [
+        'authorization',
+        'cf-access-client-id',
+        'cf-access-client-secret',
+        'cf-access-authenticated-user-email',
+      ]) {
+        t.equal(seen[name], undefined, `${name} stripped`);
+      }
+      t.equal(seen['x-tenancy-user-id'], 'cookie-user');
+    };
+
+    const res = await fetch(`${gw.url}/echo`, { headers });
+    t.equal(res.status, 200);
+    const echoed = (await res.json()) as { headers: Record<string, unknown> };
+    t.test('HTTP', async (t) => expectations(t, echoed.headers));
+
+    const upgrade = await new Promise<{ status: number; socket?: Duplex }>((resolve, reject) => {
+      const req = request({
+        host: '127.0.0.1',
+        port: gw.port,
+        path: '/ws',
+        headers: {
+          ...headers,
+          connection: 'Upgrade',
+          upgrade: 'websocket',
+          'sec-websocket-version': '13',
+          'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+        },
+      });
+      req.on('upgrade', (res, socket) => resolve({ status: res.statusCode ?? 0, socket }));
+      req.on('response', (res) => resolve({ status: res.statusCode ?? 0 }));
+      req.on('error', reject);
+      req.end();
+    });
+    t.equal(upgrade.status, 101);
+    upgrade.socket?.end();
+    // The client hung up first: the tunnel goes too (the echo tenant never hangs up by itself).
+    await until('the tunnel is closed', async () =>
+      /^tenancy_gateway_websockets_open 0$/m.test(await (await fetch(`${gw.url}/metrics`)).text()),
+    );
+    const seenByUpgrade = tenant.received.at(-1);
+    t.equal(seenByUpgrade?.url, '/ws');
+    t.test('WebSocket', async (t) => expectations(t, { ...seenByUpgrade?.headers }));
+  },
+);
 
 t.test('SSE streams through unbuffered', async (t) => {
   const redis = await startRedisServer(t);
