@@ -218,6 +218,15 @@ t.test('summary push is stored; /v1/summary totals tenants by state and usage', 
   t.strictSame([missing.statusCode, missing.json()], [404, tenantNotFound('nobody')]);
 });
 
+t.test('a summary pushed with lastActivity null is stored as null, not coerced to 0', async (t) => {
+  const { request, store, controller } = await build(t);
+  store.addUser('ada');
+  await controller.wake('ada', { wait: true });
+  const figures = { messages: 1, replies: 1, tokensUsed: 0, bytesStored: 0, lastActivity: null };
+  t.equal((await request('POST', '/v1/tenants/ada/summary', { body: figures })).statusCode, 204);
+  t.strictSame(store.summaries.get('ada')?.lastActivity, null);
+});
+
 t.test('disable stops the tenant and refuses wakes until enable; both audited', async (t) => {
   const { request, store, controller } = await build(t);
   store.addUser('ada');
