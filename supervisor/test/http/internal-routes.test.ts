@@ -221,6 +221,33 @@ t.test('a failed wake answers 502 SUP_ERR_WAKE_FAILED without the engine’s wor
   t.ok(Number.isInteger(body.retryAfterSeconds) && body.retryAfterSeconds >= 1);
 });
 
+t.test('a stop during a waited wake answers 409 SUP_ERR_WAKE_CANCELLED', async (t) => {
+  const { request, store, control, calls } = await build(t);
+  const { gate, open } = gated();
+  control.ensureGate = gate;
+  store.addUser('ada');
+  const waiting = request('POST', '/internal/v1/tenants/ada/wake', { ...internal, body: { wait: true } });
+  await until(() => calls.ensure === 1, 'the wake to reach the engine');
+  // The stop aborts the wake at once, though the engine call it was in has not returned.
+  const stopped = await request('POST', '/v1/tenants/ada/stop');
+  t.match(stopped.json(), { state: 'asleep', stopReason: 'admin' });
+  const cancelled = await waiting;
+  open();
+  t.strictSame(
+    [cancelled.statusCode, cancelled.json()],
+    [
+      409,
+      {
+        statusCode: 409,
+        code: 'SUP_ERR_WAKE_CANCELLED',
+        error: 'Conflict',
+        message: 'the wake was cancelled by a stop',
+      },
+    ],
+  );
+  t.equal(calls.start, 0, 'never started');
+});
+
 t.test('GET route never wakes: asleep without a record, running with its endpoint', async (t) => {
   const { request, store, controller, calls, tenantApp } = await build(t, { now });
   store.addUser('ada');
