@@ -63,7 +63,7 @@ export interface ControllerDeps {
   observer?: ControllerObserver;
   /** Clock, epoch milliseconds. */
   now?: () => number;
-  /** Memory the host can still give, bytes (default: /proc/meminfo's MemAvailable). */
+  /** Memory the host can still give, bytes (server.ts passes MemAvailable; default: unlimited, never short). */
   availableMemory?: () => number;
 }
 
