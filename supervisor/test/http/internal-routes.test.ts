@@ -97,6 +97,17 @@ t.test('wake without wait answers at once with where the wake stands; with wait,
   t.equal(store.audits().length, 2);
 });
 
+t.test('a wake without a body is a wake without wait', async (t) => {
+  const { request, store, control } = await build(t);
+  // The start is held: an answer that waited for it would never come.
+  const { gate, open } = gated();
+  control.ensureGate = gate;
+  store.addUser('ada');
+  const res = await request('POST', '/internal/v1/tenants/ada/wake', internal);
+  t.strictSame([res.statusCode, res.json().state], [200, 'waking']);
+  open();
+});
+
 t.test('wake of a paused tenant is awaited even without wait: it thaws in tens of milliseconds', async (t) => {
   const { request, store, controller, calls, tenantApp } = await build(t, {
     now,
