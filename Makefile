@@ -40,8 +40,8 @@ images: build ## Same as build
 tenant-build: ## Build only the tenant image (and its node base), offline
 	scripts/build-images.sh tenant
 
-# Which benchmarks `make bench` runs: proxy, idle, wake, edge, storm (all by default).
-BENCH ?= proxy idle wake edge storm
+# Which benchmarks `make bench` runs: proxy, idle, wake, edge, boot, storm, density (all by default).
+BENCH ?= proxy idle wake edge boot storm density
 
 bench: ## Run the benchmarks, figures and ratios from one run: make bench BENCH=proxy for one
 	scripts/bench.sh $(BENCH)

@@ -12,8 +12,12 @@
 #           `docker start` / `docker unpause`
 #   storm   supervisor/bench/storm.ts: N stopped, then N paused tenants woken at once (N=100),
 #           with the start queue and without it
+#   boot    supervisor/bench/tenant-boot.ts: a tenant's start from stopped, bundled app against
+#           unbundled, in the same image
+#   density supervisor/bench/density.ts: 1,000 users with 200 running: the services' memory (compiled),
+#           the idle tenants' CPU, the gateway's latency over 200 tenants against 1
 #
-# Usage: scripts/bench.sh [proxy|idle|wake|edge|storm]...   (default: all of them)
+# Usage: scripts/bench.sh [proxy|idle|wake|edge|boot|storm|density]...   (default: all of them)
 # Env:   TENANT_IMAGE (default tenancy/tenant:local); each benchmark's own variables (see its header),
 #        e.g. BASELINE_IMAGE=... BASELINE_COUNT=20 for idle.
 set -euo pipefail
@@ -22,7 +26,7 @@ cd "$(dirname "$0")/.."
 LOG_TAG=bench
 
 benches=("$@")
-[ ${#benches[@]} -gt 0 ] || benches=(proxy idle wake edge storm)
+[ ${#benches[@]} -gt 0 ] || benches=(proxy idle wake edge boot storm density)
 export TENANT_IMAGE="${TENANT_IMAGE:-tenancy/tenant:local}"
 
 ensure_commands docker:docker.io wrk:wrk nginx:nginx-light redis-server:redis-server
@@ -42,8 +46,11 @@ for bench in "${benches[@]}"; do
     idle) run supervisor/bench/idle.ts ${IDLE_ARGS:-} ;;
     wake) run supervisor/bench/wake.ts ${WAKE_ARGS:-} ;;
     edge) run supervisor/bench/wake-edge.ts ${EDGE_ARGS:-} ;;
+    boot) run supervisor/bench/tenant-boot.ts ${BOOT_ARGS:-} ;;
     storm) run supervisor/bench/storm.ts ${STORM_ARGS:-} ;;
-    *) die "unknown benchmark $bench (proxy, idle, wake, edge or storm)" ;;
+    # The services as deployed: compiled first.
+    density) npm run --silent build && run supervisor/bench/density.ts ${DENSITY_ARGS:-} ;;
+    *) die "unknown benchmark $bench (proxy, idle, wake, edge, boot, storm or density)" ;;
   esac
   log "$bench took $(elapsed "$started")"
 done

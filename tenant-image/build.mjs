@@ -10,7 +10,7 @@ const run = (command, args) => execFileSync(command, args, { stdio: 'inherit' })
 
 if (process.env.PREBUILT === '1') {
   for (const path of [
-    'dist/server.js',
+    'dist/server.bundle.js',
     'public/index.html',
     'node_modules/better-sqlite3/build/Release/better_sqlite3.node',
   ]) {

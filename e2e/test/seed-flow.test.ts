@@ -35,6 +35,8 @@ t.test('the seed flow through nginx with curl: login → warmup → chat, sleep,
 
   // Paused (the first stage of sleep), the next request thaws it and is answered.
   await platform.supervisor.api('POST', `/v1/tenants/${seg(USER)}/pause`);
+  const whilePaused = await curl.call('GET', '/auth/session');
+  t.match(whilePaused.json, { tenant: { state: 'paused' } }, 'the session shows the first stage of sleep');
   const afterPause = await curl.call('POST', '/chat', { message: 'awake?' });
   t.equal(afterPause.status, 200, `the request to a paused container is answered: ${afterPause.body}`);
   t.match(

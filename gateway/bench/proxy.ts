@@ -40,7 +40,7 @@ import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, waitForHttp } from '@tenancy/test-support';
+import { freePort, parseWrk, type WrkRun, waitForHttp } from '@tenancy/test-support';
 import Docker from 'dockerode';
 import { Redis } from 'ioredis';
 import { DEFAULT_PLAN } from '../../supervisor/src/plans.js';
@@ -284,31 +284,7 @@ async function startNginx(paths: Path[]): Promise<void> {
   spawnLogged('nginx', 'nginx', args);
 }
 
-interface Run {
-  perSecond: number;
-  p50: number;
-  p99: number;
-  /** Responses other than 2xx/3xx: must be 0. */
-  non2xx: number;
-  /** Connect, read, write errors and timeouts (5 s): reported; a starved host produces them. */
-  socketErrors: number;
-}
-
-const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000 };
-
-/** Parses wrk's --latency output. */
-function parseWrk(output: string): Run {
-  const latency = (q: string) => {
-    const match = new RegExp(`^\\s+${q}%\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm').exec(output);
-    if (!match) throw new Error(`wrk printed no ${q}% latency:\n${output}`);
-    return Number(match[1]) * (UNIT_MS[match[2] ?? 'ms'] ?? Number.NaN);
-  };
-  const perSecond = Number(/^Requests\/sec:\s+([\d.]+)/m.exec(output)?.[1] ?? Number.NaN);
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1] ?? 0);
-  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
-  const socketErrors = socket ? socket.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0;
-  return { perSecond, p50: latency('50'), p99: latency('99'), non2xx, socketErrors };
-}
+type Run = WrkRun;
 
 /** wrk in a child process; this process keeps serving the stand-in supervisor meanwhile. */
 async function wrk(port: number, cookie: string, duration: number): Promise<Run> {

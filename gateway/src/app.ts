@@ -1,6 +1,7 @@
 import fastifyCookie from '@fastify/cookie';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { parseCidr, refuseConnectionsFrom, toErrorBody } from '@tenancy/shared';
+import { RequestLog } from '@tenancy/shared/request-log';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import { ActivityRecorder } from './activity/activity-recorder.js';
@@ -12,7 +13,6 @@ import { healthRoutes } from './http/health-routes.js';
 import { loginPage, safeNext } from './http/login-page.js';
 import { isNavigation } from './http/navigation.js';
 import { requestIdOf } from './http/request-id.js';
-import { RequestLog } from './http/request-log.js';
 import { proxyRoutes } from './proxy/proxy-routes.js';
 import { RouteCache } from './proxy/route-cache.js';
 import { RouteInvalidation } from './proxy/route-invalidation.js';

@@ -23,7 +23,6 @@
  * container, volume and network it made (label dev.tenancy.instance=<its instance>) at the end.
  */
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import Docker from 'dockerode';
 import { DEFAULT_PLAN } from '../src/plans.js';
@@ -31,6 +30,7 @@ import { containerOptions, tenantLabels } from '../src/runtime/container-spec.js
 import { deriveIdentity, objectNames } from '../src/runtime/names.js';
 import { firstFreeSubnet, parseCidr } from '../src/runtime/subnet-pool.js';
 import type { TenantSpec } from '../src/runtime/types.js';
+import { containerCounters, engineCpu, engineDelta } from './engine-counters.js';
 
 const count = Number(process.argv[2] ?? 50);
 const seconds = Number(process.argv[3] ?? 20);
@@ -110,50 +110,6 @@ async function waitHealthy(url: string, deadline: number): Promise<void> {
   throw new Error(`${url} did not answer /health in time`);
 }
 
-interface Counters {
-  /** Cumulative CPU time of the container, nanoseconds. */
-  cpuNs: number;
-  /** Memory use less inactive page cache, bytes. */
-  memoryBytes: number;
-}
-
-/** The engine's counters for one container (one-shot: no second sample, answers at once). */
-async function counters(id: string): Promise<Counters> {
-  const stats = (await docker.getContainer(id).stats({ stream: false, 'one-shot': true } as never)) as unknown as {
-    cpu_stats: { cpu_usage: { total_usage: number } };
-    memory_stats: { usage?: number; stats?: Record<string, number> };
-  };
-  const memory = stats.memory_stats;
-  const inactive = memory.stats?.total_inactive_file ?? memory.stats?.inactive_file ?? 0;
-  return { cpuNs: stats.cpu_stats.cpu_usage.total_usage, memoryBytes: (memory.usage ?? 0) - inactive };
-}
-
-const ENGINE = /^(dockerd|containerd|containerd-shim.*|runc)$/;
-const TICK_NS = 1e9 / 100; // USER_HZ: /proc reports CPU times in 1/100 s on Linux
-
-/** CPU time of the engine's processes (own and reaped children), nanoseconds, by pid. */
-async function engineCpu(): Promise<Map<number, number>> {
-  const times = new Map<number, number>();
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    const open = stat.indexOf('(');
-    const close = stat.lastIndexOf(')');
-    if (open < 0 || !ENGINE.test(stat.slice(open + 1, close))) continue;
-    // Fields after the command: state is field 3, utime 14, stime 15, cutime 16, cstime 17.
-    const fields = stat.slice(close + 2).split(' ');
-    const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i] ?? 0), 0);
-    times.set(Number(entry), ticks * TICK_NS);
-  }
-  return times;
-}
-
-function engineDelta(before: Map<number, number>, after: Map<number, number>): number {
-  let total = 0;
-  for (const [pid, ns] of after) total += ns - (before.get(pid) ?? 0);
-  return total;
-}
-
 interface Result {
   image: string;
   count: number;
@@ -179,11 +135,11 @@ async function measure(tenantImage: string, tenantCount: number): Promise<Result
     const startSeconds = (performance.now() - started) / 1000;
     await sleep(settleSeconds * 1000);
 
-    const before = await Promise.all(tenants.map((tenant) => counters(tenant.id)));
+    const before = await Promise.all(tenants.map((tenant) => containerCounters(docker, tenant.id)));
     const engineBefore = await engineCpu();
     const windowStart = performance.now();
     await sleep(seconds * 1000);
-    const after = await Promise.all(tenants.map((tenant) => counters(tenant.id)));
+    const after = await Promise.all(tenants.map((tenant) => containerCounters(docker, tenant.id)));
     const engineAfter = await engineCpu();
     const windowNs = (performance.now() - windowStart) * 1e6;
 

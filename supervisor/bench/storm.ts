@@ -11,12 +11,18 @@
  * when the tenant is ready; a 503 with Retry-After (still queued) is asked again after that time,
  * as the gateway's clients do, and counted.
  *
+ * After the run with the defaults, the engine's floor on the same containers: raw starts through
+ * the engine's API as many at a time as the start queue allows, then raw unpauses all at once,
+ * each until the app's first 200 (what no supervisor can beat on this host).
+ *
  * Usage (after `make build`): npx tsx --conditions=tenancy-source supervisor/bench/storm.ts [N]
+ * Env:   STORM_BEFORE=0 skips the run as before the start queue (it takes minutes at N=100)
  * Traffic goes only to 127.0.0.1 and to the containers on the networks the supervisor creates;
  * everything is removed at the end.
  */
 import { availableParallelism, cpus, totalmem } from 'node:os';
-import { readJson, type SupervisorProcess, seg, startSupervisor } from '@tenancy/test-support';
+import { readJson, type SupervisorProcess, seg, startSupervisor, testDocker } from '@tenancy/test-support';
+import type Docker from 'dockerode';
 
 const n = Number(process.argv[2] ?? 100);
 const print = (line: string) => process.stdout.write(`${line}\n`);
@@ -68,7 +74,7 @@ function report(label: string, outcomes: Outcome[], wallMs: number): { p50: numb
   return figures;
 }
 
-async function storm(env: Record<string, string>, label: string) {
+async function storm(env: Record<string, string>, label: string, withFloor = false) {
   const supervisor = await startSupervisor(scope, {
     MAX_RUNNING_TENANTS: String(n * 2),
     LOG_LEVEL: 'warn',
@@ -91,8 +97,67 @@ async function storm(env: Record<string, string>, label: string) {
   started = performance.now();
   const paused = await Promise.all(users.map((user) => wake(supervisor, user, started)));
   const pausedFigures = report(`${label}: ${n} paused at once`, paused, performance.now() - started);
+  if (withFloor) await engineFloor(supervisor);
   await cleanup();
   return { stopped: stoppedFigures, paused: pausedFigures };
+}
+
+/**
+ * The engine's own floor on the same containers, without the supervisor (killed first, so that it
+ * does not react to starts it did not make): every container stopped, then started straight
+ * through the engine's API, as many at a time as the start queue allows, each until its app's
+ * first 200; then all paused and unpaused at once, each until its first 200.
+ */
+async function engineFloor(supervisor: SupervisorProcess): Promise<void> {
+  await supervisor.kill('SIGKILL');
+  const docker = testDocker();
+  const filters = { label: [`dev.tenancy.instance=${supervisor.instance}`, 'dev.tenancy.role=tenant'] };
+  const containers = (await docker.listContainers({ all: true, filters })).map((c) => docker.getContainer(c.Id));
+  const secrets = new Map<string, string>();
+  for (const container of containers) {
+    const env = (await container.inspect()).Config.Env ?? [];
+    secrets.set(container.id, env.find((e) => e.startsWith('TENANT_SECRET='))?.slice('TENANT_SECRET='.length) ?? '');
+  }
+  const firstOk = async (container: Docker.Container, began: number): Promise<Outcome> => {
+    const info = await container.inspect();
+    const ip = Object.values(info.NetworkSettings.Networks ?? {})[0]?.IPAddress;
+    const headers = { 'x-tenancy-tenant-secret': secrets.get(container.id) ?? '' };
+    for (;;) {
+      try {
+        const res = await fetch(`http://${ip}:8080/health`, { headers, signal: AbortSignal.timeout(1_000) });
+        await res.arrayBuffer();
+        if (res.ok) return { ms: performance.now() - began, ok: true, retries: 0, status: 200 };
+      } catch {
+        // not listening yet
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  };
+  await Promise.all(containers.map((c) => c.stop({ t: 3 }).catch(() => undefined)));
+
+  const concurrency = 2 * availableParallelism();
+  let began = performance.now();
+  const queue = [...containers];
+  const starts: Outcome[] = [];
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let next = queue.shift(); next; next = queue.shift()) {
+        await next.start();
+        starts.push(await firstOk(next, began));
+      }
+    }),
+  );
+  report(`engine floor: ${containers.length} raw starts, ${concurrency} at a time`, starts, performance.now() - began);
+
+  await Promise.all(containers.map((c) => c.pause()));
+  began = performance.now();
+  const thaws = await Promise.all(
+    containers.map(async (c) => {
+      await c.unpause();
+      return firstOk(c, began);
+    }),
+  );
+  report(`engine floor: ${containers.length} raw unpauses at once`, thaws, performance.now() - began);
 }
 
 async function main(): Promise<void> {
@@ -100,11 +165,15 @@ async function main(): Promise<void> {
     `storm: N=${n}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 1024 ** 3).toFixed(0)} GiB, node ${process.version}`,
   );
   try {
-    const before = await storm(
-      { WAKE_CONCURRENCY: String(n), HEALTH_PROBE_INTERVAL: '25ms', HEALTH_PROBE_MAX_INTERVAL: '25ms' },
-      'all at once, 25 ms probes',
-    );
-    const now = await storm({}, 'start queue + probe backoff');
+    const before =
+      process.env.STORM_BEFORE === '0'
+        ? undefined
+        : await storm(
+            { WAKE_CONCURRENCY: String(n), HEALTH_PROBE_INTERVAL: '25ms', HEALTH_PROBE_MAX_INTERVAL: '25ms' },
+            'all at once, 25 ms probes',
+          );
+    const now = await storm({}, 'start queue + probe backoff', true);
+    if (!before) return;
     print(
       `stopped: median/max ${(now.stopped.p50 / now.stopped.max).toFixed(2)} with the queue vs ${(before.stopped.p50 / before.stopped.max).toFixed(2)} without (first come first served when ≤ 0.6)`,
     );

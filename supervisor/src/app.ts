@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { loggerOptions, PROBE_PATHS, parseCidr, refuseConnectionsFrom, toErrorBody } from '@tenancy/shared';
-import Fastify, { type FastifyBaseLogger, type FastifyRequest, LogController } from 'fastify';
+import { loggerOptions, parseCidr, refuseConnectionsFrom, toErrorBody } from '@tenancy/shared';
+import { RequestLog } from '@tenancy/shared/request-log';
+import Fastify, { type FastifyBaseLogger, type FastifyRequest } from 'fastify';
 import type { SupervisorConfig } from './config.js';
 import { errors } from './errors.js';
 import { adminRoutes } from './http/admin-routes.js';
@@ -39,7 +40,7 @@ export async function buildApp(config: Config, deps: SupervisorDeps) {
     ajv: { customOptions: { removeAdditional: false } },
     // Reject duplicate slashes or odd encodings rather than guessing which tenant was meant.
     routerOptions: { maxParamLength: 600 },
-    logController: new LogController({ disableRequestLogging: (request) => PROBE_PATHS.has(request.url) }),
+    logController: new RequestLog(),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   if (config.TENANT_SUBNET_POOL) {

@@ -15,6 +15,8 @@ export interface GatewayProcess {
   output: string[];
   /** Sends a signal and waits for the process to exit. */
   kill(signal: NodeJS.Signals): Promise<void>;
+  /** The process's id (for its memory and CPU in /proc). */
+  pid(): number | undefined;
 }
 
 /**
@@ -40,6 +42,7 @@ export async function startGateway(t: Teardown, env: Record<string, string>): Pr
     address: `127.0.0.1:${port}`,
     output,
     kill: async (signal) => service?.kill(signal),
+    pid: () => service?.child.pid,
   };
   t.teardown(() => gateway.kill('SIGKILL'));
   service = await startServiceProcess('gateway', SERVER, serviceEnv, `${url}/health`, output);

@@ -5,3 +5,4 @@ export * from './redis.js';
 export * from './run.js';
 export * from './service-process.js';
 export * from './supervisor.js';
+export * from './wrk.js';

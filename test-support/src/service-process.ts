@@ -1,7 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { waitForHttp } from './docker.js';
 
-/** A service started from its TypeScript sources through tsx, as `make dev` runs it. */
+/**
+ * A service started from its TypeScript sources through tsx, as `make dev` runs it; or, with
+ * TENANCY_SERVICES=compiled in the caller's environment, from its compiled dist/server.js as the
+ * images run it (`npm run build` first). Benchmarks of memory use the compiled form: tsx adds its
+ * own compiler to the process.
+ */
 export interface ServiceProcess {
   child: ChildProcess;
   /** Sends a signal and waits for the process to exit (no-op when it already has). */
@@ -19,7 +24,11 @@ export async function startServiceProcess(
   healthUrl: string,
   output: string[],
 ): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--conditions=tenancy-source', '--import=tsx', server], {
+  const compiled = process.env.TENANCY_SERVICES === 'compiled';
+  const args = compiled
+    ? [server.replace(/\/src\/server\.ts$/, '/dist/server.js')]
+    : ['--conditions=tenancy-source', '--import=tsx', server];
+  const child = spawn(process.execPath, args, {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -21,6 +21,8 @@ export interface SupervisorProcess {
   start(): Promise<void>;
   /** Sends a signal and waits for the process to exit. */
   kill(signal: NodeJS.Signals): Promise<void>;
+  /** The running process's id (for its memory and CPU in /proc), if it runs. */
+  pid(): number | undefined;
   /** Calls the API: `token` is `admin` (default), `internal`, or a raw token. */
   api(method: string, path: string, body?: unknown, token?: 'admin' | 'internal' | string): Promise<Response>;
   /** Log lines the process printed (JSON). */
@@ -75,6 +77,7 @@ export async function startSupervisor(t: Teardown, env: Record<string, string> =
     async kill(signal) {
       await service?.kill(signal);
     },
+    pid: () => service?.child.pid,
     async api(method, path, body, token = 'admin') {
       return fetch(`${supervisor.url}${path}`, {
         method,

@@ -60,7 +60,7 @@ export const internalRoutes: FastifyPluginAsyncTypebox<InternalRoutesOptions> = 
   );
 
   app.post(INTERNAL_ROUTES.activity, { schema: { body: ActivityBatch } }, async (request, reply) => {
-    for (const item of request.body.items) controller.recordActivity(item.userId, item.lastActivity);
+    controller.recordActivities(request.body.items);
     return reply.code(204).send();
   });
 };

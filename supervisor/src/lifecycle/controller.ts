@@ -238,7 +238,10 @@ export class TenantController {
       const tenant = store.tenants.ensure(ref.userId, ref.hash);
       if (tenant.state === 'running') return routeOf(tenant, ref.secret);
       if (this.capacity.hasRoom(ref.userId)) {
-        const { effects } = this.states.apply(ref.userId, { type: 'wake' }, { lastWakeStartedAt: this.now() });
+        const { effects } = store.transaction(
+          () => this.states.apply(ref.userId, { type: 'wake' }, { lastWakeStartedAt: this.now() }),
+          { synced: false },
+        );
         const resume = effects.some((effect) => effect.type === 'begin-resume');
         if (resume || effects.some((effect) => effect.type === 'begin-wake')) {
           const attempt = this.waker.begin(ref, resume, actor);
@@ -331,8 +334,24 @@ export class TenantController {
 
   /** Records activity the gateway saw; moves idle deadlines forward only. */
   recordActivity(userId: string, at: number): void {
-    // Activity from the future (clock skew) counts as now: it must not buy extra time.
-    this.deps.store.tenants.touchActivity(userId, Math.min(at, this.now()), this.deps.settings.idleTimeoutMs);
+    this.recordActivities([{ userId, lastActivity: at }]);
+  }
+
+  /**
+   * Records a gateway's batch of activity in one commit, not synced (a sync per user would cost
+   * ~4 ms each, with hundreds of users per batch): a lost batch only moves idle deadlines back.
+   */
+  recordActivities(items: readonly { userId: string; lastActivity: number }[]): void {
+    const { store, settings } = this.deps;
+    const now = this.now();
+    store.transaction(
+      () => {
+        // Activity from the future (clock skew) counts as now: it must not buy extra time.
+        for (const item of items)
+          store.tenants.touchActivity(item.userId, Math.min(item.lastActivity, now), settings.idleTimeoutMs);
+      },
+      { synced: false },
+    );
   }
 
   /** One pass of the sleep schedule (see {@link SleepSchedule.reap}); the reaper runs it on its own. */

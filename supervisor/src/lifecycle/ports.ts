@@ -7,9 +7,11 @@ import type { StopReason, TenantState, UserRecord, WakePhase } from '@tenancy/sh
 export interface LifecycleStore {
   /**
    * Runs `fn` as one transaction: its writes reach the disk together, with one sync instead of
-   * one each (the central database syncs every commit), or not at all.
+   * one each (the central database syncs every commit), or not at all. With `synced: false` the
+   * commit is not synced (see createStore): for a wake's own bookkeeping, on the way of its first
+   * byte.
    */
-  transaction<T>(fn: () => T): T;
+  transaction<T>(fn: () => T, options?: { synced?: boolean }): T;
   users: {
     get(userId: string): UserRecord | undefined;
   };

@@ -120,24 +120,33 @@ export class Waker {
       abort.signal.throwIfAborted();
       const readyAt = this.deps.now();
       const ms = readyAt - startedAt;
-      // The bookkeeping of a ready tenant in one commit: on the way of the first byte of a resume.
-      const tenant = store.transaction(() => {
-        const before = store.tenants.get(ref.userId);
-        states.apply(
-          ref.userId,
-          { type: 'ready' },
-          {
-            endpointUrl,
-            stopReason: null,
-            stopDetail: null,
-            lastWakeReadyAt: readyAt,
-            lastWakeMs: ms,
-            wakeCount: (before?.wakeCount ?? 0) + 1,
-          },
-        );
-        store.audit.append({ actor, action: 'tenant.wake', target: ref.userId, result: 'ok', detail: { ms, resume } });
-        return store.tenants.touchActivity(ref.userId, readyAt, settings.idleTimeoutMs) as TenantRecord;
-      });
+      // The bookkeeping of a ready tenant in one commit, not synced: on the way of the first byte.
+      const tenant = store.transaction(
+        () => {
+          const before = store.tenants.get(ref.userId);
+          states.apply(
+            ref.userId,
+            { type: 'ready' },
+            {
+              endpointUrl,
+              stopReason: null,
+              stopDetail: null,
+              lastWakeReadyAt: readyAt,
+              lastWakeMs: ms,
+              wakeCount: (before?.wakeCount ?? 0) + 1,
+            },
+          );
+          store.audit.append({
+            actor,
+            action: 'tenant.wake',
+            target: ref.userId,
+            result: 'ok',
+            detail: { ms, resume },
+          });
+          return store.tenants.touchActivity(ref.userId, readyAt, settings.idleTimeoutMs) as TenantRecord;
+        },
+        { synced: false },
+      );
       progress.emit('ready', readyAt);
       this.deps.observer?.wakeFinished?.('ok', ms);
       log.info({ userId: ref.userId, tenantId: ref.hash, ms, created, resume }, 'tenant ready');

@@ -8,8 +8,9 @@ export type Db = Database.Database;
  * Opens (creating if needed) the central database and brings its schema up to date.
  *
  * Durability: WAL with `synchronous = FULL`. The central database holds users, tenant state and
- * the audit log, and writes are few (a handful per wake or stop), so every commit is synced to
- * disk: it survives power loss, not only a process crash, which is all `NORMAL` would promise.
+ * the audit log, so a commit is synced to disk: it survives power loss, not only a process crash,
+ * which is all `NORMAL` would promise. The one exception is a wake's own bookkeeping, committed
+ * unsynced on its way to the first byte (store.transaction with `synced: false` says why).
  */
 export function openDatabase(path: string): Db {
   const db = new Database(path);

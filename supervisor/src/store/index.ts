@@ -19,8 +19,24 @@ export function createStore(db: Db, now: () => number = Date.now) {
     audit: createAudit(db, now),
     summaries: createSummaries(db, now),
 
-    transaction<T>(fn: () => T): T {
-      return db.transaction(fn)();
+    /**
+     * Runs `fn` as one transaction. `synced: false` commits it without syncing the disk
+     * (`synchronous = NORMAL` for this commit only): it survives a supervisor crash, and reaches
+     * the disk at the next synced commit or checkpoint, so a power cut before then loses it. That
+     * is for a wake's bookkeeping (its state, timestamps, counters and audit entry): a sync costs
+     * about 4 ms here (docs/performance.md), twice per wake, and a hundred wakes at once would
+     * queue 0.8 s behind them; what it records is re-read from the engine after a restart
+     * anyway. Inside another transaction it simply joins it.
+     */
+    transaction<T>(fn: () => T, { synced = true }: { synced?: boolean } = {}): T {
+      if (synced || db.inTransaction) return db.transaction(fn)();
+      // SQLite refuses to change the level inside a transaction: around it, then back.
+      db.pragma('synchronous = NORMAL');
+      try {
+        return db.transaction(fn)();
+      } finally {
+        db.pragma('synchronous = FULL');
+      }
     },
 
     /** Throws when the database cannot answer a query. */

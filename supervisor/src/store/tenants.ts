@@ -81,6 +81,10 @@ export function createTenants(db: Db, now: () => number) {
 
     /** The tenant's record, created asleep on first use. */
     ensure(userId: string, tenantHash: string): TenantRecord {
+      // Read first: every route miss of the gateway comes here, and a write, even one that
+      // inserts nothing, takes the database's write lock.
+      const existing = get.get(userId);
+      if (existing) return existing;
       const at = now();
       insert.run(userId, tenantHash, at, at);
       return get.get(userId) as TenantRecord;

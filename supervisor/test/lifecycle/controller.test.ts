@@ -132,6 +132,24 @@ t.test('the reaper stops idle tenants with reason idle; activity keeps others ru
   t.equal(store.tenants.get('busy')?.idleDeadline, 1_016_000, 'old activity never moves the deadline back');
 });
 
+t.test('a batch of activity moves every deadline in one call; activity from the future counts as now', async (t) => {
+  let clock = 2_000_000;
+  const { controller, store } = await setup(t, { idleTimeoutMs: 10_000 }, () => clock);
+  for (const user of ['a', 'b']) {
+    store.addUser(user);
+    await controller.wake(user, { wait: true });
+  }
+  clock += 5_000;
+  controller.recordActivities([
+    { userId: 'a', lastActivity: clock - 1_000 },
+    { userId: 'b', lastActivity: clock + 3_600_000 },
+    { userId: 'nobody', lastActivity: clock },
+  ]);
+  t.equal(store.tenants.get('a')?.idleDeadline, clock - 1_000 + 10_000);
+  t.equal(store.tenants.get('b')?.idleDeadline, clock + 10_000, 'capped at now');
+  t.equal(store.tenants.get('nobody'), undefined, 'an unknown user is skipped');
+});
+
 t.test(
   'capacity: reject answers 429 with Retry-After; evict stops the least recently active idle tenant',
   async (t) => {

@@ -249,3 +249,40 @@ t.test('kill -9 while writing leaves an intact database holding every committed 
   const rows = (db.prepare("SELECT count(*) AS n FROM audit WHERE actor = 'writer'").get() as { n: number }).n;
   t.ok(rows >= acknowledged + 1, `${rows} rows on disk ≥ ${acknowledged + 1} acknowledged`);
 });
+
+t.test('an unsynced transaction commits at synchronous = NORMAL and leaves FULL behind', async (t) => {
+  const db = openDatabase(join(await tempDir(t), 'tenancy.db'));
+  const store = createStore(db);
+  t.teardown(() => store.close());
+  const level = () => db.pragma('synchronous', { simple: true });
+
+  t.equal(
+    store.transaction(() => level(), { synced: false }),
+    1,
+    'NORMAL while it runs',
+  );
+  t.equal(level(), 2, 'FULL after it');
+  t.equal(
+    store.transaction(() => level()),
+    2,
+    'a synced one stays FULL',
+  );
+  t.equal(
+    store.transaction(() => store.transaction(() => level(), { synced: false })),
+    2,
+    'inside a synced transaction it joins it',
+  );
+  t.throws(() =>
+    store.transaction(
+      () => {
+        throw new Error('boom');
+      },
+      { synced: false },
+    ),
+  );
+  t.equal(level(), 2, 'FULL again after a failed one');
+
+  store.users.upsert('alice', {});
+  store.transaction(() => store.tenants.ensure('alice', 'a'.repeat(24)), { synced: false });
+  t.equal(store.tenants.get('alice')?.tenantHash, 'a'.repeat(24), 'its writes are committed');
+});
