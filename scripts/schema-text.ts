@@ -48,7 +48,8 @@ function range(low: number | undefined, high: number | undefined, unit: string):
 export function typeText(node: SchemaNode): string {
   if (node.const !== undefined) return JSON.stringify(node.const);
   if (node.anyOf) {
-    const parts = node.anyOf.map(typeText);
+    // Null reads best last ("number | null"), whatever order the schema needs it in.
+    const parts = node.anyOf.map(typeText).sort((a, b) => Number(a === 'null') - Number(b === 'null'));
     return [...new Set(parts)].join(' | ');
   }
   const type = Array.isArray(node.type) ? node.type.join(' | ') : (node.type ?? 'any');

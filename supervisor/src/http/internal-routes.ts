@@ -29,7 +29,13 @@ export const internalRoutes: FastifyPluginAsyncTypebox<InternalRoutesOptions> = 
 
   app.post(
     INTERNAL_ROUTES.wake,
-    { schema: { params: UserParams, body: Type.Optional(WakeBody), response: { 200: TenantRoute } } },
+    {
+      schema: { params: UserParams, body: Type.Optional(WakeBody), response: { 200: TenantRoute } },
+      // The body is optional, but Ajv validates an absent one as a wrong type: read it as empty.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
+    },
     async (request) =>
       controller.wake(request.params.userId, {
         wait: request.body?.wait ?? false,

@@ -13,7 +13,11 @@ export const ErrorBody = Type.Object({
   retryAfterSeconds: Type.Optional(Type.Integer()),
 });
 
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+/**
+ * A value or null. Null comes first: Fastify's Ajv coerces types, and it tries the branches of
+ * a union in order, so with the value first a null in a request body became 0 (or "").
+ */
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([Type.Null(), schema]);
 
 /** A tenant as the admin API shows it. Times are epoch milliseconds. */
 export const TenantView = Type.Object({

@@ -3,20 +3,24 @@ import type { FastifyBaseLogger } from 'fastify';
 import { errors } from '../errors.js';
 import type { PlanTable } from '../plans.js';
 import { objectNames, type TenantObjectNames } from '../runtime/names.js';
-import type { RuntimeEvent, TenantRuntime } from '../runtime/types.js';
-import { Capacity, listAll } from './capacity.js';
-import { byLeastRecentActivity, isIdle, isPauseOver } from './idle.js';
+import type { TenantRuntime } from '../runtime/types.js';
+import { Capacity } from './capacity.js';
+import { EngineEvents } from './engine-events.js';
+import { InFlight } from './in-flight.js';
 import type { LifecycleStore } from './ports.js';
 import { waitUntilHealthy } from './readiness.js';
 import { reconcile } from './reconciler.js';
+import { SleepSchedule } from './sleep-schedule.js';
+import { Sleeper, type SleepObserver, type SleepReason } from './sleeper.js';
 import { StartQueue } from './start-queue.js';
 import { SubnetAllocator } from './subnet-allocator.js';
 import { type TenantRef, tenantRef } from './tenant-ref.js';
 import { TenantStates } from './tenant-states.js';
-import { readTenantSummary } from './tenant-summary.js';
 import type { ProgressListener } from './wake-progress.js';
-import { CANCELLED, routeOf, type WakeAttempt, type WakeObserver, Waker } from './waker.js';
+import { routeOf, type WakeAttempt, type WakeObserver, Waker } from './waker.js';
 import { TransitionWatchdog } from './watchdog.js';
+
+export type { SleepReason } from './sleeper.js';
 
 /** Settings of the controller, taken from the supervisor's config. Durations in milliseconds. */
 export interface ControllerSettings {
@@ -57,13 +61,7 @@ export interface ControllerSettings {
 const OUTCOME_SLACK_MS = 1_000;
 
 /** Observers the controller reports to (metrics); all optional. */
-export interface ControllerObserver extends WakeObserver {
-  stopped?(reason: StopReason): void;
-  paused?(reason: SleepReason): void;
-}
-
-/** Why a running tenant is put to sleep by the platform. */
-export type SleepReason = 'idle' | 'capacity' | 'admin';
+export interface ControllerObserver extends WakeObserver, SleepObserver {}
 
 export interface ControllerDeps {
   runtime: TenantRuntime;
@@ -74,42 +72,35 @@ export interface ControllerDeps {
   observer?: ControllerObserver;
   /** Clock, epoch milliseconds. */
   now?: () => number;
-  /** Memory the host can still give, bytes (default: /proc/meminfo's MemAvailable). */
+  /** Memory the host can still give, bytes (server.ts passes MemAvailable; default: unlimited, never short). */
   availableMemory?: () => number;
 }
 
-/** In-memory companions of a tenant's persisted record, for operations in flight. */
-interface Entry {
-  wake?: WakeAttempt;
-  stopping?: Promise<void>;
-  pausing?: Promise<void>;
-}
-
 /**
- * Owns the lifecycle of every tenant and is the one door to it: wakes (single-flight, admitted
- * through the start queue), two-stage sleep (pause, then stop), the reaper, capacity, and
- * reconciliation with the engine. Each concern lives in its own module; the state machine
- * (through {@link TenantStates}) is the only code that sets a tenant's state.
+ * The one door to the lifecycle of every tenant, which the HTTP layer uses. It owns wakes
+ * (single-flight, admitted through capacity and the start queue, waited for within a budget) and
+ * wires the other concerns, each in its own module: the {@link Waker} performs wakes, the
+ * {@link Sleeper} pauses and stops, the {@link SleepSchedule} decides when, {@link EngineEvents}
+ * follows the engine and {@link reconcile} settles the store on it. The state machine (through
+ * {@link TenantStates}) is the only code that sets a tenant's state.
  */
 export class TenantController {
-  private readonly entries = new Map<string, Entry>();
+  private readonly inFlight = new InFlight();
   private readonly now: () => number;
   private readonly states: TenantStates;
   private readonly capacity: Capacity;
   private readonly queue: StartQueue;
   private readonly waker: Waker;
-  private readonly availableMemory: () => number;
-  private reaper: NodeJS.Timeout | undefined;
+  private readonly sleeper: Sleeper;
+  private readonly schedule: SleepSchedule;
+  private readonly engine: EngineEvents;
   private readonly watchdog: TransitionWatchdog;
   private watchdogTimer: NodeJS.Timeout | undefined;
-  private unwatch: (() => void) | undefined;
-  private closed = false;
   private readonly unrouteListeners = new Set<(userId: string) => void>();
 
   constructor(private readonly deps: ControllerDeps) {
-    const { settings, store, runtime } = deps;
+    const { settings, store, runtime, log, observer } = deps;
     this.now = deps.now ?? Date.now;
-    this.availableMemory = deps.availableMemory ?? (() => Number.POSITIVE_INFINITY);
     this.states = new TenantStates(store, (userId) => this.unroute(userId), this.now);
     this.capacity = new Capacity(store, {
       maxRunning: settings.maxRunning,
@@ -117,6 +108,7 @@ export class TenantController {
       evictMinIdleMs: settings.evictMinIdleMs,
     });
     this.queue = new StartQueue(settings.wakeConcurrency);
+    const ref = (userId: string) => this.ref(userId);
     this.waker = new Waker({
       runtime,
       store,
@@ -135,28 +127,61 @@ export class TenantController {
         extraEnv: settings.extraEnv,
         ...(settings.summaryUrl ? { summaryUrl: settings.summaryUrl } : {}),
       },
-      log: deps.log,
-      ...(deps.observer ? { observer: deps.observer } : {}),
+      log,
+      ...(observer ? { observer } : {}),
       now: this.now,
+    });
+    this.sleeper = new Sleeper({
+      runtime,
+      store,
+      states: this.states,
+      inFlight: this.inFlight,
+      ref,
+      settings: { pauseTimeoutMs: settings.pauseTimeoutMs, stopGraceMs: settings.stopGraceMs },
+      log,
+      ...(observer ? { observer } : {}),
+    });
+    this.schedule = new SleepSchedule({
+      store,
+      sleeper: this.sleeper,
+      inFlight: this.inFlight,
+      settings: {
+        pauseTimeoutMs: settings.pauseTimeoutMs,
+        memoryReserveBytes: settings.memoryReserveBytes,
+        reaperIntervalMs: settings.reaperIntervalMs,
+      },
+      log,
+      now: this.now,
+      availableMemory: deps.availableMemory ?? (() => Number.POSITIVE_INFINITY),
+    });
+    this.engine = new EngineEvents({
+      runtime,
+      store,
+      states: this.states,
+      inFlight: this.inFlight,
+      ref,
+      reconcile: () => this.reconcile(),
+      log,
+      ...(observer ? { observer } : {}),
     });
     this.watchdog = new TransitionWatchdog({
       store,
       states: this.states,
-      log: deps.log,
+      log,
       now: this.now,
       graceMs: settings.transitionGraceMs ?? settings.stopGraceMs + 30_000,
       inFlight: (userId) => {
-        const wake = this.entries.get(userId)?.wake;
+        const wake = this.inFlight.get(userId)?.wake;
         return {
-          busy: this.isBusy(userId),
+          busy: this.inFlight.isBusy(userId),
           ...(wake ? { wake: { deadline: wake.deadline, aborted: wake.abort.signal.aborted } } : {}),
         };
       },
-      abortWake: (userId, reason) => this.entries.get(userId)?.wake?.abort.abort(reason),
+      abortWake: (userId, reason) => this.inFlight.get(userId)?.wake?.abort.abort(reason),
       abandonWake: (userId) => {
-        const entry = this.entries.get(userId);
+        const entry = this.inFlight.get(userId);
         if (entry) entry.wake = undefined;
-        this.forget(userId);
+        this.inFlight.forget(userId);
       },
     });
   }
@@ -175,7 +200,7 @@ export class TenantController {
   route(userId: string): TenantRoute {
     const tenant = this.deps.store.tenants.get(userId);
     if (!tenant) return { state: 'asleep' };
-    const entry = this.entries.get(userId);
+    const entry = this.inFlight.get(userId);
     if (entry?.pausing) return { state: 'paused' };
     // A failed wake still stopping its container has its answer: the record says it.
     if (entry?.wake && !entry.wake.decided) return this.pendingView(entry.wake);
@@ -184,7 +209,7 @@ export class TenantController {
 
   /** The live phase of the tenant's wake, when one is in flight. */
   phaseOf(userId: string): WakeProgress['phase'] | undefined {
-    return this.entries.get(userId)?.wake?.progress.latest?.phase;
+    return this.inFlight.get(userId)?.wake?.progress.latest?.phase;
   }
 
   /**
@@ -217,10 +242,10 @@ export class TenantController {
     try {
       early = await this.admit(ref, actor, options.wait);
     } finally {
-      this.forget(userId);
+      this.inFlight.forget(userId);
     }
     if (early) return early;
-    const attempt = this.entries.get(userId)?.wake;
+    const attempt = this.inFlight.get(userId)?.wake;
     if (!attempt) return this.route(userId);
     // A resume takes tens of milliseconds: even a caller that would not wait gets its answer.
     if (!options.wait && !attempt.resume) return this.pendingView(attempt);
@@ -240,7 +265,7 @@ export class TenantController {
     const { store, log } = this.deps;
     for (let evictions = 0; ; evictions++) {
       // A stop or pause in flight finishes first; the wake starts from where it left the tenant.
-      const entry = await this.settled(ref.userId);
+      const entry = await this.inFlight.settled(ref.userId);
       if (entry.wake?.decided) {
         // A failed wake still stopping its container: a caller that does not wait hears how it
         // ended; for one that waits, a new wake begins once the clean-up is done.
@@ -264,25 +289,16 @@ export class TenantController {
             .catch(() => undefined)
             .finally(() => {
               if (entry.wake === attempt) entry.wake = undefined;
-              this.forget(ref.userId);
+              this.inFlight.forget(ref.userId);
             });
         }
         return undefined;
       }
-      const victim = evictions < 3 ? this.capacity.victim(this.now(), (userId) => this.isBusy(userId)) : undefined;
+      const victim =
+        evictions < 3 ? this.capacity.victim(this.now(), (userId) => this.inFlight.isBusy(userId)) : undefined;
       if (!victim) throw errors.capacityFull(undefined, { details: { retryAfterSeconds: 30 } });
       log.info({ userId: victim.userId, forUserId: ref.userId }, 'evicting tenant for capacity');
-      await this.sleep(victim.userId, 'capacity');
-    }
-  }
-
-  /** The tenant's entry once no stop or pause is in flight (they may forget the entry they had). */
-  private async settled(userId: string): Promise<Entry> {
-    for (;;) {
-      const entry = this.entry(userId);
-      const busy = entry.stopping ?? entry.pausing;
-      if (!busy) return entry;
-      await busy;
+      await this.sleeper.sleep(victim.userId, 'capacity');
     }
   }
 
@@ -329,7 +345,7 @@ export class TenantController {
    */
   async followWake(userId: string, listener: ProgressListener): Promise<() => void> {
     await this.wake(userId, { wait: false });
-    const attempt = this.entries.get(userId)?.wake;
+    const attempt = this.inFlight.get(userId)?.wake;
     if (attempt) return attempt.progress.subscribe(listener);
     // The wake already ended (or was not needed): report how it ended.
     const tenant = this.deps.store.tenants.get(userId);
@@ -344,66 +360,19 @@ export class TenantController {
     return () => undefined;
   }
 
-  /**
-   * Puts a running tenant to sleep the cheapest way memory allows: paused (frozen, wakes in tens
-   * of milliseconds) unless PAUSE_TIMEOUT is 0, else stopped.
-   */
-  async sleep(userId: string, reason: SleepReason, actor = 'system'): Promise<void> {
-    if (this.deps.settings.pauseTimeoutMs > 0) return this.pause(userId, reason, actor);
-    return this.stop(userId, reason, actor);
+  /** See {@link Sleeper.sleep}: paused unless PAUSE_TIMEOUT is 0, else stopped. */
+  sleep(userId: string, reason: SleepReason, actor = 'system'): Promise<void> {
+    return this.sleeper.sleep(userId, reason, actor);
   }
 
-  /** Freezes a running tenant: memory kept, no CPU, routes dropped. A no-op in any other state. */
-  async pause(userId: string, reason: SleepReason, actor = 'system'): Promise<void> {
-    const entry = this.entry(userId);
-    if (entry.stopping || entry.pausing || entry.wake) {
-      this.forget(userId);
-      return;
-    }
-    const { changed, tenant } = this.states.apply(userId, { type: 'pause' });
-    if (!changed) {
-      this.forget(userId);
-      return;
-    }
-    const ref = this.ref(userId);
-    entry.pausing = this.deps.runtime
-      .pause(ref.names)
-      .then(
-        () => {
-          this.deps.store.audit.append({
-            actor,
-            action: 'tenant.pause',
-            target: userId,
-            result: 'ok',
-            detail: { reason },
-          });
-          this.deps.observer?.paused?.(reason);
-          this.deps.log.info({ userId, tenantId: tenant.tenantHash, reason }, 'tenant paused');
-        },
-        (err: unknown) => {
-          this.states.apply(userId, { type: 'pause-failed' });
-          this.deps.log.error({ userId, tenantId: tenant.tenantHash, err }, 'pausing tenant failed; it keeps running');
-        },
-      )
-      .finally(() => {
-        entry.pausing = undefined;
-        this.forget(userId);
-      });
-    return entry.pausing;
+  /** See {@link Sleeper.pause}. */
+  pause(userId: string, reason: SleepReason, actor = 'system'): Promise<void> {
+    return this.sleeper.pause(userId, reason, actor);
   }
 
-  /** Stops the user's tenant; idempotent. A wake in progress is cancelled first. */
-  async stop(userId: string, reason: StopReason, actor = 'system'): Promise<void> {
-    const current = this.entries.get(userId)?.stopping;
-    if (current) return current;
-    const entry = await this.settled(userId);
-    if (entry.stopping) return entry.stopping;
-    const stopping = this.runStop(userId, entry, reason, actor).finally(() => {
-      entry.stopping = undefined;
-      this.forget(userId);
-    });
-    entry.stopping = stopping;
-    return stopping;
+  /** See {@link Sleeper.stop}. */
+  stop(userId: string, reason: StopReason, actor = 'system'): Promise<void> {
+    return this.sleeper.stop(userId, reason, actor);
   }
 
   /** Removes the tenant's container and network, and its volumes; stops it first. */
@@ -436,6 +405,11 @@ export class TenantController {
     );
   }
 
+  /** One pass of the sleep schedule (see {@link SleepSchedule.reap}); the reaper runs it on its own. */
+  reap(): Promise<void> {
+    return this.schedule.reap();
+  }
+
   /** Compares the store with the engine and fixes the store (never stops a running container). */
   reconcile(): Promise<void> {
     const { runtime, store, log, settings } = this.deps;
@@ -459,16 +433,15 @@ export class TenantController {
         idleTimeoutMs: settings.idleTimeoutMs,
         now: this.now,
       },
-      (userId) => this.isBusy(userId),
+      (userId) => this.inFlight.isBusy(userId),
     );
   }
 
-  /** Starts the idle reaper and follows engine events. Call once after construction. */
+  /** Reconciles, follows engine events and starts the idle reaper. Call once after construction. */
   async start(): Promise<void> {
     await this.reconcile();
-    // Adopted tenants keep running; peers re-created meanwhile need their networks back.
-    await this.reattach();
-    this.watchEngine();
+    await this.engine.start();
+    this.schedule.start();
     this.watchdogTimer = setInterval(() => {
       try {
         this.watchdog.check();
@@ -477,130 +450,14 @@ export class TenantController {
       }
     }, this.deps.settings.reaperIntervalMs);
     this.watchdogTimer.unref();
-    this.reaper = setInterval(() => {
-      this.reap().catch((err: unknown) => this.deps.log.error({ err }, 'idle reaper failed'));
-    }, this.deps.settings.reaperIntervalMs);
-    this.reaper.unref();
   }
 
   /** Stops timers and the event stream; waits for operations in flight. Running tenants keep running. */
   async close(): Promise<void> {
-    this.closed = true;
     if (this.watchdogTimer) clearInterval(this.watchdogTimer);
-    if (this.reaper) clearInterval(this.reaper);
-    this.unwatch?.();
-    const pending = [...this.entries.values()].flatMap((entry) => [entry.wake?.promise, entry.stopping, entry.pausing]);
-    await Promise.allSettled(pending.filter(Boolean));
-  }
-
-  /**
-   * The sleep schedule: running tenants past their idle deadline are paused (or stopped when
-   * PAUSE_TIMEOUT is 0), paused ones past PAUSE_TIMEOUT are stopped, and while the host has less
-   * memory available than MEMORY_RESERVE, paused tenants are stopped least recently active first.
-   */
-  async reap(): Promise<void> {
-    const { settings, store } = this.deps;
-    const now = this.now();
-    const idle = listAll(store, 'running').filter(
-      (tenant) => isIdle(tenant.idleDeadline, now) && !this.isBusy(tenant.userId),
-    );
-    const expired = listAll(store, 'paused').filter(
-      (tenant) => isPauseOver(tenant.pausedAt, now, settings.pauseTimeoutMs) && !this.isBusy(tenant.userId),
-    );
-    await Promise.allSettled([
-      ...idle.map((tenant) => this.sleep(tenant.userId, 'idle')),
-      ...expired.map((tenant) => this.stop(tenant.userId, 'idle')),
-    ]);
-    await this.relieveMemory();
-  }
-
-  /** Stops paused tenants, least recently active first, until MEMORY_RESERVE is available again. */
-  private async relieveMemory(): Promise<void> {
-    const { settings, store, log } = this.deps;
-    if (this.availableMemory() >= settings.memoryReserveBytes) return;
-    const paused = byLeastRecentActivity(listAll(store, 'paused').filter((tenant) => !this.isBusy(tenant.userId)));
-    for (const tenant of paused) {
-      const available = this.availableMemory();
-      if (available >= settings.memoryReserveBytes) return;
-      log.info({ userId: tenant.userId, availableBytes: available }, 'memory low; stopping a paused tenant');
-      await this.stop(tenant.userId, 'memory').catch((err: unknown) => log.error({ err }, 'stop for memory failed'));
-    }
-  }
-
-  private ref(userId: string): TenantRef {
-    const { namespaceKey, instance } = this.deps.settings;
-    return tenantRef(namespaceKey, instance, userId);
-  }
-
-  private isBusy(userId: string): boolean {
-    const entry = this.entries.get(userId);
-    return (
-      entry !== undefined && (entry.wake !== undefined || entry.stopping !== undefined || entry.pausing !== undefined)
-    );
-  }
-
-  private entry(userId: string): Entry {
-    let entry = this.entries.get(userId);
-    if (!entry) {
-      entry = {};
-      this.entries.set(userId, entry);
-    }
-    return entry;
-  }
-
-  private forget(userId: string): void {
-    if (!this.isBusy(userId)) this.entries.delete(userId);
-  }
-
-  private async runStop(userId: string, entry: Entry, reason: StopReason, actor: string): Promise<void> {
-    const { store, runtime, settings, log } = this.deps;
-    const before = store.tenants.get(userId);
-    if (!before) return;
-    const ref = this.ref(userId);
-    const { effects, changed } = this.states.apply(userId, { type: 'stop', reason });
-    if (!changed) return;
-
-    if (effects.some((effect) => effect.type === 'cancel-wake') && entry.wake) {
-      entry.wake.abort.abort(CANCELLED);
-      await entry.wake.promise.catch(() => undefined);
-    }
-    if (effects.some((effect) => effect.type === 'stop-container')) {
-      if (before.endpointUrl && (before.state === 'running' || before.state === 'paused')) {
-        // The summary is read from the app itself, which must be thawed to answer.
-        if (before.state === 'paused') await runtime.unpause(ref.names).catch(() => undefined);
-        await this.collectSummary(ref, before.endpointUrl);
-      }
-      await runtime.stop(ref.names, settings.stopGraceMs).catch((err: unknown) => {
-        log.error({ userId, err }, 'stopping tenant container failed');
-      });
-    }
-    this.states.apply(userId, { type: 'stopped' }, { endpointUrl: null, stopReason: reason, stopDetail: null });
-    store.audit.append({ actor, action: 'tenant.stop', target: userId, result: 'ok', detail: { reason } });
-    this.deps.observer?.stopped?.(reason);
-    log.info({ userId, tenantId: ref.hash, reason, from: before.state }, 'tenant stopped');
-  }
-
-  /** Keeps the tenant's usage figures current: read them while the app still answers. */
-  private async collectSummary(ref: TenantRef, endpointUrl: string): Promise<void> {
-    const summary = await readTenantSummary(endpointUrl, ref.secret);
-    if (summary) this.deps.store.summaries.ingest(ref.userId, summary);
-    else this.deps.log.debug({ userId: ref.userId }, 'no usage summary before stop');
-  }
-
-  private watchEngine(): void {
-    if (this.closed) return;
-    this.unwatch = this.deps.runtime.watch(
-      (event) => this.onEngineEvent(event),
-      (err) => {
-        this.deps.log.warn({ err }, 'docker event stream lost; reconnecting');
-        this.unwatch?.();
-        setTimeout(() => {
-          if (this.closed) return;
-          this.watchEngine();
-          this.reconcile().catch((error: unknown) => this.deps.log.error({ err: error }, 'reconcile failed'));
-        }, 1_000).unref();
-      },
-    );
+    this.schedule.stop();
+    this.engine.close();
+    await Promise.allSettled(this.inFlight.pending());
   }
 
   /**
@@ -616,61 +473,8 @@ export class TenantController {
     for (const listener of this.unrouteListeners) listener(userId);
   }
 
-  private async reattach(): Promise<void> {
-    await this.deps.runtime
-      .reattach()
-      .catch((err: unknown) => this.deps.log.error({ err }, 'attaching peers to tenant networks failed'));
-  }
-
-  private onEngineEvent(event: RuntimeEvent): void {
-    const { store, log } = this.deps;
-    if (event.type === 'peer-start') {
-      log.info({ containerId: event.containerId }, 'peer started; attaching it to tenant networks');
-      void this.reattach();
-      return;
-    }
-    if (event.type !== 'die' && event.type !== 'oom') return;
-    const tenant = store.tenants.getByHash(event.tenantHash);
-    if (!tenant) return;
-    if (event.type === 'oom') {
-      // The kernel killed a process of the tenant at its memory limit. The container keeps
-      // running if that was not its main process; a following `die` records the stop.
-      store.audit.append({ actor: 'system', action: 'tenant.oom', target: tenant.userId, result: 'error' });
-      log.warn({ userId: tenant.userId, tenantId: tenant.tenantHash }, 'tenant hit its memory limit');
-      return;
-    }
-    const entry = this.entries.get(tenant.userId);
-    if (entry?.stopping || tenant.state === 'stopping') return;
-    if (entry?.wake) {
-      // The wake notices through its failing health probes; fail it now instead.
-      entry.wake.abort.abort(new Error(`container exited with code ${event.exitCode ?? 'unknown'}`));
-      return;
-    }
-    if (tenant.state !== 'running' && tenant.state !== 'paused') return;
-    this.deps.runtime
-      .inspect(this.namesFor(tenant.userId))
-      .then((status) => {
-        const oom = status?.oomKilled === true;
-        const { changed } = this.states.apply(
-          tenant.userId,
-          { type: 'died', oom },
-          {
-            stopReason: oom ? 'oom' : 'crashed',
-            stopDetail: `exit code ${event.exitCode ?? 'unknown'}`,
-            endpointUrl: null,
-          },
-        );
-        if (!changed) return;
-        store.audit.append({
-          actor: 'system',
-          action: oom ? 'tenant.oom' : 'tenant.crashed',
-          target: tenant.userId,
-          result: 'error',
-          detail: { exitCode: event.exitCode ?? null },
-        });
-        this.deps.observer?.stopped?.(oom ? 'oom' : 'crashed');
-        log.warn({ userId: tenant.userId, exitCode: event.exitCode, oom }, 'tenant container died');
-      })
-      .catch((err: unknown) => log.error({ err }, 'handling container death failed'));
+  private ref(userId: string): TenantRef {
+    const { namespaceKey, instance } = this.deps.settings;
+    return tenantRef(namespaceKey, instance, userId);
   }
 }

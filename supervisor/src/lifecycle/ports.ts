@@ -2,7 +2,7 @@ import type { StopReason, TenantState, UserRecord, WakePhase } from '@tenancy/sh
 
 /**
  * What the lifecycle controller needs from the central store. The store module implements it;
- * unit tests of the controller may pass an in-memory version.
+ * unit tests use that same store on an in-memory SQLite database, so they meet its constraints.
  */
 export interface LifecycleStore {
   /**

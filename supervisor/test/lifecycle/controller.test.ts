@@ -5,31 +5,7 @@ import t from 'tap';
 import { type ControllerSettings, TenantController } from '../../src/lifecycle/controller.js';
 import { createPlanTable } from '../../src/plans.js';
 import { deriveIdentity } from '../../src/runtime/names.js';
-import { fakeRuntime, fakeTenantApp, memoryStore, until } from './fakes.js';
-
-const SETTINGS: ControllerSettings = {
-  namespaceKey: 'unit-test-namespace-key-0123456789',
-  instance: 'unit',
-  image: 'tenancy/tenant:local',
-  port: 8080,
-  healthPath: '/health',
-  subnetPool: '10.214.0.0/24',
-  subnetPrefix: 28,
-  idleTimeoutMs: 60_000,
-  warmupTimeoutMs: 2_000,
-  stopGraceMs: 1_000,
-  probeIntervalMs: 10,
-  probeMaxIntervalMs: 40,
-  // Stop-only sleep unless a test turns pausing on.
-  pauseTimeoutMs: 0,
-  memoryReserveBytes: 0,
-  wakeConcurrency: 4,
-  extraEnv: {},
-  reaperIntervalMs: 60_000,
-  maxRunning: 10,
-  capacityPolicy: 'reject',
-  evictMinIdleMs: 60_000,
-};
+import { fakeRuntime, fakeTenantApp, memoryStore, TEST_SETTINGS, until } from './fakes.js';
 
 async function setup(
   t: Teardown,
@@ -44,7 +20,7 @@ async function setup(
     runtime: fake.runtime,
     store,
     plans: createPlanTable(''),
-    settings: { ...SETTINGS, ...settings },
+    settings: { ...TEST_SETTINGS, ...settings },
     log: pino({ level: 'silent' }),
     ...(now ? { now } : {}),
     ...(availableMemory ? { availableMemory } : {}),
@@ -257,7 +233,7 @@ t.test('unknown and disabled users cannot wake', async (t) => {
 
 t.test('before a stop, the tenant’s usage summary is read and recorded; bad answers are ignored', async (t) => {
   const { controller, store, app } = await setup(t);
-  const secret = deriveIdentity(SETTINGS.namespaceKey, 'dana').secret;
+  const secret = deriveIdentity(TEST_SETTINGS.namespaceKey, 'dana').secret;
   const figures = { messages: 3, replies: 3, tokensUsed: 42, bytesStored: 1024, lastActivity: 1_700_000_000_000 };
   app.summary.secret = secret;
   app.summary.body = JSON.stringify(figures);
@@ -286,7 +262,7 @@ t.test('tenant apps get the operator’s extra environment, and the summary push
   });
   store.addUser('eve@example.com');
   await controller.wake('eve@example.com', { wait: true });
-  const identity = deriveIdentity(SETTINGS.namespaceKey, 'eve@example.com');
+  const identity = deriveIdentity(TEST_SETTINGS.namespaceKey, 'eve@example.com');
   t.same(specs.at(-1)?.env, {
     LLM_BASE_URL: 'http://127.0.0.1:9/v1',
     LLM_MODEL: 'm',
@@ -461,7 +437,7 @@ t.test('low memory stops paused tenants, least recently active first, until the 
 
 t.test('a stop of a paused tenant thaws it first, so its summary is read and it shuts down cleanly', async (t) => {
   const { controller, store, calls, app } = await setup(t, { pauseTimeoutMs: 60_000 });
-  app.summary.secret = deriveIdentity(SETTINGS.namespaceKey, 'ivy').secret;
+  app.summary.secret = deriveIdentity(TEST_SETTINGS.namespaceKey, 'ivy').secret;
   app.summary.body = JSON.stringify({ messages: 1, replies: 1, tokensUsed: 1, bytesStored: 1, lastActivity: null });
   store.addUser('ivy');
   await controller.wake('ivy', { wait: true });

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Teardown } from '@tenancy/test-support';
 import { errors } from '../../src/errors.js';
+import type { ControllerSettings } from '../../src/lifecycle/controller.js';
 import type { ContainerStatus, RuntimeEvent, TenantRuntime, TenantSpec } from '../../src/runtime/types.js';
 import { createStore, openDatabase } from '../../src/store/index.js';
 
@@ -20,6 +21,34 @@ export function memoryStore(t: Teardown) {
     audits: () => store.audit.list({ limit: 10_000 }).reverse(),
   });
 }
+
+/**
+ * Controller settings for unit tests: short budgets and probe intervals, stop-only sleep, a
+ * reaper that never fires on its own (tests call `reap`), and a pool clear of the default one.
+ */
+export const TEST_SETTINGS: Readonly<ControllerSettings> = {
+  namespaceKey: 'unit-test-namespace-key-0123456789',
+  instance: 'unit',
+  image: 'tenancy/tenant:local',
+  port: 8080,
+  healthPath: '/health',
+  subnetPool: '10.214.0.0/24',
+  subnetPrefix: 28,
+  idleTimeoutMs: 60_000,
+  warmupTimeoutMs: 2_000,
+  stopGraceMs: 1_000,
+  probeIntervalMs: 10,
+  probeMaxIntervalMs: 40,
+  // Stop-only sleep unless a test turns pausing on.
+  pauseTimeoutMs: 0,
+  memoryReserveBytes: 0,
+  wakeConcurrency: 4,
+  extraEnv: {},
+  reaperIntervalMs: 60_000,
+  maxRunning: 10,
+  capacityPolicy: 'reject',
+  evictMinIdleMs: 60_000,
+};
 
 /**
  * A local HTTP server standing in for tenant apps: `/health` answers as `healthy` says; `/summary`
@@ -72,7 +101,13 @@ export function fakeRuntime(endpointUrl: string) {
     /** What usedSubnets reports. */
     engineSubnets: [] as string[],
     emit: undefined as ((event: RuntimeEvent) => void) | undefined,
+    /** What `logs` answers. */
+    logs: '',
+    /** Makes `ping` fail with this error (the engine is unreachable). */
+    failPing: undefined as Error | undefined,
   };
+  /** Every `logs` call: which container, how many lines. */
+  const logRequests: { container: string; tail: number }[] = [];
   const runtime: TenantRuntime = {
     async ensure(spec, signal) {
       calls.ensure++;
@@ -111,8 +146,9 @@ export function fakeRuntime(endpointUrl: string) {
     async inspect(names) {
       return status(names.container);
     },
-    async logs() {
-      return '';
+    async logs(names, tail) {
+      logRequests.push({ container: names.container, tail });
+      return control.logs;
     },
     async list() {
       return [...running.keys()].map(status).filter((s): s is ContainerStatus => s !== undefined);
@@ -124,7 +160,9 @@ export function fakeRuntime(endpointUrl: string) {
       control.emit = onEvent;
       return () => undefined;
     },
-    async ping() {},
+    async ping() {
+      if (control.failPing) throw control.failPing;
+    },
     async reattach() {
       calls.reattach++;
     },
@@ -142,7 +180,7 @@ export function fakeRuntime(endpointUrl: string) {
       endpointUrl: isRunning ? endpointUrl : undefined,
     };
   }
-  return { runtime, calls, specs, running, paused, control };
+  return { runtime, calls, specs, running, paused, control, logRequests };
 }
 
 /** Resolves once `condition` holds, checking after every turn of the event loop (at most 10 s). */
