@@ -35,6 +35,8 @@ interface Outcome {
   /** 503 answers with Retry-After before the tenant was ready. */
   retries: number;
   status: number;
+  /** A failure's code and message, as the supervisor answered. */
+  error?: string;
 }
 
 async function wake(supervisor: SupervisorProcess, userId: string, started: number): Promise<Outcome> {
@@ -52,6 +54,7 @@ async function wake(supervisor: SupervisorProcess, userId: string, started: numb
       ok: res.status === 200 && body.state === 'running',
       retries,
       status: res.status,
+      ...(res.status === 200 ? {} : { error: `${body.code}: ${body.message}` }),
     };
   }
 }
@@ -71,6 +74,10 @@ function report(label: string, outcomes: Outcome[], wallMs: number): { p50: numb
       `  retries ${outcomes.reduce((sum, o) => sum + o.retries, 0)}` +
       (failed.length ? `  failures: ${failed.join(',')}` : ''),
   );
+  // Each kind of failure once, with how often it came.
+  const kinds = new Map<string, number>();
+  for (const o of outcomes) if (o.error) kinds.set(o.error, (kinds.get(o.error) ?? 0) + 1);
+  for (const [error, count] of kinds) print(`    ${count} × ${error}`);
   return figures;
 }
 
