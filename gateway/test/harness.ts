@@ -12,12 +12,13 @@ import { type GatewayConfig, loadGatewayConfig } from '../src/config.js';
 import type { SupervisorClient } from '../src/supervisor/client.js';
 
 /**
- * A stand-in tenant app on 127.0.0.1: echoes the request it received, streams SSE (`/stream` ends,
- * `/forever` does not), tunnels WebSocket upgrades as an echo, hangs, or resets, depending on the path.
+ * A stand-in tenant app on 127.0.0.1: echoes the request it received, streams SSE (`/stream` ends when
+ * the test says, `/forever` never), tunnels WebSocket upgrades as an echo, hangs, or resets, depending on the path.
  */
 export async function echoTenant(t: Teardown) {
   const received: { url: string; headers: IncomingHttpHeaders }[] = [];
   const sockets = new Set<Duplex>();
+  const heldStreams = new Set<() => void>();
   const server = createServer((req, res) => {
     received.push({ url: req.url ?? '', headers: req.headers });
     if (req.url === '/hang') return; // never answers
@@ -29,9 +30,11 @@ export async function echoTenant(t: Teardown) {
       return;
     }
     if (req.url === '/stream') {
+      // The second event and the end wait for the test (endStreams): a client can only have
+      // the first event early if nothing on the way buffers the stream.
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write('data: one\n\n');
-      setTimeout(() => res.end('data: two\n\n'), 300);
+      heldStreams.add(() => res.end('data: two\n\n'));
       return;
     }
     const chunks: Buffer[] = [];
@@ -62,7 +65,15 @@ export async function echoTenant(t: Teardown) {
     for (const socket of sockets) socket.destroy();
     return new Promise<void>((resolve) => server.close(() => resolve()));
   });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    received,
+    /** Sends the second event of every `/stream` response so far and ends them. */
+    endStreams() {
+      for (const end of heldStreams) end();
+      heldStreams.clear();
+    },
+  };
 }
 
 /** A supervisor stand-in for the gateway's own tests; the real one is used in flow.test.ts. */

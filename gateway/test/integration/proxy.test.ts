@@ -131,13 +131,13 @@ t.test('SSE streams through unbuffered', async (t) => {
   const tenant = await echoTenant(t);
   const gw = await startGateway(t, { redisUrl: redis.url, supervisor: fakeSupervisor(tenant.url).client });
   const cookie = await gw.login('sse-user');
-  const started = performance.now();
   const res = await fetch(`${gw.url}/stream`, { headers: { cookie, accept: 'text/event-stream' } });
   const reader = res.body?.getReader();
+  // The tenant sends the rest only when told: a buffering proxy would hold this read forever.
   const first = await reader?.read();
-  const ms = performance.now() - started;
   t.match(Buffer.from(first?.value ?? []).toString(), /data: one/);
-  t.ok(ms < 250, `first event after ${ms.toFixed(0)} ms, before the stream ends (300 ms)`);
+  t.notMatch(Buffer.from(first?.value ?? []).toString(), /data: two/, 'the first event came alone, before the end');
+  tenant.endStreams();
   let rest = '';
   for (let chunk = await reader?.read(); chunk && !chunk.done; chunk = await reader?.read())
     rest += Buffer.from(chunk.value).toString();
@@ -205,13 +205,11 @@ t.test('WebSockets are authenticated before the upgrade, echo through, and close
   t.equal(tenant.received.at(-1)?.headers['x-tenancy-user-id'], 'ws-user');
   t.equal(tenant.received.at(-1)?.headers.cookie, undefined, 'no session cookie on the upgrade either');
 
-  const closed = new Promise<number>((resolve) => {
-    const started = performance.now();
-    socket?.once('close', () => resolve(performance.now() - started));
-  });
+  const closed = new Promise<void>((resolve) => socket?.once('close', () => resolve()));
   await fetch(`${gw.url}/auth/logout`, { method: 'POST', headers: { cookie } });
-  const ms = await closed;
-  t.ok(ms < 1_000, `the revoked session's WebSocket closed after ${ms.toFixed(0)} ms`);
+  // The tenant never closes it: only the revocation can (the session lives 30 minutes more).
+  await closed;
+  t.pass(`the revoked session's WebSocket closed`);
 });
 
 t.test('a proxied request writes one info line; the rest of its story is at debug', async (t) => {
