@@ -28,8 +28,8 @@ import Docker from 'dockerode';
 import { DEFAULT_PLAN } from '../src/plans.js';
 import { containerOptions, tenantLabels } from '../src/runtime/container-spec.js';
 import { deriveIdentity, objectNames } from '../src/runtime/names.js';
-import { firstFreeSubnet, parseCidr } from '../src/runtime/subnet-pool.js';
 import type { TenantSpec } from '../src/runtime/types.js';
+import { createBenchNetwork } from './bench-network.js';
 import { containerCounters, engineCpu, engineDelta } from './engine-counters.js';
 
 const count = Number(process.argv[2] ?? 50);
@@ -54,22 +54,6 @@ const labels = (hash: string) => tenantLabels(instance, hash, { 'dev.tenancy.ben
 const network = `${instance}-net`;
 const print = (line = '') => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** One network for every tenant of the run (internal, like a tenant network without egress). */
-async function createNetwork(): Promise<void> {
-  const existing = (await docker.listNetworks()).flatMap((n) =>
-    (n.IPAM?.Config ?? []).flatMap((c) => (c.Subnet?.includes('.') ? [parseCidr(c.Subnet)] : [])),
-  );
-  const subnet = firstFreeSubnet(parseCidr('10.219.0.0/16'), 24, new Set(), existing);
-  if (!subnet) throw new Error('no free /24 in 10.219.0.0/16 for the bench network');
-  await docker.createNetwork({
-    Name: network,
-    Driver: 'bridge',
-    Internal: true,
-    IPAM: { Driver: 'default', Config: [{ Subnet: subnet }] },
-    Labels: labels('network'),
-  });
-}
 
 /** Creates and starts one tenant the way the supervisor does; returns its id and address. */
 async function startTenant(tenantImage: string, index: number): Promise<{ id: string; url: string }> {
@@ -195,7 +179,7 @@ async function main(): Promise<void> {
     });
   }
   try {
-    await createNetwork();
+    await createBenchNetwork(docker, network, labels('network'));
     for (const [tenantImage, n] of baseline
       ? ([
           [baseline, baselineCount],

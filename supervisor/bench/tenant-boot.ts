@@ -22,8 +22,8 @@ import Docker from 'dockerode';
 import { DEFAULT_PLAN } from '../src/plans.js';
 import { containerOptions, tenantLabels } from '../src/runtime/container-spec.js';
 import { deriveIdentity, objectNames } from '../src/runtime/names.js';
-import { firstFreeSubnet, parseCidr } from '../src/runtime/subnet-pool.js';
 import type { TenantSpec } from '../src/runtime/types.js';
+import { createBenchNetwork } from './bench-network.js';
 import { containerCounters } from './engine-counters.js';
 
 const rounds = Number(process.argv[2] ?? 10);
@@ -47,21 +47,6 @@ interface Boot {
   startMs: number;
   readyMs: number;
   cpuMs: number;
-}
-
-async function createNetwork(): Promise<void> {
-  const existing = (await docker.listNetworks()).flatMap((n) =>
-    (n.IPAM?.Config ?? []).flatMap((c) => (c.Subnet?.includes('.') ? [parseCidr(c.Subnet)] : [])),
-  );
-  const subnet = firstFreeSubnet(parseCidr('10.219.0.0/16'), 24, new Set(), existing);
-  if (!subnet) throw new Error('no free /24 in 10.219.0.0/16 for the bench network');
-  await docker.createNetwork({
-    Name: network,
-    Driver: 'bridge',
-    Internal: true,
-    IPAM: { Driver: 'default', Config: [{ Subnet: subnet }] },
-    Labels: labels('network'),
-  });
 }
 
 async function createTenant(entry: Entry): Promise<Docker.Container> {
@@ -126,7 +111,7 @@ const quantile = (values: number[], q: number) =>
 async function main(): Promise<void> {
   const boots: Record<Entry, Boot[]> = { bundled: [], unbundled: [] };
   try {
-    await createNetwork();
+    await createBenchNetwork(docker, network, labels('network'));
     const containers = { bundled: await createTenant('bundled'), unbundled: await createTenant('unbundled') };
     for (const entry of Object.keys(containers) as Entry[]) {
       await boot(containers[entry]); // first start: volumes initialised, history created
