@@ -99,14 +99,33 @@ async function storm(env: Record<string, string>, label: string, withFloor = fal
   let started = performance.now();
   const stopped = await Promise.all(users.map((user) => wake(supervisor, user, started)));
   const stoppedFigures = report(`${label}: ${n} stopped at once`, stopped, performance.now() - started);
+  printWakeFailureCauses(supervisor);
 
   await Promise.all(users.map((user) => supervisor.api('POST', `/v1/tenants/${seg(user)}/pause`)));
   started = performance.now();
   const paused = await Promise.all(users.map((user) => wake(supervisor, user, started)));
   const pausedFigures = report(`${label}: ${n} paused at once`, paused, performance.now() - started);
+  printWakeFailureCauses(supervisor);
   if (withFloor) await engineFloor(supervisor);
   await cleanup();
   return { stopped: stoppedFigures, paused: pausedFigures };
+}
+
+/** What the supervisor logged as the causes of failed wakes since the last call, each once with its count. */
+function printWakeFailureCauses(supervisor: SupervisorProcess): void {
+  const causes = new Map<string, number>();
+  for (const line of supervisor.output.splice(0)) {
+    if (!line.includes('tenant wake failed')) continue;
+    let cause = line;
+    try {
+      const entry = JSON.parse(line) as { err?: { message?: string; cause?: { message?: string } } };
+      cause = [entry.err?.message, entry.err?.cause?.message].filter(Boolean).join(' / ') || line;
+    } catch {
+      // not JSON: the line itself
+    }
+    causes.set(cause, (causes.get(cause) ?? 0) + 1);
+  }
+  for (const [cause, count] of causes) print(`    supervisor log: ${count} × ${cause}`);
 }
 
 /**

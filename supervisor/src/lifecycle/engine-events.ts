@@ -90,6 +90,13 @@ export class EngineEvents {
     const entry = this.deps.inFlight.get(tenant.userId);
     if (entry?.stopping || tenant.state === 'stopping') return;
     if (entry?.wake) {
+      // The container's previous life ending, reported late (a hundred stops at once can put
+      // the engine's events seconds behind): nothing to do with this wake, which must not fail.
+      const launchedAt = entry.wake.launchedAt;
+      if (launchedAt === undefined || event.at < launchedAt) {
+        log.debug({ userId: tenant.userId, at: event.at, launchedAt }, 'ignoring a die from before this wake');
+        return;
+      }
       // The wake notices through its failing health probes; fail it now instead.
       entry.wake.abort.abort(new Error(`container exited with code ${event.exitCode ?? 'unknown'}`));
       return;

@@ -65,6 +65,12 @@ export interface WakeAttempt {
   position: number | undefined;
   /** A resume (thawing a paused tenant) rather than a start. */
   resume: boolean;
+  /**
+   * When this wake asked the engine to start (or thaw) the container, epoch milliseconds;
+   * undefined before. A `die` the engine reports from before then belongs to the container's
+   * previous life (a stop the engine reports late, as it does under load), not to this wake.
+   */
+  launchedAt: number | undefined;
 }
 
 /** Abort reason of a wake that a stop cancelled. */
@@ -105,6 +111,7 @@ export class Waker {
       outcome,
       decided: false,
       deadline: undefined,
+      launchedAt: undefined,
     };
     attempt.promise = this.run(attempt, resume, actor, decide);
     // Callers that did not wait still must not see an unhandled rejection.
@@ -230,6 +237,7 @@ export class Waker {
     store.tenants.update(ref.userId, { containerId: ensured.containerId, networkName: ref.names.network, subnet });
 
     this.phase(attempt, 'starting', signal);
+    attempt.launchedAt = this.deps.now();
     const running = await untilAborted(runtime.start(ref.names, signal), signal);
     store.tenants.update(ref.userId, { containerId: running.containerId });
 
@@ -244,6 +252,7 @@ export class Waker {
     const endpointUrl = this.deps.store.tenants.get(ref.userId)?.endpointUrl;
     if (!endpointUrl) throw errors.wakeFailed('the paused tenant has no recorded endpoint');
     this.phase(attempt, 'starting', signal);
+    attempt.launchedAt = this.deps.now();
     await untilAborted(this.deps.runtime.unpause(ref.names), signal);
     this.phase(attempt, 'waiting-health', signal);
     await this.waitHealthy(attempt, endpointUrl, signal);

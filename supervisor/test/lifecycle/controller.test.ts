@@ -492,3 +492,35 @@ t.test('after a crash mid-wake, a running container is adopted only once its app
   await controller.reconcile();
   t.match(store.tenants.get('halfway'), { state: 'running', endpointUrl: app.url });
 });
+
+t.test('a stop the engine reports late does not fail the next wake; a death after the start does', async (t) => {
+  const { controller, store, control, app } = await setup(t);
+  await controller.start();
+  store.addUser('lara');
+  const hash = deriveIdentity(TEST_SETTINGS.namespaceKey, 'lara').hash;
+  const die = (at: number) =>
+    control.emit?.({ type: 'die', tenantHash: hash, containerId: `c-${hash}`, exitCode: 0, at });
+
+  // The wake is held before it starts the container; the die of its previous life arrives now.
+  let open!: () => void;
+  control.ensureGate = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  const stoppedAt = Date.now() - 1_000;
+  const first = controller.wake('lara', { wait: true });
+  await until(() => controller.phaseOf('lara') === 'creating', 'the wake to begin');
+  die(stoppedAt);
+  open();
+  const route = await first;
+  t.equal(route.state, 'running', 'the late die of the previous life is not this wake’s');
+
+  // A container that dies after this wake started it fails the wake at once.
+  await controller.stop('lara', 'admin');
+  control.ensureGate = undefined;
+  app.healthy.value = false;
+  const second = controller.wake('lara', { wait: true });
+  await until(() => controller.phaseOf('lara') === 'waiting-health', 'the wake to wait for health');
+  die(Date.now());
+  await t.rejects(second, { code: 'SUP_ERR_WAKE_FAILED' });
+  t.equal(store.tenants.get('lara')?.state, 'failed');
+});
