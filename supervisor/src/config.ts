@@ -104,11 +104,11 @@ export const SupervisorConfigSchema = Type.Object({
   STOP_GRACE: Duration('10s', 'Time a tenant gets between SIGTERM and SIGKILL when stopped'),
   DOCKER_TIMEOUT: Duration(
     '10s',
-    'Longest a quick Docker API call (inspect, list, create, connect, pause, logs, ping) may take; a stop gets STOP_GRACE on top. An engine that does not answer in time fails the call (503 SUP_ERR_RUNTIME_UNAVAILABLE, or the wake fails) instead of holding it',
+    'Longest a quick Docker API call (inspect, list, create, connect, pause, logs, ping) may take; a stop gets STOP_GRACE on top. An engine that does not answer in time fails the call (503 SUP_ERR_RUNTIME_UNAVAILABLE) instead of holding it. The calls of a wake are bounded by its WARMUP_TIMEOUT instead',
   ),
   DOCKER_START_TIMEOUT: Duration(
     '30s',
-    'Longest starting or force-removing a container may take (a wake is bounded by WARMUP_TIMEOUT as well)',
+    'Longest starting or force-removing a container may take outside a wake (a wake is bounded by its WARMUP_TIMEOUT instead)',
   ),
   HEALTH_PROBE_INTERVAL: Duration(
     '25ms',

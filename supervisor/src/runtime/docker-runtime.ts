@@ -3,7 +3,7 @@ import { isTenancyError } from '@tenancy/shared';
 import Docker from 'dockerode';
 import { errors } from '../errors.js';
 import { containerOptions, networkOptions, specHash, tenantLabels } from './container-spec.js';
-import { DEFAULT_ENGINE_TIMEOUTS, type EngineTimeouts, engineCall } from './engine-calls.js';
+import { callLimit, DEFAULT_ENGINE_TIMEOUTS, type EngineTimeouts, engineCall } from './engine-calls.js';
 import { LABELS } from './labels.js';
 import type { TenantObjectNames } from './names.js';
 import type { ContainerStatus, EnsureResult, RunningTenant, RuntimeEvent, TenantRuntime, TenantSpec } from './types.js';
@@ -30,9 +30,9 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
   const attach = options.attach ?? [];
   const instanceFilter = [`${LABELS.instance}=${options.instance}`, `${LABELS.role}=tenant`];
   const { callMs, startMs } = { ...DEFAULT_ENGINE_TIMEOUTS, ...options.timeouts };
-  /** A quick engine call, bounded by DOCKER_TIMEOUT and the caller's signal. */
+  /** A quick engine call, bounded by the caller's signal when it has one, else by DOCKER_TIMEOUT. */
   const quick = <T>(operation: string, call: (abortSignal: AbortSignal) => Promise<T>, signal?: AbortSignal) =>
-    engineCall(operation, callMs, signal, call);
+    engineCall(operation, callLimit(callMs, signal), signal, call);
 
   /** Removes a tenant network, first disconnecting the peers (the engine refuses while they are on it). */
   async function removeNetwork(name: string, signal?: AbortSignal): Promise<void> {
@@ -57,7 +57,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
       // fixed at creation: make it again. The container goes first (the engine refuses to remove
       // a network in use, and a container keeps the id of the network it was made on); it is
       // made again below anyway, its spec changed with the plan. The volumes stay.
-      await engineCall('container remove', startMs, signal, (abortSignal) =>
+      await engineCall('container remove', callLimit(startMs, signal), signal, (abortSignal) =>
         docker.getContainer(spec.names.container).remove({ force: true, v: false, abortSignal }),
       ).catch(ifStatus(404, undefined));
       await removeNetwork(spec.names.network, signal);
@@ -150,7 +150,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
         const sameImage = existing.Image === (await imageId(spec.image, signal).catch(() => existing.Image));
         if (sameSpec && sameImage) return { containerId: existing.Id, created: false } satisfies EnsureResult;
         // Outdated: re-create. Volumes are separate objects and survive this.
-        await engineCall('container remove', startMs, signal, (abortSignal) =>
+        await engineCall('container remove', callLimit(startMs, signal), signal, (abortSignal) =>
           container.remove({ force: true, v: false, abortSignal }),
         );
       }
@@ -164,7 +164,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
 
     async start(names, signal) {
       const container = docker.getContainer(names.container);
-      await engineCall('container start', startMs, signal, (abortSignal) => container.start({ abortSignal })).catch(
+      await engineCall('container start', callLimit(startMs, signal), signal, (abortSignal) => container.start({ abortSignal })).catch(
         ifStatus(304, undefined),
       );
       const current = await status(container, names.network, signal);

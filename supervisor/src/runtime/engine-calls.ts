@@ -23,7 +23,7 @@ export interface EngineTimeouts {
 export const DEFAULT_ENGINE_TIMEOUTS: Readonly<EngineTimeouts> = Object.freeze({ callMs: 10_000, startMs: 30_000 });
 
 /**
- * Runs one engine call bounded by `ms` and by the caller's `signal`. `call` gets the combined
+ * Runs one engine call bounded by `ms` (none when undefined) and by the caller's `signal`. `call` gets the combined
  * signal to hand to dockerode, which then tears the request down; the race below settles the
  * call even for the few dockerode methods that take no signal (network and image inspect), whose
  * request then lingers until the engine answers or closes it. When the time is up the call
@@ -32,7 +32,7 @@ export const DEFAULT_ENGINE_TIMEOUTS: Readonly<EngineTimeouts> = Object.freeze({
  */
 export function engineCall<T>(
   operation: string,
-  ms: number,
+  ms: number | undefined,
   signal: AbortSignal | undefined,
   call: (abortSignal: AbortSignal) => Promise<T>,
 ): Promise<T> {
@@ -44,7 +44,8 @@ export function engineCall<T>(
       : errors.runtimeUnavailable(`the container engine did not answer ${operation} within ${ms} ms`);
   if (combined.aborted) return Promise.reject(failure());
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => timeout.abort(), ms);
+    // No limit of its own: the caller's signal is the bound (see callLimit).
+    const timer = ms === undefined ? undefined : setTimeout(() => timeout.abort(), ms);
     const done = () => {
       clearTimeout(timer);
       combined.removeEventListener('abort', onAbort);
@@ -71,4 +72,14 @@ export function engineCall<T>(
       },
     );
   });
+}
+
+/**
+ * The limit of one engine call: `ms` (DOCKER_TIMEOUT or DOCKER_START_TIMEOUT) for a call nobody
+ * else bounds; none of its own for a call made with a caller's signal, which carries the
+ * caller's deadline (a wake's budget). Under a wake storm the engine answers slowly: a call that
+ * takes 12 s of a wake's 45 s must not fail a wake that would still have been ready in time.
+ */
+export function callLimit(ms: number, signal: AbortSignal | undefined): number | undefined {
+  return signal ? undefined : ms;
 }

@@ -6,7 +6,8 @@ import type { TenantObjectNames } from './names.js';
  * docker-runtime.ts; a Swarm or Kubernetes runtime implements the same interface. Every method
  * settles in bounded time: an engine that does not answer within a call's limit fails it with
  * SUP_ERR_RUNTIME_UNAVAILABLE (see engine-calls.ts), and a method given a signal fails with the
- * signal's reason as soon as it aborts.
+ * signal's reason as soon as it aborts. A signal carries its caller's deadline (a wake's
+ * budget): calls made with one are bounded by it alone, not by the per-call limits as well.
  */
 export interface TenantRuntime {
   /**

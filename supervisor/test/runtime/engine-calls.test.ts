@@ -1,6 +1,6 @@
 import { isTenancyError } from '@tenancy/shared';
 import t from 'tap';
-import { engineCall } from '../../src/runtime/engine-calls.js';
+import { callLimit, engineCall } from '../../src/runtime/engine-calls.js';
 
 t.test(
   'a call that never settles fails with SUP_ERR_RUNTIME_UNAVAILABLE naming the operation, and its signal aborts',
@@ -40,4 +40,16 @@ t.test('answers and engine errors pass through unchanged', async (t) => {
     engineCall('container inspect', 1_000, undefined, () => Promise.reject(notFound)),
     notFound,
   );
+});
+
+t.test('a call made within a caller’s budget is bounded by that budget alone', async (t) => {
+  t.equal(callLimit(10_000, undefined), 10_000, 'no caller deadline: the call’s own limit');
+  const budget = AbortSignal.timeout(60_000);
+  t.equal(callLimit(10_000, budget), undefined, 'the caller’s deadline instead');
+  // Without a limit of its own, a slow answer still counts.
+  const slow = engineCall('network inspect', callLimit(1, budget), budget, async () => {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    return 'late but in budget';
+  });
+  t.equal(await slow, 'late but in budget');
 });
