@@ -10,6 +10,23 @@ export const HISTORY_MOUNT = '/data/history';
 /** The uid:gid tenant apps run as. */
 export const TENANT_USER = '1000:1000';
 
+/**
+ * The upstream resolver of tenants without egress: the unspecified address, which from inside the
+ * container is the container itself, where nothing answers on port 53. Engines before 26.0 (and
+ * 25.0.4) forward DNS queries from internal networks to their upstream resolvers
+ * (CVE-2024-29018): with the engine's default upstream, a query for a name under a domain the
+ * tenant controls carries data out (on 20.10 whenever that upstream is one of the host's own
+ * addresses). A loopback address would not do: newer engines send queries for a loopback upstream
+ * from the host's namespace, where a resolver may listen. The engine's resolver still answers for
+ * names on the tenant's own network; every other lookup fails.
+ */
+export const NO_UPSTREAM_DNS = '0.0.0.0';
+
+/** The upstream resolvers a tenant's container is given: the engine's default with egress, none without. */
+export function tenantDns(spec: TenantSpec): string[] | undefined {
+  return spec.limits.egress ? undefined : [NO_UPSTREAM_DNS];
+}
+
 /** Labels of one tenant's objects: ownership first, then the deployment's extra labels. */
 export function tenantLabels(
   instance: string,
@@ -45,6 +62,7 @@ export function containerOptions(spec: TenantSpec, labels: Record<string, string
     StopTimeout: Math.ceil(spec.stopGraceMs / 1000),
     HostConfig: {
       NetworkMode: spec.names.network,
+      ...(tenantDns(spec) ? { Dns: tenantDns(spec) } : {}),
       ReadonlyRootfs: true,
       CapDrop: ['ALL'],
       CapAdd: [],
@@ -94,6 +112,8 @@ export function specHash(spec: TenantSpec): string {
     env: spec.env,
     port: spec.port,
     network: spec.names.network,
+    // Containers made before tenants without egress lost their upstream DNS are made again.
+    dns: tenantDns(spec) ?? 'engine',
     grace: spec.stopGraceMs,
     schema: SCHEMA_VERSION,
   };
