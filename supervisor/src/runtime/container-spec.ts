@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type Docker from 'dockerode';
+import { egressBridgeName } from './egress-filter.js';
 import { LABELS, MANAGED_BY, SCHEMA_VERSION } from './labels.js';
 import type { TenantSpec } from './types.js';
 
@@ -89,7 +90,13 @@ export function containerOptions(spec: TenantSpec, labels: Record<string, string
   };
 }
 
-/** The tenant network: its own bridge and subnet, internal (no route out) unless the plan allows egress. */
+/** Docker's network option naming the Linux bridge of a bridge network. */
+const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
+
+/**
+ * The tenant network: its own bridge and subnet, internal (no route out) unless the plan allows
+ * egress. An egress network's bridge gets a name the egress filter matches (egress-filter.ts).
+ */
 export function networkOptions(spec: TenantSpec, labels: Record<string, string>): Docker.NetworkCreateOptions {
   return {
     Name: spec.names.network,
@@ -97,8 +104,22 @@ export function networkOptions(spec: TenantSpec, labels: Record<string, string>)
     CheckDuplicate: true,
     Internal: !spec.limits.egress,
     IPAM: { Driver: 'default', Config: [{ Subnet: spec.subnet }] },
+    ...(spec.limits.egress ? { Options: { [BRIDGE_NAME_OPTION]: egressBridgeName(spec.names.network) } } : {}),
     Labels: labels,
   };
+}
+
+/**
+ * Does an existing network have the policy the spec asks for? Its Internal flag and its bridge's
+ * name are fixed when it is made: one made for another plan, or for egress before egress was
+ * filtered (its bridge would escape the filter), must be made again.
+ */
+export function networkFollowsPlan(
+  network: { Internal?: boolean; Options?: Record<string, string> | null },
+  spec: TenantSpec,
+): boolean {
+  if (network.Internal !== !spec.limits.egress) return false;
+  return !spec.limits.egress || network.Options?.[BRIDGE_NAME_OPTION] === egressBridgeName(spec.names.network);
 }
 
 /**
