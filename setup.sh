@@ -238,7 +238,13 @@ EOF
   fi
   log "the Docker engine answers after $(elapsed "$step")"
 fi
-log "Docker engine $(docker version --format '{{.Server.Version}}')"
+engine_version="$(docker version --format '{{.Server.Version}}')"
+log "Docker engine $engine_version"
+# CVE-2024-29018: engines before 26.0 (25.0.5 on the 25 line) forward DNS from internal networks.
+# The supervisor makes that harmless (tenants without egress get no upstream resolver); say so.
+if [ "$(printf '%s\n26.0.0\n' "${engine_version%%[-+]*}" | sort -V | head -n 1)" != 26.0.0 ]; then
+  log "engine $engine_version forwards DNS from internal networks (CVE-2024-29018): the supervisor gives tenants without egress no upstream resolver, so it is safe to use; an engine that blocks it itself needs Docker 26.0 or newer"
+fi
 if docker compose version >/dev/null 2>&1; then
   compose_cmd=(docker compose) separator=-
   log "Docker Compose $(docker compose version --short)"

@@ -78,6 +78,12 @@ export const SupervisorConfigSchema = Type.Object({
     description:
       'Plan table as JSON {"name": {"memoryMb", "cpus", "pids", "egress", "tmpMb"}}; merged over the built-in "free" plan',
   }),
+  EGRESS_DENY: Type.String({
+    default: '',
+    pattern: '^\\s*(\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}\\s*(,\\s*\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}\\s*)*)?$',
+    description:
+      'Comma-separated IPv4 blocks tenants with egress may not reach, on top of every non-public block (private, CGNAT, link-local, loopback...): your LAN if it uses public or documentation addresses',
+  }),
   IDLE_TIMEOUT: Duration(
     '20m',
     'Time without activity after which a running tenant is put to sleep: paused first (see PAUSE_TIMEOUT)',

@@ -24,6 +24,11 @@ export const errors = {
     'the engine refused the tenant subnet: it overlaps a network',
   ),
   subnetPoolExhausted: defineError('SUP_ERR_SUBNET_POOL_EXHAUSTED', 503, 'no free subnet left in TENANT_SUBNET_POOL'),
+  egressUnavailable: defineError(
+    'SUP_ERR_EGRESS_UNAVAILABLE',
+    503,
+    'egress cannot be filtered here, so tenants with egress are not started',
+  ),
   runtimeUnavailable: defineError('SUP_ERR_RUNTIME_UNAVAILABLE', 503, 'the container engine is not reachable'),
   storeTooNew: defineError('SUP_ERR_STORE_TOO_NEW', 500, 'the database was written by a newer supervisor'),
   internal: defineError('SUP_ERR_INTERNAL', 500, 'internal error'),

@@ -45,6 +45,8 @@ export const DEFAULT_PLAN: Readonly<PlanLimits> = Object.freeze({
 export interface PlanTable {
   limitsFor(plan: string): Readonly<PlanLimits>;
   has(plan: string): boolean;
+  /** Names of the plans that grant egress (the supervisor must be able to filter it). */
+  withEgress(): string[];
 }
 
 /** Builds the plan table from the PLANS JSON (empty: only the default plan). */
@@ -66,6 +68,7 @@ export function createPlanTable(json: string): PlanTable {
   return {
     limitsFor: (plan) => table.get(plan) ?? table.get(DEFAULT_PLAN_NAME) ?? DEFAULT_PLAN,
     has: (plan) => table.has(plan),
+    withEgress: () => [...table].filter(([, limits]) => limits.egress).map(([name]) => name),
   };
 }
 

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { dirname } from 'node:path';
-import { ConfigError, isTenancyError, loggerOptions } from '@tenancy/shared';
+import { ConfigError, formatCidr, isTenancyError, loggerOptions, parseCidr } from '@tenancy/shared';
 import { pino } from 'pino';
 import { buildApp } from './app.js';
 import { loadSupervisorConfig, type SupervisorConfig } from './config.js';
@@ -9,6 +9,7 @@ import { createMetrics } from './http/metrics.js';
 import { TenantController } from './lifecycle/controller.js';
 import { createPlanTable } from './plans.js';
 import { createDockerRuntime } from './runtime/docker-runtime.js';
+import { createIptablesEgressFilter, type EgressFilter } from './runtime/egress-filter.js';
 import { availableMemory } from './runtime/host-memory.js';
 import { parseExtraLabels } from './runtime/labels.js';
 import { createStore, openDatabase } from './store/index.js';
@@ -20,6 +21,7 @@ async function main(): Promise<void> {
   let plans: ReturnType<typeof createPlanTable>;
   let extraLabels: Record<string, string>;
   let extraEnv: Readonly<Record<string, string>>;
+  let egressDenied: string[];
   try {
     config = loadSupervisorConfig(process.env);
     // Values with a syntax of their own (JSON, label lists) are configuration too: a mistake in
@@ -27,6 +29,9 @@ async function main(): Promise<void> {
     plans = createPlanTable(config.PLANS);
     extraLabels = parseExtraLabels(config.TENANT_LABELS);
     extraEnv = parseTenantEnv(config.TENANT_ENV);
+    egressDenied = config.EGRESS_DENY.split(',')
+      .filter((block) => block.trim() !== '')
+      .map((block) => formatCidr(parseCidr(block)));
   } catch (err) {
     if (err instanceof ConfigError || err instanceof RangeError || isTenancyError(err)) {
       console.error((err as Error).message);
@@ -37,6 +42,24 @@ async function main(): Promise<void> {
   const log = pino(loggerOptions('supervisor', config.LOG_LEVEL));
 
   mkdirSync(dirname(config.DATABASE_PATH), { recursive: true });
+  // Egress is filtered or not granted: a plan with egress needs the filter installed now (as root
+  // in the host's network namespace), or the supervisor does not start.
+  let egressFilter: EgressFilter | undefined;
+  const egressPlans = plans.withEgress();
+  if (egressPlans.length > 0) {
+    egressFilter = createIptablesEgressFilter({ instance: config.TENANCY_INSTANCE, extraDenied: egressDenied });
+    try {
+      await egressFilter.ensure();
+    } catch (err) {
+      console.error(
+        `PLANS grants egress (${egressPlans.join(', ')}), but ${(err as Error).message}. Egress needs the supervisor ` +
+          'in the host network namespace with iptables and root (host mode; see docs/security.md#egress); ' +
+          'otherwise remove egress from PLANS.',
+      );
+      process.exit(78); // EX_CONFIG
+    }
+  }
+
   const store = createStore(openDatabase(config.DATABASE_PATH));
   const runtime = createDockerRuntime({
     instance: config.TENANCY_INSTANCE,
@@ -46,6 +69,7 @@ async function main(): Promise<void> {
       .filter(Boolean),
     port: config.TENANT_PORT,
     timeouts: { callMs: config.DOCKER_TIMEOUT, startMs: config.DOCKER_START_TIMEOUT },
+    ...(egressFilter ? { egressFilter } : {}),
   });
   // The controller exists by the time metrics are collected.
   const metrics = createMetrics(

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type Docker from 'dockerode';
+import { egressBridgeName } from './egress-filter.js';
 import { LABELS, MANAGED_BY, SCHEMA_VERSION } from './labels.js';
 import type { TenantSpec } from './types.js';
 
@@ -9,6 +10,23 @@ export const HISTORY_MOUNT = '/data/history';
 
 /** The uid:gid tenant apps run as. */
 export const TENANT_USER = '1000:1000';
+
+/**
+ * The upstream resolver of tenants without egress: the unspecified address, which from inside the
+ * container is the container itself, where nothing answers on port 53. Engines before 26.0 (and
+ * 25.0.4) forward DNS queries from internal networks to their upstream resolvers
+ * (CVE-2024-29018): with the engine's default upstream, a query for a name under a domain the
+ * tenant controls carries data out (on 20.10 whenever that upstream is one of the host's own
+ * addresses). A loopback address would not do: newer engines send queries for a loopback upstream
+ * from the host's namespace, where a resolver may listen. The engine's resolver still answers for
+ * names on the tenant's own network; every other lookup fails.
+ */
+export const NO_UPSTREAM_DNS = '0.0.0.0';
+
+/** The upstream resolvers a tenant's container is given: the engine's default with egress, none without. */
+export function tenantDns(spec: TenantSpec): string[] | undefined {
+  return spec.limits.egress ? undefined : [NO_UPSTREAM_DNS];
+}
 
 /** Labels of one tenant's objects: ownership first, then the deployment's extra labels. */
 export function tenantLabels(
@@ -45,6 +63,7 @@ export function containerOptions(spec: TenantSpec, labels: Record<string, string
     StopTimeout: Math.ceil(spec.stopGraceMs / 1000),
     HostConfig: {
       NetworkMode: spec.names.network,
+      ...(tenantDns(spec) ? { Dns: tenantDns(spec) } : {}),
       ReadonlyRootfs: true,
       CapDrop: ['ALL'],
       CapAdd: [],
@@ -71,7 +90,13 @@ export function containerOptions(spec: TenantSpec, labels: Record<string, string
   };
 }
 
-/** The tenant network: its own bridge and subnet, internal (no route out) unless the plan allows egress. */
+/** Docker's network option naming the Linux bridge of a bridge network. */
+const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
+
+/**
+ * The tenant network: its own bridge and subnet, internal (no route out) unless the plan allows
+ * egress. An egress network's bridge gets a name the egress filter matches (egress-filter.ts).
+ */
 export function networkOptions(spec: TenantSpec, labels: Record<string, string>): Docker.NetworkCreateOptions {
   return {
     Name: spec.names.network,
@@ -79,8 +104,22 @@ export function networkOptions(spec: TenantSpec, labels: Record<string, string>)
     CheckDuplicate: true,
     Internal: !spec.limits.egress,
     IPAM: { Driver: 'default', Config: [{ Subnet: spec.subnet }] },
+    ...(spec.limits.egress ? { Options: { [BRIDGE_NAME_OPTION]: egressBridgeName(spec.names.network) } } : {}),
     Labels: labels,
   };
+}
+
+/**
+ * Does an existing network have the policy the spec asks for? Its Internal flag and its bridge's
+ * name are fixed when it is made: one made for another plan, or for egress before egress was
+ * filtered (its bridge would escape the filter), must be made again.
+ */
+export function networkFollowsPlan(
+  network: { Internal?: boolean; Options?: Record<string, string> | null },
+  spec: TenantSpec,
+): boolean {
+  if (network.Internal !== !spec.limits.egress) return false;
+  return !spec.limits.egress || network.Options?.[BRIDGE_NAME_OPTION] === egressBridgeName(spec.names.network);
 }
 
 /**
@@ -94,6 +133,8 @@ export function specHash(spec: TenantSpec): string {
     env: spec.env,
     port: spec.port,
     network: spec.names.network,
+    // Containers made before tenants without egress lost their upstream DNS are made again.
+    dns: tenantDns(spec) ?? 'engine',
     grace: spec.stopGraceMs,
     schema: SCHEMA_VERSION,
   };

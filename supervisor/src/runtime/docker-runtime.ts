@@ -2,7 +2,8 @@ import type { Readable } from 'node:stream';
 import { isTenancyError } from '@tenancy/shared';
 import Docker from 'dockerode';
 import { errors } from '../errors.js';
-import { containerOptions, networkOptions, specHash, tenantLabels } from './container-spec.js';
+import { containerOptions, networkFollowsPlan, networkOptions, specHash, tenantLabels } from './container-spec.js';
+import { type EgressFilter, egressBridgeName } from './egress-filter.js';
 import { callLimit, DEFAULT_ENGINE_TIMEOUTS, type EngineTimeouts, engineCall } from './engine-calls.js';
 import { LABELS } from './labels.js';
 import type { TenantObjectNames } from './names.js';
@@ -21,6 +22,11 @@ export interface DockerRuntimeOptions {
   port: number;
   /** How long engine calls may take (DOCKER_TIMEOUT, DOCKER_START_TIMEOUT); defaults 10 s and 30 s. */
   timeouts?: Partial<EngineTimeouts>;
+  /**
+   * Keeps tenants with egress off everything but the internet. Without one, tenants whose plan
+   * grants egress are not started (SUP_ERR_EGRESS_UNAVAILABLE): egress is never unfiltered.
+   */
+  egressFilter?: EgressFilter;
 }
 
 /** The Docker Engine implementation of {@link TenantRuntime}, through dockerode. */
@@ -52,12 +58,13 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
   async function ensureNetwork(spec: TenantSpec, labels: Record<string, string>, signal?: AbortSignal): Promise<void> {
     const network = docker.getNetwork(spec.names.network);
     let existing = await quick('network inspect', () => network.inspect(), signal).catch(ifStatus(404, undefined));
-    if (existing && existing.Internal !== !spec.limits.egress) {
-      // The plan's egress changed since the network was made, and a network's Internal flag is
-      // fixed at creation: make it again. The container goes first (the engine refuses to remove
-      // a network in use, and a container keeps the id of the network it was made on); it is
-      // made again below anyway, its spec changed with the plan. The volumes stay.
-      await engineCall('container remove', callLimit(startMs, signal), signal, (abortSignal) =>
+    if (existing && !networkFollowsPlan(existing, spec)) {
+      // The plan's egress changed since the network was made (or it predates the egress filter),
+      // and a network's Internal flag and bridge name are fixed at creation: make it again. The
+      // container goes first (the engine refuses to remove a network in use, and a container keeps
+      // the id of the network it was made on); it is made again below anyway (its spec changed
+      // with the plan, or it was on the old network). The volumes stay.
+      await engineCall('container remove', startMs, signal, (abortSignal) =>
         docker.getContainer(spec.names.container).remove({ force: true, v: false, abortSignal }),
       ).catch(ifStatus(404, undefined));
       await removeNetwork(spec.names.network, signal);
@@ -136,7 +143,13 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
   return {
     async ensure(spec, signal) {
       const labels = tenantLabels(options.instance, spec.tenantHash, extraLabels);
+      if (spec.limits.egress) {
+        // Fail closed: no filter, no egress tenant.
+        if (!options.egressFilter) throw errors.egressUnavailable('this supervisor has no egress filter');
+        await options.egressFilter.ensure();
+      }
       await ensureNetwork(spec, labels, signal);
+      if (spec.limits.egress) await options.egressFilter?.covers(egressBridgeName(spec.names.network));
       await ensureVolumes(spec.names, labels, signal);
 
       const container = docker.getContainer(spec.names.container);
