@@ -25,6 +25,11 @@ export const errors = {
   ),
   subnetPoolExhausted: defineError('SUP_ERR_SUBNET_POOL_EXHAUSTED', 503, 'no free subnet left in TENANT_SUBNET_POOL'),
   runtimeUnavailable: defineError('SUP_ERR_RUNTIME_UNAVAILABLE', 503, 'the container engine is not reachable'),
+  diskQuotaUnavailable: defineError(
+    'SUP_ERR_DISK_QUOTA_UNAVAILABLE',
+    500,
+    'this host cannot enforce tenant disk quotas (see docs/operations.md, "Disk quotas")',
+  ),
   storeTooNew: defineError('SUP_ERR_STORE_TOO_NEW', 500, 'the database was written by a newer supervisor'),
   internal: defineError('SUP_ERR_INTERNAL', 500, 'internal error'),
 } as const;

@@ -11,6 +11,7 @@ import { createPlanTable } from './plans.js';
 import { createDockerRuntime } from './runtime/docker-runtime.js';
 import { availableMemory } from './runtime/host-memory.js';
 import { parseExtraLabels } from './runtime/labels.js';
+import { openTenantDisks } from './runtime/open-disks.js';
 import { createStore, openDatabase } from './store/index.js';
 import { parseTenantEnv } from './tenant-env.js';
 
@@ -38,6 +39,22 @@ async function main(): Promise<void> {
 
   mkdirSync(dirname(config.DATABASE_PATH), { recursive: true });
   const store = createStore(openDatabase(config.DATABASE_PATH));
+  let disks: Awaited<ReturnType<typeof openTenantDisks>>;
+  try {
+    disks = await openTenantDisks({
+      dir: config.TENANT_DISK_DIR,
+      helperImage: config.TENANT_DISK_HELPER_IMAGE,
+      unsafeUnbounded: config.UNSAFE_TENANT_DISK_UNBOUNDED,
+      instance: config.TENANCY_INSTANCE,
+      extraLabels,
+      log,
+    });
+  } catch (err) {
+    // Not an ordinary failure to start: the host lacks what the configuration demands.
+    log.fatal({ err }, 'tenant disk quotas unavailable');
+    console.error((err as Error).message);
+    process.exit(78); // EX_CONFIG
+  }
   const runtime = createDockerRuntime({
     instance: config.TENANCY_INSTANCE,
     extraLabels,
@@ -46,6 +63,7 @@ async function main(): Promise<void> {
       .filter(Boolean),
     port: config.TENANT_PORT,
     timeouts: { callMs: config.DOCKER_TIMEOUT, startMs: config.DOCKER_START_TIMEOUT },
+    ...(disks ? { disks } : {}),
   });
   // The controller exists by the time metrics are collected.
   const metrics = createMetrics(

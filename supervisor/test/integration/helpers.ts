@@ -1,16 +1,59 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Teardown, testDocker, testImages, testLabels } from '@tenancy/test-support';
 import type Docker from 'dockerode';
 import { DEFAULT_PLAN, type PlanLimits } from '../../src/plans.js';
+import { TENANT_USER } from '../../src/runtime/container-spec.js';
 import { createDockerRuntime } from '../../src/runtime/docker-runtime.js';
+import { localShell } from '../../src/runtime/host-shell.js';
 import { deriveIdentity, objectNames } from '../../src/runtime/names.js';
+import { createTenantDisks, type TenantDisks } from '../../src/runtime/tenant-disks.js';
 import type { TenantRuntime, TenantSpec } from '../../src/runtime/types.js';
 
+/**
+ * Per-tenant filesystems in a fresh folder of their own, run by this process's shell (the tests
+ * run as root). Whatever is still mounted there is unmounted at teardown, the folder removed.
+ */
+export function testDisks(t: Teardown): TenantDisks {
+  const dir = mkdtempSync(join(tmpdir(), 'tenancy-disks-'));
+  t.teardown(() => {
+    unmountUnder(dir);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return createTenantDisks({ dir, shell: localShell(), owner: TENANT_USER });
+}
+
+/** Unmounts every filesystem mounted below `dir` and detaches the loop devices of its images. */
+export function unmountUnder(dir: string): void {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[4] ?? '')
+    .filter((point) => point.startsWith(`${dir}/`));
+  for (const point of mounts.reverse()) execFileSync('umount', ['--lazy', point]);
+  const loops = execFileSync('losetup', ['-n', '-O', 'NAME,BACK-FILE', '-l'], { encoding: 'utf8' })
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([, file]) => file?.startsWith(`${dir}/`));
+  for (const [device] of loops) if (device) execFileSync('losetup', ['-d', device]);
+}
+
 /** A Docker runtime scoped to a fresh instance name, whose objects are removed at teardown. */
-export function testRuntime(t: Teardown): { runtime: TenantRuntime; instance: string; docker: Docker } {
+export function testRuntime(
+  t: Teardown,
+  options: { disks?: TenantDisks; instance?: string } = {},
+): { runtime: TenantRuntime; instance: string; docker: Docker } {
   const docker = testDocker();
-  const instance = `t${randomBytes(4).toString('hex')}`;
-  const runtime = createDockerRuntime({ docker, instance, extraLabels: testLabels(), port: 8080 });
+  const instance = options.instance ?? `t${randomBytes(4).toString('hex')}`;
+  const runtime = createDockerRuntime({
+    docker,
+    instance,
+    extraLabels: testLabels(),
+    port: 8080,
+    ...(options.disks ? { disks: options.disks } : {}),
+  });
   t.teardown(async () => {
     const filters = { label: [`dev.tenancy.instance=${instance}`] };
     for (const c of await docker.listContainers({ all: true, filters })) {
