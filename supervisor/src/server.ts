@@ -5,7 +5,7 @@ import { ConfigError, isTenancyError, loggerOptions } from '@tenancy/shared';
 import { pino } from 'pino';
 import { buildApp } from './app.js';
 import { loadSupervisorConfig, type SupervisorConfig } from './config.js';
-import { createMetrics } from './http/metrics.js';
+import { createMetrics, diskSampler } from './http/metrics.js';
 import { TenantController } from './lifecycle/controller.js';
 import { createPlanTable } from './plans.js';
 import { createDockerRuntime } from './runtime/docker-runtime.js';
@@ -69,6 +69,7 @@ async function main(): Promise<void> {
   const metrics = createMetrics(
     () => store.tenants.countByState(),
     () => controller.queueLength,
+    diskSampler(store.tenants, (userId) => runtime.diskUsage(controller.namesFor(userId))),
   );
   const controller = new TenantController({
     runtime,
