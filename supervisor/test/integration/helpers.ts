@@ -1,9 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Teardown, testDocker, testImages, testLabels } from '@tenancy/test-support';
+import { type Teardown, testDocker, testImages, testLabels, unmountDisksUnder } from '@tenancy/test-support';
 import type Docker from 'dockerode';
 import { DEFAULT_PLAN, type PlanLimits } from '../../src/plans.js';
 import { TENANT_USER } from '../../src/runtime/container-spec.js';
@@ -20,24 +19,10 @@ import type { TenantRuntime, TenantSpec } from '../../src/runtime/types.js';
 export function testDisks(t: Teardown): TenantDisks {
   const dir = mkdtempSync(join(tmpdir(), 'tenancy-disks-'));
   t.teardown(() => {
-    unmountUnder(dir);
+    unmountDisksUnder(dir);
     rmSync(dir, { recursive: true, force: true });
   });
   return createTenantDisks({ dir, shell: localShell(), owner: TENANT_USER });
-}
-
-/** Unmounts every filesystem mounted below `dir` and detaches the loop devices of its images. */
-export function unmountUnder(dir: string): void {
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((line) => line.split(' ')[4] ?? '')
-    .filter((point) => point.startsWith(`${dir}/`));
-  for (const point of mounts.reverse()) execFileSync('umount', ['--lazy', point]);
-  const loops = execFileSync('losetup', ['-n', '-O', 'NAME,BACK-FILE', '-l'], { encoding: 'utf8' })
-    .split('\n')
-    .map((line) => line.trim().split(/\s+/))
-    .filter(([, file]) => file?.startsWith(`${dir}/`));
-  for (const [device] of loops) if (device) execFileSync('losetup', ['-d', device]);
 }
 
 /** A Docker runtime scoped to a fresh instance name, whose objects are removed at teardown. */
