@@ -317,6 +317,15 @@ attach+=("$project${separator}supervisor${separator}1")
 # nginx carries the bytes to running tenants itself (the fast path, nginx/tenancy-tenant.conf).
 attach+=("$project${separator}gateway${separator}1")
 env_set TENANT_NETWORK_ATTACH "$(IFS=,; echo "${attach[*]}")"
+# Per-tenant disk quotas need the supervisor to mount filesystems on the host, which the compose
+# stack cannot give it yet (docs/operations.md, "Disk quotas"): say so rather than hide it.
+if [ -z "$(env_get UNSAFE_TENANT_DISK_UNBOUNDED)" ]; then
+  env_set UNSAFE_TENANT_DISK_UNBOUNDED true
+fi
+if [ "$(env_get UNSAFE_TENANT_DISK_UNBOUNDED)" = true ]; then
+  log "warning: tenant disks are not bounded in the compose stack yet (UNSAFE_TENANT_DISK_UNBOUNDED=true):"
+  log "         a tenant can fill this host's disk; host mode (make dev, as root) enforces the plans' diskMb"
+fi
 env_set DOCKER_SOCKET "$socket"
 env_set DOCKER_GID "$(stat -c %g "$socket")"
 

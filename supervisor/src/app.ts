@@ -105,6 +105,7 @@ export async function buildApp(config: Config, deps: SupervisorDeps) {
       plans: deps.plans,
       logs: (userId, tail) => deps.runtime.logs(deps.controller.namesFor(userId), tail),
       backupDir: config.BACKUP_DIR,
+      diskUsage: (userId) => deps.runtime.diskUsage(deps.controller.namesFor(userId)),
     });
   });
 

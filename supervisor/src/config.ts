@@ -76,7 +76,23 @@ export const SupervisorConfigSchema = Type.Object({
   PLANS: Type.String({
     default: '',
     description:
-      'Plan table as JSON {"name": {"memoryMb", "cpus", "pids", "egress", "tmpMb"}}; merged over the built-in "free" plan',
+      'Plan table as JSON {"name": {"memoryMb", "cpus", "pids", "egress", "tmpMb", "diskMb"}}; merged over the built-in "free" plan (diskMb 1024)',
+  }),
+  TENANT_DISK_DIR: Type.String({
+    pattern: '^/',
+    default: '/var/lib/tenancy-disks',
+    description:
+      "Absolute host folder of the per-tenant filesystems (the disk quota: one ext4 image of the plan's diskMb per tenant, loop-mounted here). The same path for the supervisor, the engine and, in a container, its bind mount",
+  }),
+  TENANT_DISK_HELPER_IMAGE: Type.String({
+    default: '',
+    description:
+      "Image of the short-lived privileged helper container that mounts tenant filesystems on the host (nsenter into the host's mount namespace), for a supervisor running in a container. Empty: the supervisor runs the commands itself (host mode, as root)",
+  }),
+  UNSAFE_TENANT_DISK_UNBOUNDED: Type.Boolean({
+    default: false,
+    description:
+      "Run without disk quotas when the host cannot enforce them (the supervisor refuses to start otherwise): every tenant can then fill the host's disk, the central database's included. Development only",
   }),
   EGRESS_DENY: Type.String({
     default: '',

@@ -30,6 +30,11 @@ export const errors = {
     'egress cannot be filtered here, so tenants with egress are not started',
   ),
   runtimeUnavailable: defineError('SUP_ERR_RUNTIME_UNAVAILABLE', 503, 'the container engine is not reachable'),
+  diskQuotaUnavailable: defineError(
+    'SUP_ERR_DISK_QUOTA_UNAVAILABLE',
+    500,
+    'this host cannot enforce tenant disk quotas (see docs/operations.md, "Disk quotas")',
+  ),
   storeTooNew: defineError('SUP_ERR_STORE_TOO_NEW', 500, 'the database was written by a newer supervisor'),
   internal: defineError('SUP_ERR_INTERNAL', 500, 'internal error'),
 } as const;

@@ -14,6 +14,11 @@ export interface PlanLimits {
   egress: boolean;
   /** Size of the /tmp tmpfs in bytes. */
   tmpBytes: number;
+  /**
+   * Disk quota in bytes: the size of the tenant's own filesystem that holds both its volumes
+   * (files and history), so its writes past it fail with ENOSPC (see runtime/tenant-disks.ts).
+   */
+  diskBytes: number;
 }
 
 const PlanInput = Type.Object(
@@ -23,6 +28,8 @@ const PlanInput = Type.Object(
     pids: Type.Optional(Type.Integer({ minimum: 16 })),
     egress: Type.Optional(Type.Boolean()),
     tmpMb: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096 })),
+    // ext4 needs a few MiB for itself; below 32 MiB a tenant would have almost nothing left.
+    diskMb: Type.Optional(Type.Integer({ minimum: 32, maximum: 16 * 1024 ** 2 })),
   },
   { additionalProperties: false },
 );
@@ -39,6 +46,7 @@ export const DEFAULT_PLAN: Readonly<PlanLimits> = Object.freeze({
   pids: 512,
   egress: false,
   tmpBytes: 64 * 1024 ** 2,
+  diskBytes: 1024 ** 3,
 });
 
 /** Plan name → limits. Unknown plan names fall back to the default plan. */
@@ -79,5 +87,6 @@ function toLimits(input: PlanInput): PlanLimits {
     pids: input.pids ?? DEFAULT_PLAN.pids,
     egress: input.egress ?? DEFAULT_PLAN.egress,
     tmpBytes: input.tmpMb === undefined ? DEFAULT_PLAN.tmpBytes : input.tmpMb * 1024 ** 2,
+    diskBytes: input.diskMb === undefined ? DEFAULT_PLAN.diskBytes : input.diskMb * 1024 ** 2,
   };
 }

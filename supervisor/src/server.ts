@@ -5,13 +5,14 @@ import { ConfigError, formatCidr, isTenancyError, loggerOptions, parseCidr } fro
 import { pino } from 'pino';
 import { buildApp } from './app.js';
 import { loadSupervisorConfig, type SupervisorConfig } from './config.js';
-import { createMetrics } from './http/metrics.js';
+import { createMetrics, diskSampler } from './http/metrics.js';
 import { TenantController } from './lifecycle/controller.js';
 import { createPlanTable } from './plans.js';
 import { createDockerRuntime } from './runtime/docker-runtime.js';
 import { createIptablesEgressFilter, type EgressFilter } from './runtime/egress-filter.js';
 import { availableMemory } from './runtime/host-memory.js';
 import { parseExtraLabels } from './runtime/labels.js';
+import { openTenantDisks } from './runtime/open-disks.js';
 import { createStore, openDatabase } from './store/index.js';
 import { parseTenantEnv } from './tenant-env.js';
 
@@ -61,6 +62,22 @@ async function main(): Promise<void> {
   }
 
   const store = createStore(openDatabase(config.DATABASE_PATH));
+  let disks: Awaited<ReturnType<typeof openTenantDisks>>;
+  try {
+    disks = await openTenantDisks({
+      dir: config.TENANT_DISK_DIR,
+      helperImage: config.TENANT_DISK_HELPER_IMAGE,
+      unsafeUnbounded: config.UNSAFE_TENANT_DISK_UNBOUNDED,
+      instance: config.TENANCY_INSTANCE,
+      extraLabels,
+      log,
+    });
+  } catch (err) {
+    // Not an ordinary failure to start: the host lacks what the configuration demands.
+    log.fatal({ err }, 'tenant disk quotas unavailable');
+    console.error((err as Error).message);
+    process.exit(78); // EX_CONFIG
+  }
   const runtime = createDockerRuntime({
     instance: config.TENANCY_INSTANCE,
     extraLabels,
@@ -70,11 +87,13 @@ async function main(): Promise<void> {
     port: config.TENANT_PORT,
     timeouts: { callMs: config.DOCKER_TIMEOUT, startMs: config.DOCKER_START_TIMEOUT },
     ...(egressFilter ? { egressFilter } : {}),
+    ...(disks ? { disks } : {}),
   });
   // The controller exists by the time metrics are collected.
   const metrics = createMetrics(
     () => store.tenants.countByState(),
     () => controller.queueLength,
+    diskSampler(store.tenants, (userId) => runtime.diskUsage(controller.namesFor(userId))),
   );
   const controller = new TenantController({
     runtime,

@@ -11,6 +11,11 @@ export interface TenantConfig {
   filesDir: string;
   /** Folder of the history database, on its own volume (HISTORY_DIR, default /data/history). */
   historyDir: string;
+  /**
+   * Most chat messages kept (HISTORY_MAX_MESSAGES, default 10,000, at least 2): older ones are
+   * pruned with each exchange, so the history stays inside the tenant's disk quota.
+   */
+  historyMaxMessages: number;
   /** Largest file accepted, bytes (FILE_MAX_BYTES, default 10 MiB). */
   fileMaxBytes: number;
   /** Most bytes all files may take together (FILES_QUOTA_BYTES, default 1 GiB). */
@@ -53,6 +58,7 @@ export function loadTenantConfig(env: Readonly<Record<string, string | undefined
     secret,
     filesDir: env.FILES_DIR || '/data/files',
     historyDir: env.HISTORY_DIR || '/data/history',
+    historyMaxMessages: integer('HISTORY_MAX_MESSAGES', 10_000, 2),
     fileMaxBytes: integer('FILE_MAX_BYTES', 10 * 1024 * 1024, 1),
     filesQuotaBytes: integer('FILES_QUOTA_BYTES', 1024 * 1024 * 1024, 1),
     shutdownGraceMs: integer('SHUTDOWN_GRACE', 8, 0) * 1000,

@@ -11,7 +11,7 @@ import { readSummary, SummaryPusher } from './summary/summary-pusher.js';
 async function main(): Promise<void> {
   const config = loadTenantConfig(process.env);
   const logger = pino({ level: config.logLevel, base: { service: 'tenant' } });
-  const history = new HistoryStore(config.historyDir);
+  const history = new HistoryStore(config.historyDir, config.historyMaxMessages);
   const files = new FilesArea(config.filesDir, config.fileMaxBytes, config.filesQuotaBytes);
   const responder = config.model ? createModelResponder(config.model) : localResponder;
   const pusher = config.summary

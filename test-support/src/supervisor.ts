@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +54,8 @@ export async function startSupervisor(t: Teardown, env: Record<string, string> =
     TENANT_NAMESPACE_KEY: secrets.namespaceKey,
     DATABASE_PATH: join(dir, 'tenancy.db'),
     BACKUP_DIR: join(dir, 'backups'),
+    // Tenant disks (loop-mounted images) in the test's own folder, unmounted at teardown.
+    TENANT_DISK_DIR: join(dir, 'disks'),
     TENANCY_INSTANCE: instance,
     TENANT_IMAGE: testImages.tenant,
     TENANT_SUBNET_POOL: `10.${slice}.0.0/16`,
@@ -111,10 +115,29 @@ export async function startSupervisor(t: Teardown, env: Record<string, string> =
         .getVolume(v.Name)
         .remove({ force: true })
         .catch(() => undefined);
+    unmountDisksUnder(join(dir, 'disks'));
     await rm(dir, { recursive: true, force: true });
   });
   await supervisor.start();
   return supervisor;
+}
+
+/**
+ * Unmounts the tenant filesystems a supervisor left mounted below `dir` (one killed with SIGKILL
+ * removes nothing) and detaches their loop devices.
+ */
+export function unmountDisksUnder(dir: string): void {
+  if (!existsSync(dir)) return;
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[4] ?? '')
+    .filter((point) => point.startsWith(`${dir}/`));
+  for (const point of mounts.reverse()) execFileSync('umount', ['--lazy', point]);
+  const loops = execFileSync('losetup', ['-n', '-O', 'NAME,BACK-FILE', '-l'], { encoding: 'utf8' })
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([, file]) => file?.startsWith(`${dir}/`));
+  for (const [device] of loops) if (device) execFileSync('losetup', ['-d', device]);
 }
 
 /** Percent-encodes a user id as one path segment. */

@@ -140,7 +140,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: (text: 
       const method = command === 'status' ? 'GET' : 'POST';
       const path = command === 'status' ? `/v1/tenants/${needUser()}` : `/v1/tenants/${needUser()}/${command}`;
       const { body } = await call(conn, method, path);
-      const t = body as Row & { limits: Row };
+      const t = body as Row & { limits: Row; disk?: Row | null };
+      const mib = (bytes: unknown) => `${Math.round(Number(bytes) / 1024 ** 2)} MiB`;
       out(body, () =>
         formatTable(
           ['FIELD', 'VALUE'],
@@ -157,8 +158,12 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: (text: 
             ['wakes', `${t.wakeCount} (last took ${t.lastWakeMs ?? '-'} ms, ${t.failureCount} failed)`],
             [
               'limits',
-              `${Number(t.limits.memoryBytes) / 1024 ** 3} GiB, ${t.limits.cpus} CPUs, ${t.limits.pids} PIDs, egress ${t.limits.egress ? 'on' : 'off'}`,
+              `${Number(t.limits.memoryBytes) / 1024 ** 3} GiB, ${t.limits.cpus} CPUs, ${t.limits.pids} PIDs, egress ${t.limits.egress ? 'on' : 'off'}, disk ${mib(t.limits.diskBytes)}`,
             ],
+            // Only the detail (status) carries the disk; null: unbounded, or not mounted since a reboot.
+            ...(t.disk === undefined
+              ? []
+              : [['disk', t.disk ? `${mib(t.disk.usedBytes)} used of ${mib(t.disk.sizeBytes)}` : 'not mounted']]),
           ],
         ),
       );

@@ -7,6 +7,7 @@ import { errors } from '../errors.js';
 import type { TenantController } from '../lifecycle/controller.js';
 import type { TenantRecord } from '../lifecycle/ports.js';
 import type { PlanTable } from '../plans.js';
+import type { DiskUsage } from '../runtime/tenant-disks.js';
 import type { Store } from '../store/index.js';
 import {
   AuditQuery,
@@ -15,6 +16,7 @@ import {
   ListQuery,
   LogsQuery,
   SummaryBody,
+  TenantDetail,
   TenantList,
   TenantView,
   UserParams,
@@ -28,6 +30,8 @@ export interface AdminRoutesOptions {
   logs: (userId: string, tail: number) => Promise<string>;
   /** Folder for online backups of the central database. */
   backupDir: string;
+  /** Size and use of a tenant's disk (undefined: unbounded or not mounted). */
+  diskUsage: (userId: string) => Promise<DiskUsage | undefined>;
 }
 
 /** The admin API under /v1 (Bearer ADMIN_TOKEN, checked by the caller's hook). */
@@ -59,6 +63,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
         cpus: limits.nanoCpus / 1e9,
         pids: limits.pids,
         egress: limits.egress,
+        diskBytes: limits.diskBytes,
       },
     };
   };
@@ -79,8 +84,12 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
 
   app.get(
     '/v1/tenants/:userId',
-    { schema: { params: UserParams, response: { 200: TenantView, ...notFound } } },
-    async (request) => view(tenantOr404(request.params.userId)),
+    { schema: { params: UserParams, response: { 200: TenantDetail, ...notFound } } },
+    async (request): Promise<TenantDetail> => {
+      const tenant = tenantOr404(request.params.userId);
+      const disk = await options.diskUsage(tenant.userId);
+      return { ...view(tenant), disk: disk ? { sizeBytes: disk.sizeBytes, usedBytes: disk.usedBytes } : null };
+    },
   );
 
   app.get(

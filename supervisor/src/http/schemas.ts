@@ -42,9 +42,30 @@ export const TenantView = Type.Object({
     cpus: Type.Number(),
     pids: Type.Integer(),
     egress: Type.Boolean(),
+    diskBytes: Type.Number({ description: "Disk quota: the size of the tenant's filesystem (the plan's diskMb)" }),
   }),
 });
 export type TenantView = Static<typeof TenantView>;
+
+/** A tenant with what costs a look at the host: its disk. */
+export const TenantDetail = Type.Composite([
+  TenantView,
+  Type.Object({
+    disk: Nullable(
+      Type.Object(
+        {
+          sizeBytes: Type.Number({ description: 'Space for data on the filesystem (the quota less what ext4 keeps)' }),
+          usedBytes: Type.Number(),
+        },
+        {
+          description:
+            "The tenant's filesystem as it reports itself; null when disks are unbounded (UNSAFE_TENANT_DISK_UNBOUNDED) or it is not mounted (after a host reboot, until the next wake)",
+        },
+      ),
+    ),
+  }),
+]);
+export type TenantDetail = Static<typeof TenantDetail>;
 
 export const TenantList = Type.Object({
   items: Type.Array(TenantView),

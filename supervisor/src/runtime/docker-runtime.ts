@@ -6,7 +6,7 @@ import { containerOptions, networkFollowsPlan, networkOptions, specHash, tenantL
 import { type EgressFilter, egressBridgeName } from './egress-filter.js';
 import { callLimit, DEFAULT_ENGINE_TIMEOUTS, type EngineTimeouts, engineCall } from './engine-calls.js';
 import { LABELS } from './labels.js';
-import type { TenantObjectNames } from './names.js';
+import type { TenantDisks } from './tenant-disks.js';
 import type { ContainerStatus, EnsureResult, RunningTenant, RuntimeEvent, TenantRuntime, TenantSpec } from './types.js';
 
 export interface DockerRuntimeOptions {
@@ -27,6 +27,12 @@ export interface DockerRuntimeOptions {
    * grants egress are not started (SUP_ERR_EGRESS_UNAVAILABLE): egress is never unfiltered.
    */
   egressFilter?: EgressFilter;
+  /**
+   * Per-tenant filesystems that bound each tenant's volumes (the plan's diskBytes). Without
+   * them the volumes are plain ones on the engine's disk, unbounded: only with
+   * UNSAFE_TENANT_DISK_UNBOUNDED, or in tests of other things.
+   */
+  disks?: TenantDisks;
 }
 
 /** The Docker Engine implementation of {@link TenantRuntime}, through dockerode. */
@@ -34,6 +40,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
   const docker = options.docker ?? new Docker();
   const extraLabels = options.extraLabels ?? {};
   const attach = options.attach ?? [];
+  const { disks } = options;
   const instanceFilter = [`${LABELS.instance}=${options.instance}`, `${LABELS.role}=tenant`];
   const { callMs, startMs } = { ...DEFAULT_ENGINE_TIMEOUTS, ...options.timeouts };
   /** A quick engine call, bounded by the caller's signal when it has one, else by DOCKER_TIMEOUT. */
@@ -64,7 +71,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
       // container goes first (the engine refuses to remove a network in use, and a container keeps
       // the id of the network it was made on); it is made again below anyway (its spec changed
       // with the plan, or it was on the old network). The volumes stay.
-      await engineCall('container remove', startMs, signal, (abortSignal) =>
+      await engineCall('container remove', callLimit(startMs, signal), signal, (abortSignal) =>
         docker.getContainer(spec.names.container).remove({ force: true, v: false, abortSignal }),
       ).catch(ifStatus(404, undefined));
       await removeNetwork(spec.names.network, signal);
@@ -95,20 +102,46 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
     }
   }
 
-  async function ensureVolumes(
-    names: TenantObjectNames,
-    labels: Record<string, string>,
-    signal?: AbortSignal,
-  ): Promise<void> {
-    // Creating a volume that exists returns it unchanged: never wipes data.
+  /**
+   * Makes sure both volumes exist; with disks, as binds of folders on the tenant's own
+   * filesystem, mounted first (again after a host reboot). A volume that exists is never wiped:
+   * one made before the disk quota (a plain volume) has its data copied onto the tenant's
+   * filesystem first and is then made again as a bind.
+   */
+  async function ensureVolumes(spec: TenantSpec, labels: Record<string, string>, signal?: AbortSignal): Promise<void> {
+    const { names } = spec;
+    const paths = disks ? await disks.ensure(names.disk, spec.limits.diskBytes) : undefined;
     for (const [name, kind] of [
       [names.filesVolume, 'files'],
       [names.historyVolume, 'history'],
     ] as const) {
+      // A bind of a folder that exists only inside the mounted filesystem: should the mount be
+      // missing when the engine mounts the volume, the start fails instead of writing to the host.
+      const options = paths ? { type: 'none', o: 'bind', device: paths[kind] } : undefined;
+      if (disks && options) {
+        const volume = docker.getVolume(name);
+        const existing = await quick('volume inspect', () => volume.inspect(), signal).catch(ifStatus(404, undefined));
+        if (existing && existing.Options?.device !== options.device) {
+          // The container holds the volume; it is made again below anyway (its spec changed with diskBytes).
+          await engineCall('container remove', callLimit(startMs, signal), signal, (abortSignal) =>
+            docker.getContainer(names.container).remove({ force: true, v: false, abortSignal }),
+          ).catch(ifStatus(404, undefined));
+          await disks.adopt(existing.Mountpoint, options.device);
+          await quick('volume remove', (abortSignal) => volume.remove({ abortSignal }), signal);
+        } else if (existing) {
+          continue;
+        }
+      }
+      // Creating a volume that exists returns it unchanged: never wipes data.
       await quick(
         'volume create',
         (abortSignal) =>
-          docker.createVolume({ Name: name, Labels: { ...labels, 'dev.tenancy.volume': kind }, abortSignal }),
+          docker.createVolume({
+            Name: name,
+            Labels: { ...labels, 'dev.tenancy.volume': kind },
+            ...(options ? { Driver: 'local', DriverOpts: options } : {}),
+            abortSignal,
+          }),
         signal,
       );
     }
@@ -150,7 +183,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
       }
       await ensureNetwork(spec, labels, signal);
       if (spec.limits.egress) await options.egressFilter?.covers(egressBridgeName(spec.names.network));
-      await ensureVolumes(spec.names, labels, signal);
+      await ensureVolumes(spec, labels, signal);
 
       const container = docker.getContainer(spec.names.container);
       const existing = await quick(
@@ -177,9 +210,9 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
 
     async start(names, signal) {
       const container = docker.getContainer(names.container);
-      await engineCall('container start', callLimit(startMs, signal), signal, (abortSignal) => container.start({ abortSignal })).catch(
-        ifStatus(304, undefined),
-      );
+      await engineCall('container start', callLimit(startMs, signal), signal, (abortSignal) =>
+        container.start({ abortSignal }),
+      ).catch(ifStatus(304, undefined));
       const current = await status(container, names.network, signal);
       if (!current?.running || !current.endpointUrl) {
         throw errors.wakeFailed(`container exited right after start (exit code ${current?.exitCode ?? 'unknown'})`);
@@ -222,7 +255,13 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
             docker.getVolume(volume).remove({ force: true, abortSignal }),
           ).catch(ifStatus(404, undefined));
         }
+        // Last: the volumes were the only users of the filesystem besides the container.
+        await disks?.remove(names.disk);
       }
+    },
+
+    async diskUsage(names) {
+      return disks?.usage(names.disk);
     },
 
     inspect(names) {

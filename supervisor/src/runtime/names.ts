@@ -20,6 +20,8 @@ export interface TenantObjectNames {
   network: string;
   filesVolume: string;
   historyVolume: string;
+  /** Name of the tenant's disk (its filesystem image and mount point in TENANT_DISK_DIR). */
+  disk: string;
 }
 
 export function deriveIdentity(namespaceKey: string, userId: string): TenantIdentity {
@@ -38,5 +40,6 @@ export function objectNames(instance: string, hash: string): TenantObjectNames {
     network: `${base}-net`,
     filesVolume: `${base}-files`,
     historyVolume: `${base}-history`,
+    disk: base,
   };
 }

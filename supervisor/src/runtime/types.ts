@@ -1,5 +1,6 @@
 import type { PlanLimits } from '../plans.js';
 import type { TenantObjectNames } from './names.js';
+import type { DiskUsage } from './tenant-disks.js';
 
 /**
  * The only way lifecycle code touches containers. The Docker implementation lives in
@@ -12,9 +13,11 @@ import type { TenantObjectNames } from './names.js';
 export interface TenantRuntime {
   /**
    * Makes sure the tenant's network, both volumes and its container exist with the wanted spec,
-   * creating what is missing. A container whose spec differs (new image, new limits) is removed
+   * creating what is missing; with disk quotas, the tenant's filesystem is mounted (again after
+   * a reboot) and grown to the plan's size first. A container whose spec differs (new image, new limits) is removed
    * and created again; so is a network whose egress policy (`Internal`) is not the plan's, with
-   * its container. Volumes are never touched here. Does not start anything.
+   * its container. Volume data is never lost here (a plain volume from before disk quotas
+   * is copied onto the tenant's filesystem). Does not start anything.
    */
   ensure(spec: TenantSpec, signal?: AbortSignal): Promise<EnsureResult>;
   // Throws SUP_ERR_SUBNET_CONFLICT when the engine refuses the spec's subnet (another network
@@ -30,8 +33,17 @@ export interface TenantRuntime {
   pause(names: TenantObjectNames): Promise<void>;
   /** Thaws a paused container; a no-op when it is not paused. */
   unpause(names: TenantObjectNames): Promise<void>;
-  /** Removes the container and network, and the volumes when asked. Missing objects are fine. */
+  /**
+   * Removes the container and network, and the volumes when asked (with the tenant's disk, the
+   * filesystem that holds them). Missing objects are fine.
+   */
   remove(names: TenantObjectNames, options: { volumes: boolean }): Promise<void>;
+  /**
+   * Size and use of the tenant's disk (the filesystem of its volumes, sized by the plan's
+   * diskBytes); undefined when disks are not bounded or it is not mounted (after a host reboot,
+   * until the next wake).
+   */
+  diskUsage(names: TenantObjectNames): Promise<DiskUsage | undefined>;
   /** The container's current state, or undefined when it does not exist. */
   inspect(names: TenantObjectNames): Promise<ContainerStatus | undefined>;
   /** The last `tail` lines of the container's output. */

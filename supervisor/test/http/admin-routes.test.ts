@@ -10,8 +10,8 @@ const CLOCK = 1_700_000_000_000;
 const now = () => CLOCK;
 const hashOf = (userId: string) => deriveIdentity(TEST_SETTINGS.namespaceKey, userId).hash;
 
-const FREE_LIMITS = { memoryBytes: 4 * 1024 ** 3, cpus: 2, pids: 512, egress: false };
-const PRO_LIMITS = { memoryBytes: 8192 * 1024 ** 2, cpus: 4, pids: 1024, egress: true };
+const FREE_LIMITS = { memoryBytes: 4 * 1024 ** 3, cpus: 2, pids: 512, egress: false, diskBytes: 1024 ** 3 };
+const PRO_LIMITS = { memoryBytes: 8192 * 1024 ** 2, cpus: 4, pids: 1024, egress: true, diskBytes: 1024 ** 3 };
 
 /** The admin view of a tenant that one wake at CLOCK brought up, with `overrides`. */
 function runningView(userId: string, endpoint: string, overrides: Record<string, unknown> = {}) {
@@ -51,7 +51,7 @@ const userNotFound = (userId: string) => ({
 });
 
 t.test('list pages through tenants in user id order, filtered by state; get shows one', async (t) => {
-  const { request, store, controller, tenantApp } = await build(t, { now });
+  const { request, store, controller, tenantApp, control } = await build(t, { now });
   t.strictSame((await request('GET', '/v1/tenants')).json(), { items: [] });
   for (const user of ['carol', 'ada', 'bob']) store.addUser(user, user === 'bob' ? 'pro' : undefined);
   for (const user of ['carol', 'ada', 'bob']) await controller.wake(user, { wait: true });
@@ -73,17 +73,23 @@ t.test('list pages through tenants in user id order, filtered by state; get show
     ['carol'],
   );
 
+  // The detail adds the tenant's disk, as the runtime reports it.
+  control.diskUsage = { sizeBytes: 1_000_000, usedBytes: 250_000 };
   const ada = await request('GET', '/v1/tenants/ada');
-  t.strictSame([ada.statusCode, ada.json()], [200, runningView('ada', tenantApp.url)]);
-  const carol = await request('GET', '/v1/tenants/carol');
   t.strictSame(
-    carol.json(),
-    runningView('carol', tenantApp.url, {
+    [ada.statusCode, ada.json()],
+    [200, { ...runningView('ada', tenantApp.url), disk: { sizeBytes: 1_000_000, usedBytes: 250_000 } }],
+  );
+  control.diskUsage = undefined;
+  const carol = await request('GET', '/v1/tenants/carol');
+  t.strictSame(carol.json(), {
+    ...runningView('carol', tenantApp.url, {
       state: 'asleep',
       endpoint: null,
       stopReason: 'admin',
     }),
-  );
+    disk: null,
+  });
   const missing = await request('GET', '/v1/tenants/nobody');
   t.strictSame([missing.statusCode, missing.json()], [404, tenantNotFound('nobody')]);
 });

@@ -6,7 +6,7 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { pino } from 'pino';
 import { buildApp } from '../../src/app.js';
 import { loadSupervisorConfig } from '../../src/config.js';
-import { createMetrics } from '../../src/http/metrics.js';
+import { createMetrics, diskSampler } from '../../src/http/metrics.js';
 import { type ControllerSettings, TenantController } from '../../src/lifecycle/controller.js';
 import { createPlanTable } from '../../src/plans.js';
 import { fakeRuntime, fakeTenantApp, memoryStore, TEST_SETTINGS } from '../lifecycle/fakes.js';
@@ -54,6 +54,7 @@ export async function build(t: Teardown, options: BuildOptions = {}) {
   const metrics = createMetrics(
     () => store.tenants.countByState(),
     () => controller.queueLength,
+    diskSampler(store.tenants, (userId) => fake.runtime.diskUsage(controller.namesFor(userId))),
   );
   const controller = new TenantController({
     runtime: fake.runtime,

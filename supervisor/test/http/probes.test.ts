@@ -1,5 +1,6 @@
 import t from 'tap';
-import { until } from '../lifecycle/fakes.js';
+import { deriveIdentity } from '../../src/runtime/names.js';
+import { TEST_SETTINGS, until } from '../lifecycle/fakes.js';
 import { build } from './build.js';
 
 /** Health, readiness and the Prometheus metrics: what orchestrators and dashboards read. */
@@ -45,6 +46,7 @@ t.test('metrics count tenants by state, the start queue, wakes, pauses and stops
     t.match(before, `tenancy_tenants{state="${state}"} 0\n`, `${state}: 0 before anything`);
   }
   t.match(before, 'tenancy_start_queue_length 0\n');
+  t.notMatch(before, 'tenancy_tenant_disk_used_bytes{', 'no disk figures without tenants');
 
   for (const user of ['ada', 'bob', 'carol', 'dan']) store.addUser(user);
   await controller.wake('ada', { wait: true });
@@ -88,4 +90,14 @@ t.test('metrics count tenants by state, the start queue, wakes, pauses and stops
   t.match(after, 'tenancy_tenants{state="running"} 2\n');
   t.match(after, 'tenancy_start_queue_length 0\n');
   t.match(after, 'tenancy_wakes_total{result="ok"} 4\n');
+
+  // Every tenant's disk, by its hash (never the user id), as its filesystem reports it.
+  control.diskUsage = { sizeBytes: 1_000_000, usedBytes: 250_000 };
+  const disks = await metrics();
+  for (const user of ['ada', 'bob', 'carol', 'dan']) {
+    const tenant = deriveIdentity(TEST_SETTINGS.namespaceKey, user).hash;
+    t.match(disks, `tenancy_tenant_disk_used_bytes{tenant="${tenant}"} 250000\n`, `${user}: used`);
+    t.match(disks, `tenancy_tenant_disk_size_bytes{tenant="${tenant}"} 1000000\n`, `${user}: size`);
+  }
+  t.notMatch(disks, 'ada', 'no user ids');
 });

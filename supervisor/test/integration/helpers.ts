@@ -1,19 +1,48 @@
 import { randomBytes } from 'node:crypto';
-import { type Teardown, testDocker, testImages, testLabels } from '@tenancy/test-support';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Teardown, testDocker, testImages, testLabels, unmountDisksUnder } from '@tenancy/test-support';
 import type Docker from 'dockerode';
 import { DEFAULT_PLAN, type PlanLimits } from '../../src/plans.js';
+import { TENANT_USER } from '../../src/runtime/container-spec.js';
 import { createDockerRuntime } from '../../src/runtime/docker-runtime.js';
+import { localShell } from '../../src/runtime/host-shell.js';
 import { deriveIdentity, objectNames } from '../../src/runtime/names.js';
+import { createTenantDisks, type TenantDisks } from '../../src/runtime/tenant-disks.js';
 import type { TenantRuntime, TenantSpec } from '../../src/runtime/types.js';
 
+/**
+ * Per-tenant filesystems in a fresh folder of their own, run by this process's shell (the tests
+ * run as root). Whatever is still mounted there is unmounted at teardown, the folder removed.
+ */
+export function testDisks(t: Teardown): TenantDisks {
+  const dir = mkdtempSync(join(tmpdir(), 'tenancy-disks-'));
+  t.teardown(() => {
+    unmountDisksUnder(dir);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return createTenantDisks({ dir, shell: localShell(), owner: TENANT_USER });
+}
+
 /** A Docker runtime scoped to a fresh instance name, whose objects are removed at teardown. */
-export function testRuntime(t: Teardown): { runtime: TenantRuntime; instance: string; docker: Docker } {
+export function testRuntime(
+  t: Teardown,
+  options: { disks?: TenantDisks; instance?: string } = {},
+): { runtime: TenantRuntime; instance: string; docker: Docker } {
   const docker = testDocker();
-  const instance = `t${randomBytes(4).toString('hex')}`;
+  const instance = options.instance ?? `t${randomBytes(4).toString('hex')}`;
   // These tests look at the objects the runtime makes, not at where tenants can connect (that is
   // egress.test.ts, with the real filter): egress tenants are let through unfiltered here.
   const egressFilter = { ensure: async () => undefined, covers: async () => undefined };
-  const runtime = createDockerRuntime({ docker, instance, extraLabels: testLabels(), port: 8080, egressFilter });
+  const runtime = createDockerRuntime({
+    docker,
+    instance,
+    extraLabels: testLabels(),
+    port: 8080,
+    egressFilter,
+    ...(options.disks ? { disks: options.disks } : {}),
+  });
   t.teardown(async () => {
     const filters = { label: [`dev.tenancy.instance=${instance}`] };
     for (const c of await docker.listContainers({ all: true, filters })) {

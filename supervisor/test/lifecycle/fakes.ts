@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Teardown } from '@tenancy/test-support';
 import { errors } from '../../src/errors.js';
 import type { ControllerSettings } from '../../src/lifecycle/controller.js';
+import type { DiskUsage } from '../../src/runtime/tenant-disks.js';
 import type { ContainerStatus, RuntimeEvent, TenantRuntime, TenantSpec } from '../../src/runtime/types.js';
 import { createStore, openDatabase } from '../../src/store/index.js';
 
@@ -105,6 +106,8 @@ export function fakeRuntime(endpointUrl: string) {
     logs: '',
     /** Makes `ping` fail with this error (the engine is unreachable). */
     failPing: undefined as Error | undefined,
+    /** What `diskUsage` answers, for every tenant. */
+    diskUsage: undefined as DiskUsage | undefined,
   };
   /** Every `logs` call: which container, how many lines. */
   const logRequests: { container: string; tail: number }[] = [];
@@ -142,6 +145,9 @@ export function fakeRuntime(endpointUrl: string) {
     async remove(names) {
       calls.remove++;
       running.delete(names.container);
+    },
+    async diskUsage() {
+      return control.diskUsage;
     },
     async inspect(names) {
       return status(names.container);

@@ -11,6 +11,9 @@ export interface Message {
   createdAt: number;
 }
 
+/** Messages kept by default: 5,000 exchanges, a few MiB of text. */
+export const DEFAULT_MAX_MESSAGES = 10_000;
+
 const MIGRATIONS = [
   `CREATE TABLE messages (
      id         INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -30,10 +33,18 @@ const MIGRATIONS = [
 export class HistoryStore {
   private readonly db: Database.Database;
   private readonly insert;
+  private readonly prune;
   private readonly page;
   private readonly counts;
 
-  constructor(dir: string) {
+  /**
+   * `maxMessages`: most messages kept (HISTORY_MAX_MESSAGES); each exchange past it drops the
+   * oldest, so the history cannot grow without bound and fill the tenant's disk quota.
+   */
+  constructor(
+    dir: string,
+    private readonly maxMessages = DEFAULT_MAX_MESSAGES,
+  ) {
     mkdirSync(dir, { recursive: true });
     this.db = new Database(join(dir, 'history.db'));
     this.db.pragma('journal_mode = WAL');
@@ -49,6 +60,10 @@ export class HistoryStore {
     this.insert = this.db.prepare(
       'INSERT INTO messages (role, content, tokens, created_at) VALUES (@role, @content, @tokens, @createdAt)',
     );
+    // Everything older than the newest `keep`: ids only grow (AUTOINCREMENT), so they order by age.
+    this.prune = this.db.prepare<{ keep: number }>(
+      `DELETE FROM messages WHERE id <= (SELECT id FROM messages ORDER BY id DESC LIMIT 1 OFFSET @keep)`,
+    );
     this.page = this.db.prepare<{ before: number | null; limit: number }, Message>(
       `SELECT id, role, content, tokens, created_at AS createdAt FROM messages
        WHERE (@before IS NULL OR id < @before) ORDER BY id DESC LIMIT @limit`,
@@ -59,7 +74,7 @@ export class HistoryStore {
     );
   }
 
-  /** Stores a user message and its reply in one transaction. */
+  /** Stores a user message and its reply in one transaction, pruning the oldest past the cap. */
   recordExchange(user: string, reply: string, tokens: number, now = Date.now()): { userId: number; replyId: number } {
     return this.db.transaction(() => {
       const userId = Number(
@@ -68,6 +83,7 @@ export class HistoryStore {
       const replyId = Number(
         this.insert.run({ role: 'assistant', content: reply, tokens, createdAt: now }).lastInsertRowid,
       );
+      this.prune.run({ keep: this.maxMessages });
       return { userId, replyId };
     })();
   }
