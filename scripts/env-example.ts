@@ -54,6 +54,7 @@ export const TENANT_APP_VARIABLES: [string, string, string][] = [
   ['TENANT_SECRET', '', 'Value of the secret header the gateway adds (the supervisor derives one per tenant)'],
   ['FILES_DIR', '/data/files', "Root of the user's files area, on its own volume"],
   ['HISTORY_DIR', '/data/history', 'Folder of the history database, on its own volume'],
+  ['HISTORY_MAX_MESSAGES', '10000', 'Most chat messages kept; older ones are pruned with each exchange'],
   ['FILE_MAX_BYTES', '10485760', 'Largest file accepted'],
   ['FILES_QUOTA_BYTES', '1073741824', 'Most bytes all files may take together'],
   ['SHUTDOWN_GRACE', '8', 'Seconds in-flight requests get after SIGTERM'],
