@@ -18,6 +18,7 @@ import { proxyRoutes } from './proxy/proxy-routes.js';
 import { RouteCache } from './proxy/route-cache.js';
 import { RouteInvalidation } from './proxy/route-invalidation.js';
 import { attachWebSocketTunnel } from './proxy/websocket-tunnel.js';
+import { DisabledUsers } from './revocation/disabled-users.js';
 import { Revocations } from './revocation/revocations.js';
 import { Authenticator } from './session/authenticator.js';
 import { sessionCookie } from './session/cookie.js';
@@ -75,7 +76,10 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     sessionCookie(config.PUBLIC_BASE_URL),
   );
   const routes = new RouteCache(config.ROUTE_CACHE_TTL, now);
-  const invalidation = new RouteInvalidation(supervisor, routes, deps.logger);
+  const disabledUsers = new DisabledUsers(revocations, deps.logger, config.SESSION_MAX_AGE, now);
+  const invalidation = new RouteInvalidation(supervisor, routes, deps.logger, {
+    onRevoke: (userId) => disabledUsers.revoke(userId),
+  });
   const activity = new ActivityRecorder((batch) => supervisor.reportActivity(batch), deps.logger, now);
 
   const crossSite = refuseCrossSite(config.PUBLIC_BASE_URL);
@@ -120,6 +124,7 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     authenticator,
     revocations,
     supervisor,
+    routes,
     mode: config.AUTH_MODE,
     refuseCrossSite: crossSite,
   });
@@ -131,6 +136,7 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
   app.addHook('onClose', async () => {
     revocations.close();
     await invalidation.stop();
+    disabledUsers.close();
     tunnels.close();
     streams.close();
     await activity.stop();
