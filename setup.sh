@@ -18,7 +18,10 @@
 #               starting them as below; writes no .env and starts no stack.
 #   --auth      login mode written into a new .env. dev (the default for a fresh setup): anyone
 #               who reaches the edge may log in as anyone, for local evaluation only; the edge
-#               is bound to 127.0.0.1. token: only a backend holding LOGIN_TOKEN may log users in.
+#               is bound to 127.0.0.1, and setup.sh refuses to start the tunnel (the prod profile
+#               in COMPOSE_PROFILES) with it unless .env has
+#               ALLOW_DEV_LOGIN_ON_PUBLIC_URL=yes-i-understand. token: only a backend holding
+#               LOGIN_TOKEN may log users in.
 #   --images    local: build every image offline from this host's node, nginx and redis-server
 #               (no registry needed). upstream: the official node, nginx and redis images.
 #               Default: what .env says, else local when the upstream images are not on the
@@ -81,6 +84,22 @@ env_set() {
 }
 # 32 random bytes as hex: strong, and safe in URLs, YAML and shell.
 secret() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; }
+
+# ---- 0. dev login never goes out through the tunnel ----
+# AUTH_MODE=dev signs anyone in as anyone; the prod profile starts cloudflared, which puts the
+# edge on the internet. Refuse the pair before anything is installed or started. The gateway
+# itself refuses dev login on a PUBLIC_BASE_URL that is not loopback, but a tunnel in front of a
+# localhost URL is invisible to it. The mode is the env file's (a new one gets --auth, default
+# dev); the profiles are what Compose will read (the environment, else the env file).
+planned_auth="$(if [ -f "$env_file" ]; then env_get AUTH_MODE; else echo "${auth:-dev}"; fi)"
+profiles="${COMPOSE_PROFILES:-$(env_get COMPOSE_PROFILES)}"
+case ",${profiles// /}," in
+  *,prod,* | *,\*,*)
+    if [ "$planned_auth" = dev ] && [ "$(env_get ALLOW_DEV_LOGIN_ON_PUBLIC_URL)" != yes-i-understand ]; then
+      die "refusing to start the Cloudflare tunnel (COMPOSE_PROFILES=$profiles) with AUTH_MODE=dev: anyone on the internet could sign in as anyone. Use AUTH_MODE=token (or access) in $env_file, or leave prod out of COMPOSE_PROFILES. Only if you truly mean it: ALLOW_DEV_LOGIN_ON_PUBLIC_URL=yes-i-understand in $env_file"
+    fi
+    ;;
+esac
 
 # ---- 1. prerequisites: Docker Engine and Compose, installed and started when missing ----
 socket="${DOCKER_HOST:-unix:///var/run/docker.sock}"

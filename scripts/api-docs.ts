@@ -168,11 +168,12 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
       answers: '200 `text/event-stream`; errors before the stream starts are JSON as for `wake`',
     },
     'GET /internal/v1/tenants/:userId/route': {
-      does: 'State and endpoint of the tenant, without waking it. `endpoint` is present only while running.',
+      does: "State and endpoint of the tenant, without waking it, with the user's current `plan`. `endpoint` is present only while running.",
       auth: 'supervisor-token',
+      answers: '403 `SUP_ERR_USER_DISABLED`',
     },
     'GET /internal/v1/events': {
-      does: 'The gateway replicas’ feed: `event: hello` once connected, then `event: unroute` with `{"userId"}` whenever a tenant stops being reachable where it was (a stop begins, it crashed or was removed), so cached routes are dropped at once.',
+      does: 'The gateway replicas’ feed: `event: hello` once connected, then `event: unroute` with `{"userId"}` whenever a tenant stops being reachable where it was (a stop begins, it crashed or was removed) or a login changed the user’s plan, so cached routes are dropped at once, and `event: revoke` with `{"userId"}` when the user is disabled: every replica revokes all their sessions.',
       auth: 'supervisor-token',
       answers: '200 `text/event-stream`, open until the client leaves',
     },

@@ -19,6 +19,7 @@ import { proxyRoutes } from './proxy/proxy-routes.js';
 import { RouteCache } from './proxy/route-cache.js';
 import { RouteInvalidation } from './proxy/route-invalidation.js';
 import { attachWebSocketTunnel } from './proxy/websocket-tunnel.js';
+import { DisabledUsers } from './revocation/disabled-users.js';
 import { Revocations } from './revocation/revocations.js';
 import { Authenticator } from './session/authenticator.js';
 import { sessionCookie } from './session/cookie.js';
@@ -76,7 +77,10 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     sessionCookie(config.PUBLIC_BASE_URL),
   );
   const routes = new RouteCache(config.ROUTE_CACHE_TTL, now);
-  const invalidation = new RouteInvalidation(supervisor, routes, deps.logger);
+  const disabledUsers = new DisabledUsers(revocations, deps.logger, config.SESSION_MAX_AGE, now);
+  const invalidation = new RouteInvalidation(supervisor, routes, deps.logger, {
+    onRevoke: (userId) => disabledUsers.revoke(userId),
+  });
   const activity = new ActivityRecorder((batch) => supervisor.reportActivity(batch), deps.logger, now);
 
   const crossSite = refuseCrossSite(config.PUBLIC_BASE_URL);
@@ -134,6 +138,7 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     authenticator,
     revocations,
     supervisor,
+    routes,
     mode: config.AUTH_MODE,
     refuseCrossSite: crossSite,
   });
@@ -152,6 +157,7 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
   app.addHook('onClose', async () => {
     revocations.close();
     await invalidation.stop();
+    disabledUsers.close();
     tunnels.close();
     streams.close();
     await activity.stop();

@@ -1,5 +1,9 @@
 import { type StaticDecode, Type } from '@sinclair/typebox';
 import { ConfigError, Duration, loadConfig, Secret, TenantSubnetPool } from '@tenancy/shared';
+import { isLoopbackOrigin } from './auth/loopback-origin.js';
+
+/** The one value of ALLOW_DEV_LOGIN_ON_PUBLIC_URL that lets dev login run on a public origin. */
+export const DEV_LOGIN_OVERRIDE = 'yes-i-understand';
 
 /** The gateway's whole configuration, read once at start. Every property is an environment variable. */
 export const GatewayConfigSchema = Type.Object({
@@ -28,6 +32,11 @@ export const GatewayConfigSchema = Type.Object({
     default: false,
     description: 'Must be true for AUTH_MODE=dev, which trusts the login body: never in production',
   }),
+  ALLOW_DEV_LOGIN_ON_PUBLIC_URL: Type.Optional(
+    Type.Literal(DEV_LOGIN_OVERRIDE, {
+      description: `Set to ${DEV_LOGIN_OVERRIDE} to allow AUTH_MODE=dev with a PUBLIC_BASE_URL that is not localhost, 127.0.0.0/8 or [::1]: anyone who reaches it can sign in as anyone`,
+    }),
+  ),
   LOGIN_TOKEN: Type.Optional(Secret('Bearer token a trusted backend presents to POST /auth/login (AUTH_MODE=token)')),
   ACCESS_TEAM_DOMAIN: Type.Optional(
     Type.String({ description: 'Cloudflare Access team domain, e.g. example.cloudflareaccess.com (AUTH_MODE=access)' }),
@@ -66,6 +75,17 @@ export function loadGatewayConfig(env: Readonly<Record<string, string | undefine
   const problems: string[] = [];
   if (config.AUTH_MODE === 'dev' && !config.DEV_AUTH_ENABLED) {
     problems.push('AUTH_MODE=dev trusts whatever the client sends: set DEV_AUTH_ENABLED=true to allow it');
+  }
+  // Dev login signs anyone in as anyone: only on an origin no one else can reach, unless the
+  // operator says, in so many words, that they mean it.
+  if (
+    config.AUTH_MODE === 'dev' &&
+    !isLoopbackOrigin(config.PUBLIC_BASE_URL) &&
+    config.ALLOW_DEV_LOGIN_ON_PUBLIC_URL !== DEV_LOGIN_OVERRIDE
+  ) {
+    problems.push(
+      `AUTH_MODE=dev lets anyone sign in as anyone, and PUBLIC_BASE_URL=${config.PUBLIC_BASE_URL} is not a loopback address (localhost, 127.0.0.0/8, [::1]): use AUTH_MODE=token or access, or set ALLOW_DEV_LOGIN_ON_PUBLIC_URL=${DEV_LOGIN_OVERRIDE}`,
+    );
   }
   if (config.AUTH_MODE === 'token' && !config.LOGIN_TOKEN) problems.push('AUTH_MODE=token needs LOGIN_TOKEN');
   if (

@@ -68,11 +68,13 @@ export const PlanName = Type.String({ minLength: 1, maxLength: 64, pattern: '^[a
  *   409 `SUP_ERR_WAKE_CANCELLED`
  * - `GET  wakeEvents`  Server-Sent Events, `event: progress` with {@link WakeProgress} data, ending after
  *   phase `ready` or `failed`; starts a wake if none runs
- * - `GET  route`       → {@link TenantRoute} without waking
+ * - `GET  route`       → {@link TenantRoute} without waking; errors: 403 `SUP_ERR_USER_DISABLED`
  * - `POST activity`    body {@link ActivityBatch} → 204
  * - `GET  events`      Server-Sent Events for every gateway replica: `event: hello` once connected,
  *   then `event: unroute` with `{"userId"}` whenever a tenant stops being reachable at the endpoint
- *   it had (stopping, crashed, removed), so cached routes are dropped at once
+ *   it had (stopping, crashed, removed) or the user's plan changed, so cached routes are dropped at
+ *   once, and `event: revoke` with `{"userId"}` when the user is disabled: every session of theirs
+ *   must end now
  */
 export const INTERNAL_ROUTES = {
   upsertUser: '/internal/v1/users/:userId',
@@ -141,6 +143,11 @@ export const TenantRoute = Type.Object({
   position: Type.Optional(Type.Integer({ minimum: 1 })),
   /** While waking: when asking again is worth it, in seconds, from the queue's recent pace. */
   retryAfterSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+  /**
+   * The user's plan as the supervisor has it now. The gateway tells the tenant this one, not the
+   * plan the session was signed with, so a plan change counts from the next request.
+   */
+  plan: Type.Optional(PlanName),
 });
 export type TenantRoute = Static<typeof TenantRoute>;
 

@@ -8,6 +8,7 @@ import { adminRoutes } from './http/admin-routes.js';
 import { bearerToken, secretsMatch } from './http/bearer-auth.js';
 import { internalRoutes } from './http/internal-routes.js';
 import type { SupervisorMetrics } from './http/metrics.js';
+import { UserChanges } from './http/user-changes.js';
 import type { TenantController } from './lifecycle/controller.js';
 import type { PlanTable } from './plans.js';
 import { deriveIdentity } from './runtime/names.js';
@@ -78,12 +79,14 @@ export async function buildApp(config: Config, deps: SupervisorDeps) {
     return deps.metrics.registry.metrics();
   });
 
+  // Disables and plan changes, from the admin and internal APIs to the gateways' feed.
+  const users = new UserChanges();
   await app.register(async (internal) => {
     internal.addHook(
       'onRequest',
       requireToken(() => config.SUPERVISOR_TOKEN),
     );
-    await internal.register(internalRoutes, { store: deps.store, controller: deps.controller });
+    await internal.register(internalRoutes, { store: deps.store, controller: deps.controller, users });
   });
 
   await app.register(async (admin) => {
@@ -106,6 +109,7 @@ export async function buildApp(config: Config, deps: SupervisorDeps) {
       logs: (userId, tail) => deps.runtime.logs(deps.controller.namesFor(userId), tail),
       backupDir: config.BACKUP_DIR,
       diskUsage: (userId) => deps.runtime.diskUsage(deps.controller.namesFor(userId)),
+      users,
     });
   });
 

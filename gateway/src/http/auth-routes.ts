@@ -5,6 +5,7 @@ import type { FastifyRequest } from 'fastify';
 import type { IdentifyLogin } from '../auth/login-identity.js';
 import type { GatewayConfig } from '../config.js';
 import { errors } from '../errors.js';
+import type { RouteCache } from '../proxy/route-cache.js';
 import type { Revocations } from '../revocation/revocations.js';
 import type { Authenticator } from '../session/authenticator.js';
 import type { SessionTokens } from '../session/tokens.js';
@@ -17,6 +18,8 @@ export interface AuthRoutesOptions {
   authenticator: Authenticator;
   revocations: Revocations;
   supervisor: SupervisorClient;
+  /** Cached routes carry the user's plan; a login may have changed it. */
+  routes: RouteCache;
   /** Decides whether browsers get a sign-in page (see login-page.ts). */
   mode: GatewayConfig['AUTH_MODE'];
   /** onRequest hook of every POST here: refuses cross-site requests (see cross-site.ts). */
@@ -37,7 +40,7 @@ const LoginBody = Type.Object(
 const Next = Type.Optional(Type.String({ pattern: SAME_ORIGIN_PATH.source, maxLength: 2048 }));
 
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, options) => {
-  const { identify, tokens, authenticator, revocations, supervisor, mode, refuseCrossSite } = options;
+  const { identify, tokens, authenticator, revocations, supervisor, routes, mode, refuseCrossSite } = options;
 
   const page = loginPage(mode);
   if (page) {
@@ -62,6 +65,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         ...(identity.plan ? { plan: identity.plan } : {}),
         ...(identity.onboardingCompleted === undefined ? {} : { onboardingCompleted: identity.onboardingCompleted }),
       });
+      // The login may have changed the plan: this replica asks again at once, the others hear it
+      // on the supervisor's feed.
+      routes.drop(user.userId);
       if (user.disabled)
         return reply.code(403).send({
           statusCode: 403,
@@ -118,11 +124,16 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
 
   app.get('/auth/session', async (request, reply) => {
     const session = await authenticator.authenticate(request, reply);
-    const route = await supervisor.route(session.userId).catch(() => undefined);
+    // A disabled user is told so; a supervisor that does not answer only costs the tenant's state.
+    const route = await supervisor.route(session.userId).catch((err: unknown) => {
+      if (isTenancyError(err, errors.userDisabled)) throw err;
+      return undefined;
+    });
     return {
       user_id: session.userId,
       email: session.email,
-      plan: session.plan,
+      // The supervisor's plan when it answered: a plan change shows without a new login.
+      plan: route?.plan ?? session.plan,
       expires_at: new Date(session.expiresAt).toISOString(),
       tenant: route
         ? { state: route.state, idle_deadline: route.idleDeadline ? new Date(route.idleDeadline).toISOString() : null }

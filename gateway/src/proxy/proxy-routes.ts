@@ -108,7 +108,8 @@ export async function proxyRoutes(app: FastifyInstance, options: ProxyOptions): 
           {
             userId: session.userId,
             email: session.email,
-            plan: session.plan,
+            // The supervisor's plan, current as of this route; the session's is from its login.
+            plan: route.plan ?? session.plan,
             tenantSecret: endpoint.secret,
             requestId: String(request.id),
           },

@@ -3,12 +3,20 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { SupervisorClient } from '../supervisor/client.js';
 import type { RouteCache } from './route-cache.js';
 
+export interface RouteInvalidationOptions {
+  /** Wait between two connection attempts (ms). */
+  retryMs?: number;
+  /** Called when the supervisor announces a disabled user: their sessions must end now. */
+  onRevoke?: (userId: string) => void;
+}
+
 /**
  * Keeps the route cache honest: follows the supervisor's feed of stopped tenants and drops their
  * cached routes at once, so a request never goes to a container that was just put to sleep,
- * evicted or removed (it would get a 502 until the entry expired). On every (re)connection the
- * whole cache is dropped, since stops may have been missed while the feed was down; while it is
- * down, entries still expire after ROUTE_CACHE_TTL.
+ * evicted or removed (it would get a 502 until the entry expired), nor tells a tenant a plan the
+ * user no longer has. On every (re)connection the whole cache is dropped, since stops may have
+ * been missed while the feed was down; while it is down, entries still expire after
+ * ROUTE_CACHE_TTL. The same feed announces disabled users (`revoke`), passed to `onRevoke`.
  */
 export class RouteInvalidation {
   private readonly abort = new AbortController();
@@ -16,12 +24,18 @@ export class RouteInvalidation {
   /** True between the feed's `hello` and its loss: stops are being heard as they happen. */
   following = false;
 
+  private readonly retryMs: number;
+  private readonly onRevoke: (userId: string) => void;
+
   constructor(
     private readonly supervisor: SupervisorClient,
     private readonly routes: RouteCache,
     private readonly log: FastifyBaseLogger,
-    private readonly retryMs = 1_000,
-  ) {}
+    options: RouteInvalidationOptions = {},
+  ) {
+    this.retryMs = options.retryMs ?? 1_000;
+    this.onRevoke = options.onRevoke ?? (() => {});
+  }
 
   start(): void {
     this.running = this.follow();
@@ -45,9 +59,11 @@ export class RouteInvalidation {
             this.following = true;
             failures = 0;
             this.log.info('following tenant stops');
-          } else if (event === 'unroute') {
+          } else if (event === 'unroute' || event === 'revoke') {
             const userId = userIdOf(data);
-            if (userId !== undefined) this.routes.drop(userId);
+            if (userId === undefined) continue;
+            this.routes.drop(userId);
+            if (event === 'revoke') this.onRevoke(userId);
           }
         }
         this.following = false;

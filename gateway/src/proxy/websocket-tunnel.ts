@@ -1,10 +1,11 @@
-import type { IncomingMessage, Server } from 'node:http';
+import { type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { fastifyCookie } from '@fastify/cookie';
 import { isTenancyError } from '@tenancy/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ActivityRecorder } from '../activity/activity-recorder.js';
+import { errors } from '../errors.js';
 import { requestIdOf } from '../http/request-id.js';
 import type { Authenticator } from '../session/authenticator.js';
 import type { SessionStreams } from '../session/session-streams.js';
@@ -46,7 +47,7 @@ export function attachWebSocketTunnel(server: Server, options: TunnelOptions): {
   const refuse = (client: Duplex, status: number, code: string) => {
     const body = JSON.stringify({ statusCode: status, code });
     client.end(
-      `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 503 ? 'Service Unavailable' : 'Bad Gateway'}\r\n` +
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
         `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
   };
@@ -63,8 +64,13 @@ export function attachWebSocketTunnel(server: Server, options: TunnelOptions): {
     }
     let route = routes.get(session.userId);
     if (!route) {
-      route = await supervisor.route(session.userId).catch(() => undefined);
-      if (route) routes.set(session.userId, route);
+      try {
+        route = await supervisor.route(session.userId);
+        routes.set(session.userId, route);
+      } catch (err) {
+        // A disabled user is refused as such; anything else is a tenant not reachable yet.
+        if (isTenancyError(err, errors.userDisabled)) return refuse(client, err.statusCode, err.code);
+      }
     }
     const endpoint = route?.state === 'running' ? route.endpoint : undefined;
     if (!endpoint) return refuse(client, 503, 'GW_ERR_TENANT_WARMING');
@@ -103,7 +109,7 @@ export function attachWebSocketTunnel(server: Server, options: TunnelOptions): {
         {
           userId: session.userId,
           email: session.email,
-          plan: session.plan,
+          plan: route?.plan ?? session.plan,
           tenantSecret: endpoint.secret,
           requestId: requestIdOf(request.headers),
         },

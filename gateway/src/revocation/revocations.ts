@@ -25,6 +25,16 @@ export interface RevocationOptions {
   now?: () => number;
 }
 
+/**
+ * Sets a user's revocation time (ARGV[1], with a TTL of ARGV[2] ms) unless a later one is
+ * recorded: replicas revoking the same user at nearly the same moment, or a retried revocation,
+ * must never move it back and un-revoke a session a later logout-all covered.
+ */
+const KEEP_LATEST = `
+local current = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+if tonumber(ARGV[1]) >= current then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+return 1`;
+
 /** How long a lost subscription may be lost before the in-memory view stops being trusted. */
 const VIEW_GRACE_MS = 1_000;
 /** First wait before reloading again after a failed reload (ms); doubles each time, up to the max. */
@@ -141,13 +151,13 @@ export class Revocations extends EventEmitter {
     this.apply(message);
   }
 
-  /** Revokes every session of a user that began at or before now. */
-  async revokeUser(userId: string): Promise<void> {
-    const message: RevocationMessage = { kind: 'user', user: userHash(userId), before: this.now() };
+  /** Revokes every session of a user that began at or before `before` (epoch ms; default now). */
+  async revokeUser(userId: string, before = this.now()): Promise<void> {
+    const message: RevocationMessage = { kind: 'user', user: userHash(userId), before };
     await this.withTimeout(
       this.options.redis
         .multi()
-        .set(userKey(userId), String(message.before), 'PX', this.options.retentionMs)
+        .eval(KEEP_LATEST, 1, userKey(userId), String(message.before), String(this.options.retentionMs))
         .publish(REVOCATION_CHANNEL, JSON.stringify(message))
         .exec(),
     );

@@ -16,7 +16,8 @@ t.test('cross-site requests cannot sign in, sign out or wake; same-origin and cu
   const gw = await startGateway(t, {
     redisUrl: redis.url,
     supervisor: supervisor.client,
-    env: { PUBLIC_BASE_URL: 'https://tenancy.example.com' },
+    // Dev login on a public origin: refused unless the operator insists, as this test does.
+    env: { PUBLIC_BASE_URL: 'https://tenancy.example.com', ALLOW_DEV_LOGIN_ON_PUBLIC_URL: 'yes-i-understand' },
   });
   // The cookie is __Host- and Secure over https; fetch sends whatever it is given, as nginx would.
   const cookie = await gw.login('cross-site-victim');

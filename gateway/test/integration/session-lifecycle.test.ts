@@ -59,7 +59,8 @@ t.test('over https the cookie is Secure with the __Host- prefix', async (t) => {
   const gw = await startGateway(t, {
     redisUrl: redis.url,
     supervisor: fakeSupervisor(tenant.url).client,
-    env: { PUBLIC_BASE_URL: 'https://tenancy.example' },
+    // Dev login on a public origin: refused unless the operator insists, as this test does.
+    env: { PUBLIC_BASE_URL: 'https://tenancy.example', ALLOW_DEV_LOGIN_ON_PUBLIC_URL: 'yes-i-understand' },
   });
   const res = await fetch(`${gw.url}/auth/login`, {
     method: 'POST',

@@ -36,7 +36,7 @@ t.test('routes of stopped tenants are dropped at once; a reconnection drops them
     'x'.repeat(32),
   );
   const routes = new RouteCache(60_000);
-  const invalidation = new RouteInvalidation(supervisor, routes, pino({ level: 'silent' }), 50);
+  const invalidation = new RouteInvalidation(supervisor, routes, pino({ level: 'silent' }), { retryMs: 50 });
   invalidation.start();
   t.teardown(() => invalidation.stop());
 
@@ -60,4 +60,42 @@ t.test('routes of stopped tenants are dropped at once; a reconnection drops them
   feeds[1]?.write('event: unroute\ndata: {"userId":"dave"}\n\n');
   await until(() => routes.get('dave') === undefined);
   t.equal(feeds.length, 2, 'a malformed event does not break the feed');
+});
+
+t.test('a disabled user announced on the feed is revoked, and their route dropped', async (t) => {
+  const feeds: ServerResponse[] = [];
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write('event: hello\ndata: {}\n\n');
+    feeds.push(res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const supervisor = createSupervisorClient(
+    `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    'x'.repeat(32),
+  );
+  const routes = new RouteCache(60_000);
+  const revoked: string[] = [];
+  const invalidation = new RouteInvalidation(supervisor, routes, pino({ level: 'silent' }), {
+    retryMs: 50,
+    onRevoke: (userId) => revoked.push(userId),
+  });
+  invalidation.start();
+  t.teardown(() => invalidation.stop());
+  await until(() => invalidation.following);
+
+  routes.set('alice', running('http://10.201.0.2:8080'));
+  routes.set('bob', running('http://10.201.0.18:8080'));
+  feeds[0]?.write('event: revoke\ndata: {"userId":"alice"}\n\nevent: revoke\ndata: nonsense\n\n');
+  await until(() => revoked.length > 0);
+  t.strictSame(revoked, ['alice']);
+  t.equal(routes.get('alice'), undefined, 'the route is dropped too');
+  t.ok(routes.get('bob'), 'other routes stay');
+  feeds[0]?.write('event: unroute\ndata: {"userId":"bob"}\n\n');
+  await until(() => routes.get('bob') === undefined);
+  t.strictSame(revoked, ['alice'], 'an unroute revokes nothing');
 });

@@ -112,18 +112,25 @@ t.test('a trusted proxy may name the client with CF-Connecting-IP or X-Forwarded
   t.equal(((await xff.json()) as { headers: Record<string, string> }).headers['x-real-ip'], '198.51.100.9');
 });
 
-t.test('/auth/ is rate limited per client; other paths have their own, larger budget', async (t) => {
+t.test('logins are rate limited per client; sign-in pages and session reads go at the general rate', async (t) => {
   const edge = await startEdge(t);
-  const statuses: number[] = [];
-  for (let i = 0; i < 15; i++) {
-    const res = await fetch(`${edge.url}/auth/login`, { method: 'POST', body: '{}' });
+  const status = async (path: string, init?: RequestInit) => {
+    const res = await fetch(`${edge.url}${path}`, init);
     await res.arrayBuffer();
-    statuses.push(res.status);
-  }
-  t.same(statuses.slice(0, 11), Array(11).fill(200), 'rate plus burst allowed');
-  t.same(statuses.slice(11), Array(4).fill(429), 'then 429');
-  const other = await fetch(`${edge.url}/chat`);
-  t.equal(other.status, 200, 'other paths are not affected');
+    return res.status;
+  };
+  const logins: number[] = [];
+  for (let i = 0; i < 15; i++) logins.push(await status('/auth/login', { method: 'POST', body: '{}' }));
+  t.strictSame(logins, [...Array(11).fill(200), ...Array(4).fill(429)], 'rate plus burst allowed, then 429');
+
+  // Past the login limit, the same client still loads the sign-in page and its script and reads
+  // its session, far more than the 10 a minute that once covered all of /auth/.
+  const reads: Record<string, number[]> = { '/auth/login': [], '/auth/login.js': [], '/auth/session': [] };
+  for (let i = 0; i < 20; i++) for (const path of Object.keys(reads)) reads[path]?.push(await status(path));
+  for (const [path, statuses] of Object.entries(reads)) t.strictSame(statuses, Array(20).fill(200), `GET ${path}`);
+  t.equal(await status('/auth/logout', { method: 'POST' }), 200, 'signing out is not a credential check');
+  t.equal(await status('/chat'), 200, 'other paths are not affected');
+  t.equal(await status('/auth/login', { method: 'POST', body: '{}' }), 429, 'and logins are still refused');
 });
 
 t.test('oversized bodies are refused with 413 before reaching the gateway', async (t) => {

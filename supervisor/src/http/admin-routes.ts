@@ -21,6 +21,7 @@ import {
   TenantView,
   UserParams,
 } from './schemas.js';
+import type { UserChanges } from './user-changes.js';
 
 export interface AdminRoutesOptions {
   store: Store;
@@ -32,6 +33,8 @@ export interface AdminRoutesOptions {
   backupDir: string;
   /** Size and use of a tenant's disk (undefined: unbounded or not mounted). */
   diskUsage: (userId: string) => Promise<DiskUsage | undefined>;
+  /** Where disabling a user is announced to the gateway replicas, which revoke their sessions. */
+  users: UserChanges;
 }
 
 /** The admin API under /v1 (Bearer ADMIN_TOKEN, checked by the caller's hook). */
@@ -167,8 +170,9 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
     },
   );
 
-  // Disabling a user also stops their container, so it takes effect at once: the gateway finds
-  // the tenant asleep at its next route lookup, and the wake it would need is refused.
+  // Disabling a user takes effect at once: every gateway replica hears it on its feed and revokes
+  // all of the user's sessions (open WebSockets and streams close with them), and their
+  // container is stopped. A replica that missed it is refused by the route lookup and the wake.
   for (const [action, disabled] of [
     ['disable', true],
     ['enable', false],
@@ -179,6 +183,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
       async (request) => {
         const { userId } = request.params;
         if (!store.users.setDisabled(userId, disabled)) throw errors.userNotFound(`no user ${JSON.stringify(userId)}`);
+        // Before the stop, so sessions end as revoked rather than as a container gone away.
+        if (disabled) options.users.emit({ kind: 'revoke', userId });
         if (disabled && store.tenants.get(userId)) await controller.stop(userId, 'admin', 'admin');
         store.audit.append({ actor: 'admin', action: `user.${action}`, target: userId, result: 'ok' });
         return store.users.get(userId);

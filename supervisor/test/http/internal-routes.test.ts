@@ -64,7 +64,7 @@ t.test('wake without wait answers at once with where the wake stands; with wait,
   t.equal(early.statusCode, 200);
   t.equal(early.json().state, 'waking', 'answered before the tenant runs');
   await until(() => calls.ensure === 1, 'the wake to reach the engine');
-  const waking = { state: 'waking', phase: 'creating', retryAfterSeconds: 1 };
+  const waking = { state: 'waking', phase: 'creating', retryAfterSeconds: 1, plan: 'free' };
   t.strictSame(
     (await request('POST', '/internal/v1/tenants/ada/wake', { ...internal, body: { wait: false } })).json(),
     waking,
@@ -79,6 +79,7 @@ t.test('wake without wait answers at once with where the wake stands; with wait,
     state: 'running',
     endpoint: { url: tenantApp.url, secret: secretOf('ada') },
     idleDeadline: CLOCK + 60_000,
+    plan: 'free',
   };
   const again = await request('POST', '/internal/v1/tenants/ada/wake', { ...internal, body: { wait: true } });
   t.strictSame([again.statusCode, again.json()], [200, running], 'a running tenant answers at once');
@@ -116,12 +117,16 @@ t.test('wake of a paused tenant is awaited even without wait: it thaws in tens o
   store.addUser('ada');
   await controller.wake('ada', { wait: true });
   await controller.pause('ada', 'idle');
-  t.strictSame((await request('GET', '/internal/v1/tenants/ada/route', internal)).json(), { state: 'paused' });
+  t.strictSame((await request('GET', '/internal/v1/tenants/ada/route', internal)).json(), {
+    state: 'paused',
+    plan: 'free',
+  });
   const res = await request('POST', '/internal/v1/tenants/ada/wake', { ...internal, body: { wait: false } });
   t.strictSame(res.json(), {
     state: 'running',
     endpoint: { url: tenantApp.url, secret: secretOf('ada') },
     idleDeadline: CLOCK + 60_000,
+    plan: 'free',
   });
   t.equal(calls.unpause, 1);
   t.equal(calls.start, 1, 'thawed, not started again');
@@ -137,7 +142,7 @@ t.test('a full start queue answers 503 SUP_ERR_WAKE_PENDING with Retry-After whi
   await until(() => calls.ensure === 1, 'the first start to hold the only slot');
 
   const queued = await request('POST', '/internal/v1/tenants/second/wake', { ...internal, body: { wait: false } });
-  t.strictSame(queued.json(), { state: 'waking', phase: 'queued', position: 1, retryAfterSeconds: 2 });
+  t.strictSame(queued.json(), { state: 'waking', phase: 'queued', position: 1, retryAfterSeconds: 2, plan: 'free' });
   t.strictSame((await request('GET', '/internal/v1/tenants/second/route', internal)).json(), queued.json());
 
   const pending = await request('POST', '/internal/v1/tenants/second/wake', {
@@ -259,21 +264,43 @@ t.test('a stop during a waited wake answers 409 SUP_ERR_WAKE_CANCELLED', async (
   t.equal(calls.start, 0, 'never started');
 });
 
-t.test('GET route never wakes: asleep without a record, running with its endpoint', async (t) => {
+t.test('GET route never wakes: asleep without a record, running with its endpoint, with the user’s plan', async (t) => {
   const { request, store, controller, calls, tenantApp } = await build(t, { now });
   store.addUser('ada');
-  t.strictSame((await request('GET', '/internal/v1/tenants/ada/route', internal)).json(), { state: 'asleep' });
-  t.strictSame((await request('GET', '/internal/v1/tenants/nobody/route', internal)).json(), { state: 'asleep' });
+  const asleep = { state: 'asleep', plan: 'free' };
+  t.strictSame((await request('GET', '/internal/v1/tenants/ada/route', internal)).json(), asleep);
+  t.strictSame(
+    (await request('GET', '/internal/v1/tenants/nobody/route', internal)).json(),
+    { state: 'asleep' },
+    'an unknown user has no plan',
+  );
   t.equal(calls.ensure, 0, 'nothing was started');
   await controller.wake('ada', { wait: true });
   t.strictSame((await request('GET', '/internal/v1/tenants/ada/route', internal)).json(), {
     state: 'running',
     endpoint: { url: tenantApp.url, secret: secretOf('ada') },
     idleDeadline: CLOCK + 60_000,
+    plan: 'free',
   });
   await controller.stop('ada', 'admin');
-  t.strictSame((await request('GET', '/internal/v1/tenants/ada/route', internal)).json(), { state: 'asleep' });
+  t.strictSame((await request('GET', '/internal/v1/tenants/ada/route', internal)).json(), asleep);
 });
+
+t.test(
+  'GET route refuses a disabled user with 403, so a replica that missed the revocation refuses them too',
+  async (t) => {
+    const { request, store } = await build(t);
+    store.addUser('ada');
+    t.equal((await request('POST', '/v1/users/ada/disable')).statusCode, 200);
+    const res = await request('GET', '/internal/v1/tenants/ada/route', internal);
+    t.strictSame(
+      [res.statusCode, res.json()],
+      [403, { statusCode: 403, code: 'SUP_ERR_USER_DISABLED', error: 'Forbidden', message: 'this user is disabled' }],
+    );
+    t.equal((await request('POST', '/v1/users/ada/enable')).statusCode, 200);
+    t.equal((await request('GET', '/internal/v1/tenants/ada/route', internal)).statusCode, 200, 'enabled again');
+  },
+);
 
 t.test('POST activity moves idle deadlines forward only, and never past now', async (t) => {
   let clock = CLOCK;
@@ -365,6 +392,39 @@ t.test(
 
     await app.close();
     t.strictSame(await events.next(), { done: true, value: undefined }, 'the stream ended with the server');
+  },
+);
+
+t.test(
+  'route events: disabling a user announces revoke before the stop; a login with another plan announces unroute',
+  async (t) => {
+    const { app, store, controller, request } = await build(t);
+    store.addUser('ada');
+    store.addUser('bob');
+    await controller.wake('ada', { wait: true });
+    const res = await app.inject({
+      method: 'GET',
+      url: '/internal/v1/events',
+      headers: { authorization: `Bearer ${TOKENS.internal}` },
+      payloadAsStream: true,
+    });
+    const events = serverSentEvents(res.stream() as Readable as unknown as ReadableStream<Uint8Array>);
+    t.strictSame((await events.next()).value, { event: 'hello', data: '{}' });
+
+    t.equal((await request('POST', '/v1/users/ada/disable')).statusCode, 200);
+    t.strictSame((await events.next()).value, { event: 'revoke', data: '{"userId":"ada"}' }, 'revoke first');
+    t.strictSame((await events.next()).value, { event: 'unroute', data: '{"userId":"ada"}' }, 'then the stop');
+
+    // The same plan again is no change; another one is, and so is a user without a tenant.
+    const login = (plan: string) => request('PUT', '/internal/v1/users/bob', { ...internal, body: { plan } });
+    t.equal((await login('free')).statusCode, 200);
+    t.equal((await login('pro')).json().plan, 'pro');
+    t.strictSame((await events.next()).value, { event: 'unroute', data: '{"userId":"bob"}' }, 'plan free → pro');
+    // Enabling announces nothing: the user signs in again.
+    t.equal((await request('POST', '/v1/users/ada/enable')).statusCode, 200);
+
+    await app.close();
+    t.strictSame(await events.next(), { done: true, value: undefined }, 'nothing else was announced');
   },
 );
 

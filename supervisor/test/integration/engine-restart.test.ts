@@ -54,7 +54,7 @@ t.test(
     const route = await json(
       await supervisor.api('GET', `/internal/v1/tenants/${seg(userId)}/route`, undefined, 'internal'),
     );
-    t.same(route.body, { state: 'asleep' }, 'no route to the stopped container');
+    t.same(route.body, { state: 'asleep', plan: 'free' }, 'no route to the stopped container');
 
     const again = await wake();
     t.equal(again.status, 200, JSON.stringify(again.body));

@@ -92,7 +92,7 @@ t.test(
     const route = await json(
       await supervisor.api('GET', `/internal/v1/tenants/${seg('hung-a')}/route`, undefined, 'internal'),
     );
-    t.same(route.body, { state: 'failed' }, 'the route says failed, not waking');
+    t.same(route.body, { state: 'failed', plan: 'free' }, 'the route says failed, not waking');
     // A stop does not queue behind the failed wake's clean-up, which the engine still holds.
     const stopped = await json(await supervisor.api('POST', `/v1/tenants/${seg('hung-a')}/stop`));
     t.equal(stopped.status, 200);

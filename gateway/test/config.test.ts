@@ -1,0 +1,71 @@
+import t from 'tap';
+import { isLoopbackOrigin } from '../src/auth/loopback-origin.js';
+import { DEV_LOGIN_OVERRIDE, loadGatewayConfig } from '../src/config.js';
+
+const dev = {
+  COOKIE_JWT_SECRET: 'c'.repeat(40),
+  SUPERVISOR_TOKEN: 's'.repeat(40),
+  AUTH_MODE: 'dev',
+  DEV_AUTH_ENABLED: 'true',
+};
+
+t.test('which origins count as this machine only', async (t) => {
+  const rows: [string, boolean][] = [
+    ['http://localhost:8080', true],
+    ['https://localhost', true],
+    ['http://127.0.0.1:8080', true],
+    ['http://127.8.9.10', true],
+    ['http://[::1]:8080', true],
+    ['https://tenancy.example.com', false],
+    ['http://localhost.example.com', false],
+    ['http://127.0.0.1.example.com', false],
+    ['http://128.0.0.1', false],
+    ['http://10.0.0.5:8080', false],
+    ['http://0.0.0.0:8080', false],
+    ['http://[::2]', false],
+    ['http://[::ffff:127.0.0.1]', true],
+    ['http://[::ffff:7f00:1]', true],
+    ['not a url', false],
+  ];
+  for (const [origin, expected] of rows) t.equal(isLoopbackOrigin(origin), expected, origin);
+});
+
+t.test('dev login starts only on a loopback PUBLIC_BASE_URL, or with the loud override', async (t) => {
+  const rows: [string, Record<string, string>, boolean][] = [
+    ['the default (http://localhost:8080)', {}, true],
+    ['http://127.0.0.1:8080', { PUBLIC_BASE_URL: 'http://127.0.0.1:8080' }, true],
+    ['http://[::1]:8080', { PUBLIC_BASE_URL: 'http://[::1]:8080' }, true],
+    ['an https hostname', { PUBLIC_BASE_URL: 'https://tenancy.example.com' }, false],
+    ['a LAN address', { PUBLIC_BASE_URL: 'http://192.168.1.20:8080' }, false],
+    [
+      'an https hostname with the override',
+      { PUBLIC_BASE_URL: 'https://tenancy.example.com', ALLOW_DEV_LOGIN_ON_PUBLIC_URL: DEV_LOGIN_OVERRIDE },
+      true,
+    ],
+  ];
+  for (const [name, env, starts] of rows) {
+    if (starts) t.equal(loadGatewayConfig({ ...dev, ...env }).AUTH_MODE, 'dev', name);
+    else
+      t.throws(
+        () => loadGatewayConfig({ ...dev, ...env }),
+        {
+          code: 'CONFIG_ERR_INVALID',
+          message: /AUTH_MODE=dev lets anyone sign in as anyone.*ALLOW_DEV_LOGIN_ON_PUBLIC_URL=yes-i-understand/,
+        },
+        name,
+      );
+  }
+});
+
+t.test('the override takes one exact value and leaves other modes alone', async (t) => {
+  const publicUrl = { PUBLIC_BASE_URL: 'https://tenancy.example.com' };
+  for (const value of ['true', 'yes', '1', 'YES-I-UNDERSTAND']) {
+    t.throws(
+      () => loadGatewayConfig({ ...dev, ...publicUrl, ALLOW_DEV_LOGIN_ON_PUBLIC_URL: value }),
+      { code: 'CONFIG_ERR_INVALID', message: /ALLOW_DEV_LOGIN_ON_PUBLIC_URL: Expected 'yes-i-understand'/ },
+      `${value} is refused`,
+    );
+  }
+  const token = { ...dev, ...publicUrl, AUTH_MODE: 'token', DEV_AUTH_ENABLED: 'false', LOGIN_TOKEN: 'l'.repeat(40) };
+  t.equal(loadGatewayConfig(token).AUTH_MODE, 'token', 'token mode on a public origin needs no override');
+});
