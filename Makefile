@@ -5,7 +5,6 @@
 
 # The compose stack reads this file (./setup.sh writes it); ENV_FILE=... picks another one.
 ENV_FILE ?= .env
-export TENANCY_ENV_FILE := $(ENV_FILE)
 # Compose v2 when the engine has it, else the older docker-compose.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo 'docker compose' || echo docker-compose)
 DC = $(COMPOSE) --env-file $(ENV_FILE)
