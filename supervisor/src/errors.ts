@@ -26,5 +26,7 @@ export const errors = {
   subnetPoolExhausted: defineError('SUP_ERR_SUBNET_POOL_EXHAUSTED', 503, 'no free subnet left in TENANT_SUBNET_POOL'),
   runtimeUnavailable: defineError('SUP_ERR_RUNTIME_UNAVAILABLE', 503, 'the container engine is not reachable'),
   storeTooNew: defineError('SUP_ERR_STORE_TOO_NEW', 500, 'the database was written by a newer supervisor'),
+  // tenancy-admin restore, offline: never an HTTP answer, but a code scripts can match all the same.
+  restoreRefused: defineError('SUP_ERR_RESTORE_REFUSED', 409, 'the backup cannot be restored'),
   internal: defineError('SUP_ERR_INTERNAL', 500, 'internal error'),
 } as const;
