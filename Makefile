@@ -1,11 +1,10 @@
 # Operator and developer entry points. `make help` lists them.
 .DEFAULT_GOAL := help
 .PHONY: help test test-unit lint typecheck compile build images tenant-build bench dev up down logs backup \
-	tenants tenant-logs tenant-stop
+	restore tenants tenant-logs tenant-stop
 
 # The compose stack reads this file (./setup.sh writes it); ENV_FILE=... picks another one.
 ENV_FILE ?= .env
-export TENANCY_ENV_FILE := $(ENV_FILE)
 # Compose v2 when the engine has it, else the older docker-compose.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo 'docker compose' || echo docker-compose)
 DC = $(COMPOSE) --env-file $(ENV_FILE)
@@ -62,6 +61,17 @@ backup: ## Online backup of the central database, copied to ./backups/
 	@mkdir -p backups
 	@path=$$($(ADMIN) backup --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).path))') && \
 	  docker cp "$$($(DC) ps -q supervisor):$$path" backups/ && echo "backup: backups/$$(basename "$$path")"
+
+# The supervisor stops (tenants keep running), a one-off supervisor container (the CLI, not the
+# image's server entrypoint) with the backup mounted read-only replaces the database on the supervisor's volume (the one it replaces is kept
+# beside it), and the supervisor starts again: it reconciles the tenants with the engine.
+restore: ## Replace the central database with a backup: make restore BACKUP=backups/tenancy-<time>.db
+	$(if $(BACKUP),,$(error name the backup file: make restore BACKUP=backups/tenancy-<time>.db))
+	@test -f "$(BACKUP)" || { echo "restore: no file $(BACKUP)" >&2; exit 1; }
+	$(DC) stop supervisor
+	$(DC) run --rm --no-deps -T --entrypoint node -v "$(abspath $(BACKUP)):/restore/$(notdir $(BACKUP)):ro" supervisor \
+	  dist/cli/admin-cli.js restore "/restore/$(notdir $(BACKUP))" --yes
+	$(DC) up -d supervisor
 
 tenants: ## List tenants: state, last activity, when they sleep
 	$(ADMIN) list

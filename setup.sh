@@ -65,7 +65,6 @@ case "$auth" in "" | dev | token) ;; *) die "--auth is dev or token" ;; esac
 case "$images" in "" | local | upstream) ;; *) die "--images is local or upstream" ;; esac
 
 env_file="${TENANCY_ENV_FILE:-.env}"
-export TENANCY_ENV_FILE="$env_file"
 
 # Reads KEY's value from the env file (empty when absent or commented out).
 env_get() { sed -n "s/^$1=//p" "$env_file" 2>/dev/null | tail -n 1; }
@@ -327,8 +326,6 @@ elif [ "$(env_get NGINX_IMAGE)" = tenancy/nginx:local ]; then
 fi
 
 # Settings derived from this host and Compose: kept current on every run.
-# compose.yaml hands the services the same file (env_file), which it finds through this.
-[ "$env_file" = .env ] || env_set TENANCY_ENV_FILE "$(realpath "$env_file")"
 replicas="$(env_get API_REPLICAS)"
 attach=()
 for i in $(seq 1 "${replicas:-1}"); do attach+=("$project${separator}api$separator$i"); done

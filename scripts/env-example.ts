@@ -16,7 +16,8 @@ const sections: [string, TObject][] = [
 
 /**
  * Variables only compose.yaml and setup.sh read (no service schema has them): name, default,
- * meaning. Services read their own variables from the same file through `env_file`.
+ * meaning. compose.yaml hands each service the variables of its own schema from the same file
+ * (e2e/test/compose-env.test.ts holds it to that).
  */
 const COMPOSE_VARIABLES: [string, string, string][] = [
   ['COMPOSE_PROJECT_NAME', 'tenancy', 'Compose project: prefixes container, network and volume names'],
@@ -79,7 +80,9 @@ export function renderEnvExample(): string {
     '# Tenancy configuration. Copy to .env (./setup.sh does it and generates the secrets).',
     '# Generated from the config schemas by scripts/env-example.ts; edit the schemas, not this file.',
     '# Durations accept ms, s, m, h, d (a bare number is seconds). Secrets also accept <NAME>_FILE,',
-    '# a file holding the value: for example ADMIN_TOKEN_FILE=/run/secrets/admin_token.',
+    '# a file holding the value: for example ADMIN_TOKEN_FILE=/run/secrets/admin_token. compose.yaml',
+    '# gives each service only the variables it reads: with compose, name a _FILE variable (and mount',
+    "# its file) in that service's section instead of here.",
   ];
   for (const [service, schema] of sections) {
     lines.push('', `# ---- ${service} ----`);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, readJson, seg, TEST_RUN_LABEL, testImages, testRunId } from '@tenancy/test-support';
 import t from 'tap';
+import { composeCommand } from './compose.js';
 import { curlWithJar } from './curl.js';
 import { chatAgainAndCheckHistory, loginWarmupHello } from './seed-steps.js';
 
@@ -182,16 +183,6 @@ t.test('setup.sh brings up the compose stack and the seed flow works through its
 /** One field of `docker inspect` for a container. */
 async function inspect(id: string, format: string): Promise<string> {
   return (await run('docker', ['inspect', '--format', format, id])).stdout.trim();
-}
-
-/** `docker compose` when the engine's CLI has it, else the older `docker-compose`. */
-async function composeCommand(): Promise<string[]> {
-  try {
-    await run('docker', ['compose', 'version']);
-    return ['docker', 'compose'];
-  } catch {
-    return ['docker-compose'];
-  }
 }
 
 function secretOf(envText: string, key: string): string {

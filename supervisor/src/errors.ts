@@ -36,5 +36,7 @@ export const errors = {
     'this host cannot enforce tenant disk quotas (see docs/operations.md, "Disk quotas")',
   ),
   storeTooNew: defineError('SUP_ERR_STORE_TOO_NEW', 500, 'the database was written by a newer supervisor'),
+  // tenancy-admin restore, offline: never an HTTP answer, but a code scripts can match all the same.
+  restoreRefused: defineError('SUP_ERR_RESTORE_REFUSED', 409, 'the backup cannot be restored'),
   internal: defineError('SUP_ERR_INTERNAL', 500, 'internal error'),
 } as const;

@@ -34,15 +34,23 @@ export interface RedisServer {
   url: string;
   port: number;
   dir: string;
-  /** Stops the server (SIGTERM, so it writes its append-only file) and waits for it to exit. */
-  stop(): Promise<void>;
+  /**
+   * Stops the server and waits for it to exit: SIGTERM (the default) lets it sync its append-only
+   * file first, SIGKILL is a crash.
+   */
+  stop(signal?: NodeJS.Signals): Promise<void>;
   /** Starts it again on the same port and data folder. */
   start(): Promise<void>;
 }
 
 export async function startRedisServer(
   t: Teardown,
-  options: { persistence?: boolean; password?: string } = {},
+  options: {
+    persistence?: boolean;
+    password?: string;
+    /** More redis-server arguments, after the test's own (a later argument wins). */
+    args?: readonly string[];
+  } = {},
 ): Promise<RedisServer> {
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'tenancy-redis-'));
@@ -50,6 +58,7 @@ export async function startRedisServer(
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''];
   args.push('--appendonly', options.persistence ? 'yes' : 'no');
   if (options.password) args.push('--requirepass', options.password);
+  args.push(...(options.args ?? []));
 
   const server: RedisServer = {
     url: `redis://${options.password ? `:${encodeURIComponent(options.password)}@` : ''}127.0.0.1:${port}`,
@@ -68,13 +77,13 @@ export async function startRedisServer(
       child.stdout?.resume();
       child.removeAllListeners('exit');
     },
-    async stop() {
+    async stop(signal = 'SIGTERM') {
       const running = child;
       child = undefined;
       if (!running || running.exitCode !== null) return;
       await new Promise<void>((resolve) => {
         running.once('exit', () => resolve());
-        running.kill('SIGTERM');
+        running.kill(signal);
       });
     },
   };

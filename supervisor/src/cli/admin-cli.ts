@@ -9,11 +9,16 @@
  *   tenancy-admin audit [--user <user>] [--action tenant.stop] [--limit 50] [--json]
  *   tenancy-admin summary [--json]
  *   tenancy-admin backup [--json]
+ *   tenancy-admin restore <backup file> [--database <path>] [--yes] [--json]
  *
  * Reads SUPERVISOR_URL (default http://127.0.0.1:4010) and ADMIN_TOKEN or ADMIN_TOKEN_FILE.
+ * `restore` is the exception: it works on the database file itself, offline (DATABASE_PATH).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { isTenancyError } from '@tenancy/shared';
+import { SupervisorConfigSchema } from '../config.js';
+import { restoreDatabase } from '../store/restore.js';
 import { formatTable, formatTime } from './table.js';
 
 const USAGE = `usage: tenancy-admin <command> [options]
@@ -31,12 +36,16 @@ commands:
   audit [--user U] [--action A] [--limit N]
   summary                         tenants by state and usage totals
   backup                          online backup of the central database
+  restore FILE [--database PATH] --yes
+                                  replace the central database with a backup; the supervisor
+                                  must be stopped (start it afterwards: it reconciles tenants)
 
 options:
   --json                          print the API's JSON instead of a table
   -h, --help                      this text
 
-environment: SUPERVISOR_URL (default http://127.0.0.1:4010), ADMIN_TOKEN or ADMIN_TOKEN_FILE`;
+environment: SUPERVISOR_URL (default http://127.0.0.1:4010), ADMIN_TOKEN or ADMIN_TOKEN_FILE;
+             restore: DATABASE_PATH (default ${String(SupervisorConfigSchema.properties.DATABASE_PATH.default)})`;
 
 interface Connection {
   url: string;
@@ -98,6 +107,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: (text: 
       action: { type: 'string' },
       limit: { type: 'string', default: '50' },
       yes: { type: 'boolean', default: false },
+      database: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -110,8 +120,14 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: (text: 
     if (!user) throw new CliError(`${command} needs a user id`);
     return encodeURIComponent(user);
   };
-  const conn = connection(env);
   const out = (body: unknown, table: () => string) => print(values.json ? JSON.stringify(body, null, 2) : table());
+  // Offline: no supervisor to call, so no token needed.
+  if (command === 'restore') {
+    const databasePath =
+      values.database ?? (env.DATABASE_PATH || String(SupervisorConfigSchema.properties.DATABASE_PATH.default));
+    return restore(user, databasePath, values.yes, out);
+  }
+  const conn = connection(env);
 
   switch (command) {
     case 'list': {
@@ -233,6 +249,30 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: (text: 
     default:
       throw new CliError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
   }
+}
+
+function restore(
+  backupPath: string | undefined,
+  databasePath: string,
+  yes: boolean,
+  out: (body: unknown, table: () => string) => void,
+): number {
+  if (!backupPath) throw new CliError('restore needs the backup file');
+  let result: ReturnType<typeof restoreDatabase>;
+  try {
+    result = restoreDatabase(backupPath, databasePath, { replace: yes });
+  } catch (err) {
+    if (isTenancyError(err)) throw new CliError(`${err.code}: ${err.message}`);
+    throw err;
+  }
+  out(result, () =>
+    [
+      `restored ${result.from} to ${result.path}: ${result.users} users, ${result.tenants} tenants, ${result.auditEntries} audit entries`,
+      result.replaced ? `the database it replaced is kept at ${result.replaced}` : 'there was no database to replace',
+      'start the supervisor: it reconciles the tenants with the engine',
+    ].join('\n'),
+  );
+  return 0;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
