@@ -330,8 +330,6 @@ replicas="$(env_get API_REPLICAS)"
 attach=()
 for i in $(seq 1 "${replicas:-1}"); do attach+=("$project${separator}api$separator$i"); done
 attach+=("$project${separator}supervisor${separator}1")
-# nginx carries the bytes to running tenants itself (the fast path, nginx/tenancy-tenant.conf).
-attach+=("$project${separator}gateway${separator}1")
 env_set TENANT_NETWORK_ATTACH "$(IFS=,; echo "${attach[*]}")"
 # Per-tenant disk quotas need the supervisor to mount filesystems on the host, which the compose
 # stack cannot give it yet (docs/operations.md, "Disk quotas"): say so rather than hide it.

@@ -121,13 +121,6 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
       auth: 'session',
       answers: '200 `text/event-stream`',
     },
-    'GET /_tenancy/edge-auth': {
-      does:
-        "nginx's fast-path decision (`auth_request`; internal to nginx, 404 from outside): may nginx carry this request to the session's running container itself? Judges the original request's headers and `X-Original-URI`.",
-      auth: 'session',
-      answers:
-        '204 with `X-Tenancy-Upstream` (address:port), the identity headers, `X-Tenancy-Tenant-Secret` and `X-Tenancy-Cookie`; 401 (empty) when the request must go the gateway\'s way',
-    },
     'GET /warmup/waiting.js': {
       does: 'The script of the waiting page (served separately so the page needs no inline script).',
       auth: 'none',

@@ -4,7 +4,7 @@
  * (`make dev`) and by the tests, which run the same template under a real nginx.
  */
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 
 export interface NginxOptions {
   /** `listen` arguments, for example `8080` or `127.0.0.1:18080`. */
@@ -17,19 +17,9 @@ export interface NginxOptions {
   zoneSize?: string;
   /** Access log destination (default /dev/stdout). */
   accessLog?: string;
-  /** Address pools of tenant networks, refused at the edge (compose attaches nginx to them). */
-  tenantSubnets?: string[];
 }
 
 export const NGINX_DIR = join(import.meta.dirname, '..', 'nginx');
-
-/**
- * The files the rendered config includes, next to it: the proxy settings of the gateway's path,
- * of the fast path to tenants, and of the fast path's subrequest to the gateway.
- */
-export const NGINX_INCLUDES = ['tenancy-proxy.conf', 'tenancy-tenant.conf', 'tenancy-edge-auth.conf'].map((name) =>
-  join(NGINX_DIR, name),
-);
 
 /** The substitutions the template expects, as environment variables. */
 export function nginxTemplateVariables(options: NginxOptions): Record<string, string> {
@@ -41,7 +31,6 @@ export function nginxTemplateVariables(options: NginxOptions): Record<string, st
     TRUSTED_PROXIES_GEO: trusted.map((cidr) => `${cidr} 1;`).join(' '),
     NGINX_CLIENT_ZONE: options.zoneSize ?? '10m',
     NGINX_ACCESS_LOG: options.accessLog ?? '/dev/stdout',
-    TENANT_SUBNETS_DENY: (options.tenantSubnets ?? []).map((cidr) => `deny ${cidr};`).join(' '),
   };
 }
 
@@ -61,7 +50,7 @@ export function writeStandaloneNginx(prefix: string, options: NginxOptions): voi
   const main = readFileSync(join(NGINX_DIR, 'standalone.conf.template'), 'utf8');
   writeFileSync(join(prefix, 'conf', 'nginx.conf'), main.replace(/\$\{PREFIX\}/g, prefix));
   writeFileSync(join(prefix, 'conf', 'tenancy.conf'), renderNginx(options));
-  for (const include of NGINX_INCLUDES) copyFileSync(include, join(prefix, 'conf', basename(include)));
+  copyFileSync(join(NGINX_DIR, 'tenancy-proxy.conf'), join(prefix, 'conf', 'tenancy-proxy.conf'));
 }
 
 // CLI: `render-nginx.ts LISTEN GATEWAY...` prints the http config;

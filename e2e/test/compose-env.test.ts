@@ -35,7 +35,6 @@ const ALLOWED_VARIABLES: Record<string, string[]> = {
     'NGINX_ACCESS_LOG',
     'NGINX_CLIENT_ZONE',
     'NGINX_LISTEN',
-    'TENANT_SUBNETS_DENY',
     'TRUSTED_PROXIES',
     'TRUSTED_PROXIES_GEO',
   ],

@@ -16,11 +16,6 @@ t.test('the seed flow through nginx with curl: login → warmup → chat, sleep,
   const curl = curlWithJar(t, platform.url);
 
   await loginWarmupHello(t, curl, USER);
-  // Once the tenant ran, nginx carried requests to it itself, on the gateway's word (the fast path).
-  t.ok(
-    platform.gateway.output.some((line) => line.includes('/_tenancy/edge-auth') && line.includes('"statusCode":204')),
-    'the gateway allowed the fast path',
-  );
 
   // No traffic: the supervisor pauses the container, then stops it, with reason idle.
   const asleep = await waitForTenant(platform.supervisor, USER, (tenant) => tenant.state === 'asleep', 20_000);

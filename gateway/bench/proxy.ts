@@ -3,16 +3,11 @@
  * real tenant container, nginx in front of each path:
  *
  *   direct        nginx → tenant
- *   gateway       the product's path: nginx asks the gateway per request (auth_request: session
- *                 cookie checked, revocation view, route, headers decided, activity counted, one
- *                 log line at info), then carries the bytes to the tenant itself
- *                 (nginx/tenancy-tenant.conf, gateway/src/proxy/edge-auth-route.ts)
- *   gateway, node proxy
- *                 nginx → gateway → tenant, every byte through the gateway (the path before the
- *                 fast path; still the one for WebSockets, event streams and wakes)
+ *   gateway       nginx → gateway → tenant (session cookie checked, revocation view, headers
+ *                 rewritten, activity counted, one log line at info)
  *   chp           nginx → configurable-http-proxy (JupyterHub's proxy) → tenant
  *   bare          nginx → @fastify/http-proxy alone → tenant (gateway/bench/bare-proxy.ts)
- *   gateway x2    nginx → two gateway processes (nginx upstream, round robin) → tenant, node proxy
+ *   gateway x2    nginx → two gateway processes (nginx upstream, round robin) → tenant
  *
  * The request is GET /app.js (1,966 bytes, served from memory by the tenant app). Every path
  * sends the tenant secret (nginx, chp and bare add it; the gateway adds it from the route), so
@@ -255,8 +250,6 @@ interface Path {
   upstreams: string[];
   /** Extra proxy_set_header lines (the secret, where nginx talks to the tenant itself). */
   extra?: string;
-  /** The product's edge: the fast path of nginx/tenancy.conf.template, asking `upstreams`. */
-  fastPath?: boolean;
   port?: number;
 }
 
@@ -271,28 +264,16 @@ async function startNginx(paths: Path[]): Promise<void> {
     'map "" $tenancy_client_ip { default $remote_addr; }',
     'access_log off;',
   ];
-  const tenantConf = readFileSync(join(ROOT, 'nginx/tenancy-tenant.conf'), 'utf8');
-  const edgeAuthConf = readFileSync(join(ROOT, 'nginx/tenancy-edge-auth.conf'), 'utf8');
   for (const path of paths) {
     path.port = await freePort();
     const upstream = `bench_${path.name.replace(/\W/g, '_')}`;
-    const include = (name: string, text: string) => {
-      writeFileSync(join(prefix, 'conf', name), text.replace('http://tenancy_gateway', `http://${upstream}`));
-      return `include ${name};`;
-    };
-    const viaUpstream = include(`${upstream}.conf`, proxyConf);
-    const locations = path.fastPath
-      ? // As nginx/tenancy.conf.template has them, without its rate limits.
-        [
-          `location / { ${include(`${upstream}-tenant.conf`, tenantConf)} }`,
-          `location = /_tenancy/edge-auth { internal; ${include(`${upstream}-edge-auth.conf`, edgeAuthConf)} }`,
-          `location @tenancy_gateway { ${viaUpstream} }`,
-          `location @tenancy_gateway_retry { ${viaUpstream} }`,
-        ].join(' ')
-      : `location / { ${viaUpstream} ${path.extra ?? ''} }`;
+    writeFileSync(
+      join(prefix, 'conf', `${upstream}.conf`),
+      proxyConf.replace('http://tenancy_gateway', `http://${upstream}`),
+    );
     blocks.push(
       `upstream ${upstream} { ${path.upstreams.map((u) => `server ${u};`).join(' ')} keepalive 64; keepalive_timeout 60s; }`,
-      `server { listen 127.0.0.1:${path.port}; ${locations} }`,
+      `server { listen 127.0.0.1:${path.port}; location / { include ${upstream}.conf; ${path.extra ?? ''} } }`,
     );
   }
   writeFileSync(join(prefix, 'conf', 'tenancy.conf'), blocks.join('\n'));
@@ -356,8 +337,7 @@ async function main(): Promise<void> {
   ]);
   const paths: Path[] = [
     { name: 'direct', upstreams: [tenantAddress], extra: `proxy_set_header X-Tenancy-Tenant-Secret "${SECRET}";` },
-    { name: 'gateway', upstreams: [gatewayA], fastPath: true },
-    { name: 'gateway, node proxy', upstreams: [gatewayA] },
+    { name: 'gateway', upstreams: [gatewayA] },
     { name: 'chp', upstreams: [chp] },
     { name: 'bare', upstreams: [bare] },
     { name: 'gateway x2', upstreams: [gatewayA, gatewayB] },
@@ -403,9 +383,6 @@ async function main(): Promise<void> {
       );
     }
   }
-  // The fast path must have been the one measured: nginx asked the gateway for its decisions.
-  const decisions = readFileSync(join(dir, 'gateway-a.log'), 'utf8').split('/_tenancy/edge-auth').length - 1;
-  if (decisions === 0) throw new Error('gateway: nginx never asked for a fast-path decision');
   // The INFO calls themselves are the only commands expected.
   const redisCommands = (await processedCommands(redis)) - commandsBefore - 1;
 
@@ -422,7 +399,6 @@ async function main(): Promise<void> {
   };
   const direct = figure('direct');
   const gateway = figure('gateway');
-  const nodeProxy = figure('gateway, node proxy');
   const chpFigure = figure('chp');
   const bareFigure = figure('bare');
   const twice = figure('gateway x2');
@@ -463,17 +439,13 @@ async function main(): Promise<void> {
   print(
     `| gateway p99 / direct p99 | ${times(gateway.p99, direct.p99)} | ≤ 3x: ${verdict(gateway.p99 <= 3 * direct.p99)} |`,
   );
-  print(`| gateway / gateway, node proxy throughput | ${times(gateway.perSecond, nodeProxy.perSecond)} | |`);
-  print(`| gateway, node proxy / chp throughput | ${times(nodeProxy.perSecond, chpFigure.perSecond)} | |`);
-  print(
-    `| gateway, node proxy / bare @fastify/http-proxy throughput | ${pct(nodeProxy.perSecond, bareFigure.perSecond)} | |`,
-  );
+  print(`| gateway / bare @fastify/http-proxy throughput | ${pct(gateway.perSecond, bareFigure.perSecond)} | |`);
   print(`| chp / direct throughput | ${pct(chpFigure.perSecond, direct.perSecond)} | |`);
   print(`| bare / direct throughput | ${pct(bareFigure.perSecond, direct.perSecond)} | |`);
   print(
     `| gateway x2 / direct throughput | ${pct(twice.perSecond, direct.perSecond)} | ≥ 40%: ${verdict(twice.perSecond >= 0.4 * direct.perSecond)} |`,
   );
-  print(`| gateway x2 / gateway, node proxy throughput | ${times(twice.perSecond, nodeProxy.perSecond)} | |`);
+  print(`| gateway x2 / gateway throughput | ${times(twice.perSecond, gateway.perSecond)} | |`);
   print(
     `| gateway x2 p99 / direct p99 | ${times(twice.p99, direct.p99)} | ≤ 3x: ${verdict(twice.p99 <= 3 * direct.p99)} |`,
   );

@@ -14,7 +14,6 @@ import { healthRoutes } from './http/health-routes.js';
 import { loginPage, safeNext } from './http/login-page.js';
 import { isNavigation } from './http/navigation.js';
 import { requestIdOf } from './http/request-id.js';
-import { edgeAuthRoute, RESERVED_PREFIX } from './proxy/edge-auth-route.js';
 import { proxyRoutes } from './proxy/proxy-routes.js';
 import { RouteCache } from './proxy/route-cache.js';
 import { RouteInvalidation } from './proxy/route-invalidation.js';
@@ -106,19 +105,6 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     return reply.code(body.statusCode).send(body);
   });
 
-  // The gateway's own paths (every route but the tenant proxy's catch-all), which the edge's
-  // fast path must never hand to a tenant.
-  const ownRoutes: string[] = [];
-  app.addHook('onRoute', (route) => {
-    if (route.url !== '/' && route.url !== '/*') ownRoutes.push(route.url);
-  });
-  const isGatewayPath = (path: string) =>
-    path.startsWith(RESERVED_PREFIX) ||
-    ownRoutes.some((url) => {
-      const dynamic = url.search(/[:*]/);
-      return dynamic === -1 ? url === path : path.startsWith(url.slice(0, dynamic));
-    });
-
   await app.register(fastifyCookie);
   await revocations.start();
   const streams = new SessionStreams(revocations, deps.logger, now);
@@ -143,13 +129,6 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     refuseCrossSite: crossSite,
   });
   await app.register(warmupRoutes, { authenticator, supervisor, routes, config, refuseCrossSite: crossSite });
-  await app.register(edgeAuthRoute, {
-    authenticator,
-    routes,
-    activity,
-    platformCredentials: config.LOGIN_TOKEN ? [config.LOGIN_TOKEN] : [],
-    isGatewayPath,
-  });
   await app.register(proxyRoutes, { authenticator, supervisor, routes, activity, streams, config });
 
   activity.start(config.ACTIVITY_FLUSH_INTERVAL);

@@ -105,6 +105,6 @@ export function withoutPlatformCookies(header: string): string {
 }
 
 /** Header values must be visible ASCII; anything else is percent-encoded (the tenant decodes it). */
-export function encodeHeaderValue(value: string): string {
+function encodeHeaderValue(value: string): string {
   return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
 }

@@ -10,7 +10,6 @@ import type { SessionStreams } from '../session/session-streams.js';
 import type { Session } from '../session/tokens.js';
 import type { SupervisorClient } from '../supervisor/client.js';
 import { WAITING_PAGE } from '../warmup/waiting-page.js';
-import { RESERVED_PREFIX } from './edge-auth-route.js';
 import { forwardHeaders } from './forward-headers.js';
 import type { RouteCache } from './route-cache.js';
 
@@ -81,8 +80,6 @@ export async function proxyRoutes(app: FastifyInstance, options: ProxyOptions): 
   }
 
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
-    // The platform's reserved prefix is never a tenant's, whatever the tenant serves there.
-    if (request.url.startsWith(RESERVED_PREFIX)) throw errors.notFound();
     const session = await authenticator.authenticate(request, reply);
     const route = await resolve(request, reply, session);
     if (!route) return reply;

@@ -44,11 +44,6 @@ export class Authenticator {
     return session;
   }
 
-  /** True when the session is in the second half of its window: the next answer should carry a fresh cookie. */
-  dueForRefresh(session: Session): boolean {
-    return this.tokens.shouldRefresh(session);
-  }
-
   /**
    * Authenticates a Fastify request and sets a fresh cookie when the session is due for one.
    * Returns the session as the client now holds it: refreshed, when it was, so `expiresAt` is

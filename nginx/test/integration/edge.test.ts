@@ -1,23 +1,14 @@
 import { createServer, type IncomingHttpHeaders, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { freePort, startNginx, type Teardown } from '@tenancy/test-support';
 import t from 'tap';
-import { NGINX_INCLUDES, renderNginx } from '../../../scripts/render-nginx.js';
+import { NGINX_DIR, renderNginx } from '../../../scripts/render-nginx.js';
 
 /** A stand-in gateway: echoes what it received, streams SSE slowly, and tunnels upgrades. */
 async function fakeGateway(t: Teardown) {
   const seen: IncomingHttpHeaders[] = [];
-  /** The fast path's subrequests (kept apart from `seen`). */
-  const edgeAuths: IncomingHttpHeaders[] = [];
-  /** How the gateway answers them: 401 (take the gateway's path) unless a test says otherwise. */
-  const edgeAuth = { status: 401, headers: {} as Record<string, string> };
   const server = createServer((req, res) => {
-    if (req.url === '/_tenancy/edge-auth') {
-      edgeAuths.push(req.headers);
-      req.resume();
-      res.writeHead(edgeAuth.status, edgeAuth.headers).end();
-      return;
-    }
     seen.push(req.headers);
     if (req.url === '/stream') {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -44,7 +35,7 @@ async function fakeGateway(t: Teardown) {
     for (const socket of tunnels) socket.destroy();
     return new Promise<void>((resolve) => server.close(() => resolve()));
   });
-  return { address: `127.0.0.1:${(server.address() as AddressInfo).port}`, seen, edgeAuths, edgeAuth };
+  return { address: `127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
 }
 
 async function startEdge(t: Teardown, trustedProxies: string[] = []) {
@@ -57,7 +48,7 @@ async function startEdge(t: Teardown, trustedProxies: string[] = []) {
       trustedProxies,
       accessLog: `${dir}/logs/access.log`,
     });
-  await startNginx(t, config, NGINX_INCLUDES, `http://127.0.0.1:${port}/health`);
+  await startNginx(t, config, [join(NGINX_DIR, 'tenancy-proxy.conf')], `http://127.0.0.1:${port}/health`);
   return { url: `http://127.0.0.1:${port}`, port, gateway };
 }
 
@@ -154,8 +145,6 @@ t.test('SSE passes through unbuffered', async (t) => {
 
 t.test('WebSocket upgrades are passed to the gateway and tunnelled', async (t) => {
   const edge = await startEdge(t);
-  // Even where the fast path would be allowed: the gateway ends tunnels with their sessions.
-  Object.assign(edge.gateway.edgeAuth, allow('127.0.0.1:9'));
   const echoed = await new Promise<string>((resolve, reject) => {
     const req = request({
       host: '127.0.0.1',
@@ -182,130 +171,4 @@ t.test('WebSocket upgrades are passed to the gateway and tunnelled', async (t) =
   });
   t.equal(echoed, 'echo:hello');
   t.equal(edge.gateway.seen.at(-1)?.upgrade, 'websocket');
-  t.equal(edge.gateway.edgeAuths.length, 0, 'without a fast-path decision');
-});
-
-/** A stand-in tenant app: records what reached it and answers with it. */
-async function fakeTenant(t: Teardown) {
-  const seen: { method: string; url: string; headers: IncomingHttpHeaders; body: string }[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      seen.push({
-        method: req.method ?? '',
-        url: req.url ?? '',
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString(),
-      });
-      res.writeHead(200, { 'content-type': 'text/plain', 'x-from': 'tenant' }).end('tenant says hi');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => {
-    server.closeAllConnections();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return { address: `127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
-}
-
-/** The gateway's fast-path answer for a running tenant at `address`. */
-function allow(address: string): { status: number; headers: Record<string, string> } {
-  return {
-    status: 204,
-    headers: {
-      'x-tenancy-upstream': address,
-      'x-tenancy-cookie': 'theme=dark',
-      'x-tenancy-tenant-secret': 'tenant-secret',
-      'x-tenancy-user-id': 'alice',
-      'x-tenancy-user-email': 'alice@example.com',
-      'x-tenancy-user-plan': 'free',
-    },
-  };
-}
-
-t.test(
-  'fast path: once the gateway allows, nginx carries the request to the tenant with the gateway’s headers',
-  async (t) => {
-    const edge = await startEdge(t);
-    const tenant = await fakeTenant(t);
-    Object.assign(edge.gateway.edgeAuth, allow(tenant.address));
-    const res = await fetch(`${edge.url}/notes?q=1`, {
-      method: 'POST',
-      headers: {
-        cookie: 'tenancy_session=secret-token; theme=dark',
-        'content-type': 'application/json',
-        'x-forwarded-for': '203.0.113.9',
-        'x-real-ip': '203.0.113.9',
-        forwarded: 'for=203.0.113.9',
-        'x-tenancy-user-id': 'mallory',
-        'x-tenancy-tenant-secret': 'guess',
-        'x-original-uri': '/forged',
-      },
-      body: '{"text":"hello"}',
-    });
-    t.equal(res.status, 200);
-    t.equal(res.headers.get('x-from'), 'tenant');
-    t.equal(res.headers.get('x-content-type-options'), 'nosniff', 'the edge’s own headers still apply');
-    t.equal(await res.text(), 'tenant says hi');
-    t.equal(edge.gateway.seen.length, 0, 'the gateway carried no bytes');
-
-    const auth = edge.gateway.edgeAuths.at(-1);
-    t.equal(auth?.['x-original-uri'], '/notes?q=1', 'the gateway decides on the real URI');
-    t.equal(auth?.cookie, 'tenancy_session=secret-token; theme=dark', 'and on the client’s own cookie');
-    t.notOk(auth?.['content-length'], 'the decision carries no body');
-
-    const seen = tenant.seen.at(-1);
-    t.equal(seen?.method, 'POST');
-    t.equal(seen?.url, '/notes?q=1');
-    t.equal(seen?.body, '{"text":"hello"}');
-    t.equal(seen?.headers.cookie, 'theme=dark', 'only the cookies the gateway kept');
-    t.equal(seen?.headers['x-tenancy-user-id'], 'alice', 'identity from the gateway, not the client');
-    t.equal(seen?.headers['x-tenancy-tenant-secret'], 'tenant-secret');
-    t.equal(seen?.headers['x-tenancy-user-email'], 'alice@example.com');
-    t.equal(seen?.headers['x-tenancy-user-plan'], 'free');
-    for (const name of ['x-forwarded-for', 'x-real-ip', 'forwarded', 'x-original-uri']) {
-      t.notOk(seen?.headers[name], `${name} does not reach the tenant`);
-    }
-    t.match(seen?.headers['x-request-id'], /^[0-9a-f]{32}$/, 'nginx’s request id');
-  },
-);
-
-t.test('fast path: a request the gateway does not allow goes the gateway’s way, whole', async (t) => {
-  const edge = await startEdge(t);
-  const tenant = await fakeTenant(t);
-  const res = await fetch(`${edge.url}/notes`, { method: 'POST', body: 'kept' });
-  t.equal(res.status, 200);
-  const body = (await res.json()) as { url: string };
-  t.equal(body.url, '/notes', 'the gateway got the request');
-  t.equal(edge.gateway.edgeAuths.length, 1, 'after asking once');
-  t.equal(tenant.seen.length, 0);
-});
-
-t.test('the gateway’s own paths and the reserved prefix never take the fast path', async (t) => {
-  const edge = await startEdge(t);
-  const tenant = await fakeTenant(t);
-  Object.assign(edge.gateway.edgeAuth, allow(tenant.address));
-  for (const path of ['/warmup', '/warmup/events', '/_tenancy/anything']) {
-    const res = await fetch(`${edge.url}${path}`);
-    t.equal(((await res.json()) as { url: string }).url, path, `${path} reached the gateway`);
-  }
-  t.equal(edge.gateway.edgeAuths.length, 0, 'without a fast-path decision');
-  const inside = await fetch(`${edge.url}/_tenancy/edge-auth`);
-  await inside.arrayBuffer();
-  t.equal(inside.status, 404, 'the decision endpoint is internal to nginx');
-  t.equal(tenant.seen.length, 0);
-});
-
-t.test('fast path: a tenant gone since the decision is retried the gateway’s way, for safe methods only', async (t) => {
-  const edge = await startEdge(t);
-  // A port nothing listens on: the tenant has gone away.
-  Object.assign(edge.gateway.edgeAuth, allow(`127.0.0.1:${await freePort()}`));
-  const get = await fetch(`${edge.url}/page`);
-  t.equal(get.status, 200);
-  t.equal(((await get.json()) as { url: string }).url, '/page', 'the GET went to the gateway');
-  const post = await fetch(`${edge.url}/page`, { method: 'POST', body: 'once' });
-  await post.arrayBuffer();
-  t.equal(post.status, 502, 'a POST is not sent twice');
-  t.equal(edge.gateway.seen.length, 1, 'only the GET reached the gateway');
 });
