@@ -114,7 +114,9 @@ export class TenantController {
       store,
       states: this.states,
       queue: this.queue,
-      subnets: new SubnetAllocator(store, runtime, settings.subnetPool, settings.subnetPrefix),
+      subnets: new SubnetAllocator(store, runtime, settings.subnetPool, settings.subnetPrefix, () =>
+        this.reclaimSubnet(),
+      ),
       plans: deps.plans,
       settings: {
         image: settings.image,
@@ -373,6 +375,43 @@ export class TenantController {
   /** See {@link Sleeper.stop}. */
   stop(userId: string, reason: StopReason, actor = 'system'): Promise<void> {
     return this.sleeper.stop(userId, reason, actor);
+  }
+
+  /**
+   * Frees the subnet of the least recently active sleeping tenant: its container and network are
+   * removed, its volumes stay (its next wake makes both again, on another subnet, and finds its
+   * data). The removal counts as a stop in flight, so a wake of that tenant meanwhile waits for
+   * it. False when no sleeping tenant holds a subnet (or none is free to take).
+   */
+  private async reclaimSubnet(): Promise<boolean> {
+    const { store, runtime, log } = this.deps;
+    const victim = store.tenants.sleepersWithSubnets(16).find((tenant) => !this.inFlight.isBusy(tenant.userId));
+    if (!victim) return false;
+    const { userId } = victim;
+    const entry = this.inFlight.entry(userId);
+    const taking = (async () => {
+      await runtime.remove(this.namesFor(userId), { volumes: false });
+      store.tenants.update(userId, { subnet: null, networkName: null, containerId: null });
+      store.audit.append({
+        actor: 'system',
+        action: 'tenant.network-released',
+        target: userId,
+        result: 'ok',
+        detail: { subnet: victim.subnet },
+      });
+      log.info({ userId, tenantId: victim.tenantHash, subnet: victim.subnet }, 'subnet pool full: freed a sleeper');
+    })();
+    entry.stopping = taking;
+    try {
+      await taking;
+      return true;
+    } catch (err) {
+      log.error({ userId, err }, 'freeing a sleeping tenant’s subnet failed');
+      return false;
+    } finally {
+      entry.stopping = undefined;
+      this.inFlight.forget(userId);
+    }
   }
 
   /** Removes the tenant's container and network, and its volumes; stops it first. */

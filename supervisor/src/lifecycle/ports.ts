@@ -31,6 +31,11 @@ export interface LifecycleStore {
     reserveSubnet(userId: string, pick: (taken: ReadonlySet<string>) => string | undefined): string | undefined;
     /** Gives the tenant's subnet back (the engine refused it); the next reservation picks again. */
     releaseSubnet(userId: string): void;
+    /**
+     * Tenants asleep (or failed) that still hold a subnet, least recently active first: whose
+     * network may be taken down to give its subnet to a tenant that needs one now.
+     */
+    sleepersWithSubnets(limit: number): TenantRecord[];
   };
   audit: {
     append(entry: AuditEntry): void;

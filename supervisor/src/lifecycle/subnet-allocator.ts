@@ -3,6 +3,9 @@ import { type Cidr, firstFreeSubnet, parseCidr } from '../runtime/subnet-pool.js
 import type { TenantRuntime } from '../runtime/types.js';
 import type { LifecycleStore } from './ports.js';
 
+/** How many sleeping tenants' subnets one reservation may free before it gives up. */
+const RECLAIM_ROUNDS = 3;
+
 /**
  * Gives each tenant a subnet of TENANT_SUBNET_POOL for its own network.
  *
@@ -10,6 +13,11 @@ import type { LifecycleStore } from './ports.js';
  * tenants hold and reserving one is then a single store transaction, so any number of first
  * wakes at once get distinct subnets. A subnet the engine still refuses (a network someone
  * created meanwhile) is given back and another is picked: see {@link release}.
+ *
+ * Subnets are held while tenants sleep (a stopped tenant's next wake then only starts its
+ * container) but not forever: when the pool is full, `reclaim` takes down the network of the
+ * least recently active sleeping tenant and frees its subnet, so a pool serves any number of
+ * users over time, as many at once as it has subnets.
  */
 export class SubnetAllocator {
   private readonly pool: Cidr;
@@ -19,6 +27,8 @@ export class SubnetAllocator {
     private readonly runtime: Pick<TenantRuntime, 'usedSubnets'>,
     pool: string,
     private readonly prefix: number,
+    /** Frees one sleeping tenant's subnet (see TenantController); false when none can be freed. */
+    private readonly reclaim: () => Promise<boolean> = async () => false,
   ) {
     this.pool = parseCidr(pool);
   }
@@ -30,6 +40,15 @@ export class SubnetAllocator {
   async subnetFor(userId: string, refused: ReadonlySet<string> = new Set()): Promise<string> {
     const own = this.store.tenants.get(userId)?.subnet;
     if (own) return own;
+    for (let reclaimed = 0; ; reclaimed++) {
+      const subnet = await this.reserve(userId, refused);
+      if (subnet) return subnet;
+      // Another wake may take the subnet just freed before this one reserves it: a few rounds.
+      if (reclaimed >= RECLAIM_ROUNDS || !(await this.reclaim())) throw errors.subnetPoolExhausted();
+    }
+  }
+
+  private async reserve(userId: string, refused: ReadonlySet<string>): Promise<string | undefined> {
     const engine = (await this.runtime.usedSubnets()).flatMap((text) => {
       try {
         return [parseCidr(text)];
@@ -37,11 +56,9 @@ export class SubnetAllocator {
         return [];
       }
     });
-    const subnet = this.store.tenants.reserveSubnet(userId, (taken) =>
+    return this.store.tenants.reserveSubnet(userId, (taken) =>
       firstFreeSubnet(this.pool, this.prefix, refused.size ? new Set([...taken, ...refused]) : taken, engine),
     );
-    if (!subnet) throw errors.subnetPoolExhausted();
-    return subnet;
   }
 
   /** Gives the tenant's subnet back after the engine refused it; the next call picks again. */

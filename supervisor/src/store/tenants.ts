@@ -62,6 +62,13 @@ export function createTenants(db: Db, now: () => number) {
   const subnetOf = db.prepare<[string], { subnet: string | null }>('SELECT subnet FROM tenants WHERE user_id = ?');
   const setSubnet = db.prepare('UPDATE tenants SET subnet = ?, updated_at = ? WHERE user_id = ?');
   const remove = db.prepare('DELETE FROM tenants WHERE user_id = ?');
+  const sleepersWithSubnets = db.prepare<[number], TenantRecord>(
+    `SELECT ${Object.entries(COLUMNS)
+      .map(([field, column]) => `${column} AS ${field}`)
+      .join(', ')}
+     FROM tenants WHERE subnet IS NOT NULL AND state IN ('asleep', 'failed')
+     ORDER BY COALESCE(last_activity, created_at) ASC LIMIT ?`,
+  );
   const reserveSubnet = db.transaction(
     (userId: string, pick: (taken: ReadonlySet<string>) => string | undefined): string | undefined => {
       const own = subnetOf.get(userId);
@@ -133,6 +140,9 @@ export function createTenants(db: Db, now: () => number) {
     releaseSubnet(userId: string): void {
       setSubnet.run(null, now(), userId);
     },
+
+    /** See LifecycleStore. */
+    sleepersWithSubnets: (limit: number): TenantRecord[] => sleepersWithSubnets.all(limit),
 
     /** Forgets the tenant (and its summary). Returns false when there was none. */
     remove: (userId: string): boolean => remove.run(userId).changes === 1,

@@ -524,3 +524,37 @@ t.test('a stop the engine reports late does not fail the next wake; a death afte
   await t.rejects(second, { code: 'SUP_ERR_WAKE_FAILED' });
   t.equal(store.tenants.get('lara')?.state, 'failed');
 });
+
+t.test('a pool with room for 2 tenants serves 6 users over time: sleepers give their subnets back', async (t) => {
+  const { controller, store, calls } = await setup(t, { subnetPool: '10.214.0.0/27', maxRunning: 10 });
+  const users = ['u1', 'u2', 'u3', 'u4', 'u5', 'u6'];
+  for (const user of users) store.addUser(user);
+  for (const user of users) {
+    const route = await controller.wake(user, { wait: true });
+    t.equal(route.state, 'running', `${user} woke`);
+    await controller.stop(user, 'admin');
+  }
+  const holding = users.filter((user) => store.tenants.get(user)?.subnet);
+  t.equal(holding.length, 2, 'two sleepers still hold a subnet');
+  t.same(holding, ['u5', 'u6'], 'the most recently active ones');
+  t.equal(
+    store.audits().filter((entry) => entry.action === 'tenant.network-released').length,
+    4,
+    'four sleepers gave theirs back, oldest first',
+  );
+  t.equal(calls.remove, 4, 'their containers and networks were removed (volumes kept)');
+
+  // The first user comes back: it gets a subnet again (from the least recently active sleeper).
+  const again = await controller.wake('u1', { wait: true });
+  t.equal(again.state, 'running');
+  t.ok(store.tenants.get('u1')?.subnet);
+  t.equal(store.tenants.get('u5')?.subnet, null, 'u5, now the oldest sleeper, gave its subnet');
+});
+
+t.test('a full pool with every tenant awake still answers SUP_ERR_SUBNET_POOL_EXHAUSTED', async (t) => {
+  const { controller, store } = await setup(t, { subnetPool: '10.214.0.0/27', maxRunning: 10 });
+  for (const user of ['r1', 'r2', 'r3']) store.addUser(user);
+  await controller.wake('r1', { wait: true });
+  await controller.wake('r2', { wait: true });
+  await t.rejects(controller.wake('r3', { wait: true }), { code: 'SUP_ERR_SUBNET_POOL_EXHAUSTED' });
+});
