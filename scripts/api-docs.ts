@@ -91,7 +91,7 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
       does: 'Signs the user in: records the login at the supervisor, sets the session cookie and starts waking the container without waiting. In `access` mode the identity comes from the verified `Cf-Access-Jwt-Assertion` and the body is ignored. With `?next=/path` it redirects there (303).',
       auth: 'login',
       answers:
-        '200 `{user_id, email, plan, onboarding_completed, expires_at}`; 400 `GW_ERR_REQUEST_INVALID` without `user_id` (token and dev modes); 401 `GW_ERR_LOGIN_FORBIDDEN`; 403 `GW_ERR_USER_DISABLED`; 403 `GW_ERR_CROSS_SITE_REFUSED` from a page of another site (see [Cross-site requests](#cross-site-requests))',
+        '200 `{user_id, email, plan, onboarding_completed, expires_at}`; 400 `GW_ERR_REQUEST_INVALID` without `user_id` (token and dev modes); 401 `GW_ERR_LOGIN_FORBIDDEN`; 429 `GW_ERR_LOGIN_RATE_LIMITED` with `Retry-After` after 10 failed sign-ins from the client within a minute; 403 `GW_ERR_USER_DISABLED`; 403 `GW_ERR_CROSS_SITE_REFUSED` from a page of another site (see [Cross-site requests](#cross-site-requests))',
     },
     'POST /auth/logout': {
       does: 'Revokes the current session (if any) on every replica and clears the cookie. With `?next=/path` it redirects there (303).',

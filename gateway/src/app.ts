@@ -5,6 +5,7 @@ import { RequestLog } from '@tenancy/shared/request-log';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import { ActivityRecorder } from './activity/activity-recorder.js';
+import { FailedLogins } from './auth/failed-logins.js';
 import { createLoginIdentifier } from './auth/login-identity.js';
 import type { GatewayConfig } from './config.js';
 import { errors } from './errors.js';
@@ -127,6 +128,8 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     routes,
     mode: config.AUTH_MODE,
     refuseCrossSite: crossSite,
+    // 10 failed sign-ins a minute per client, as nginx allows credential-less logins.
+    failedLogins: new FailedLogins(10, 60_000, now),
   });
   await app.register(warmupRoutes, { authenticator, supervisor, routes, config, refuseCrossSite: crossSite });
   await app.register(proxyRoutes, { authenticator, supervisor, routes, activity, streams, config });

@@ -5,6 +5,11 @@ export const errors = {
   unauthenticated: defineError('GW_ERR_SESSION_MISSING', 401, 'sign in first'),
   sessionInvalid: defineError('GW_ERR_SESSION_INVALID', 401, 'the session is invalid or has ended'),
   loginForbidden: defineError('GW_ERR_LOGIN_FORBIDDEN', 401, 'not allowed to log in'),
+  loginRateLimited: defineError(
+    'GW_ERR_LOGIN_RATE_LIMITED',
+    429,
+    'too many failed sign-ins from this address: wait before trying again',
+  ),
   userDisabled: defineError('GW_ERR_USER_DISABLED', 403, 'this account is disabled'),
   userMismatch: defineError('GW_ERR_USER_MISMATCH', 403, 'user_id does not match the session'),
   crossSiteRefused: defineError(

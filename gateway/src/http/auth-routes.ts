@@ -1,7 +1,9 @@
+import { isIP } from 'node:net';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { isTenancyError, PlanName, UserId } from '@tenancy/shared';
 import type { FastifyRequest } from 'fastify';
+import type { FailedLogins } from '../auth/failed-logins.js';
 import type { IdentifyLogin } from '../auth/login-identity.js';
 import type { GatewayConfig } from '../config.js';
 import { errors } from '../errors.js';
@@ -24,6 +26,18 @@ export interface AuthRoutesOptions {
   mode: GatewayConfig['AUTH_MODE'];
   /** onRequest hook of every POST here: refuses cross-site requests (see cross-site.ts). */
   refuseCrossSite: (request: FastifyRequest) => Promise<void>;
+  /** Failed sign-ins per client (see failed-logins.ts). */
+  failedLogins: FailedLogins;
+}
+
+/**
+ * The client a login comes from: the address nginx names in X-Real-IP (it always replaces the
+ * client's own, see nginx/tenancy-proxy.conf), else the socket's (no nginx in front: tests, curl
+ * on the host).
+ */
+function clientOf(request: FastifyRequest): string {
+  const named = request.headers['x-real-ip'];
+  return typeof named === 'string' && isIP(named) ? named : request.ip;
 }
 
 const LoginBody = Type.Object(
@@ -40,7 +54,8 @@ const LoginBody = Type.Object(
 const Next = Type.Optional(Type.String({ pattern: SAME_ORIGIN_PATH.source, maxLength: 2048 }));
 
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, options) => {
-  const { identify, tokens, authenticator, revocations, supervisor, routes, mode, refuseCrossSite } = options;
+  const { identify, tokens, authenticator, revocations, supervisor, routes, mode, refuseCrossSite, failedLogins } =
+    options;
 
   const page = loginPage(mode);
   if (page) {
@@ -59,7 +74,16 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       schema: { body: Type.Optional(LoginBody), querystring: Type.Object({ next: Next }) },
     },
     async (request, reply) => {
-      const identity = await identify(request);
+      const client = clientOf(request);
+      const retryAfterSeconds = failedLogins.retryAfterSeconds(client);
+      if (retryAfterSeconds > 0) throw errors.loginRateLimited(undefined, { details: { retryAfterSeconds } });
+      let identity: Awaited<ReturnType<typeof identify>>;
+      try {
+        identity = await identify(request);
+      } catch (err) {
+        if (isTenancyError(err) && err.code === errors.loginForbidden.code) failedLogins.failed(client);
+        throw err;
+      }
       const user = await supervisor.upsertUser(identity.userId, {
         ...(identity.email ? { email: identity.email } : {}),
         ...(identity.plan ? { plan: identity.plan } : {}),

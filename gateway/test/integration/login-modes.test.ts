@@ -123,6 +123,42 @@ t.test('token mode: a backend with LOGIN_TOKEN signs users in and chooses plan a
   t.equal(supervisor.calls.upsert, 1, 'only the authorised login reached the supervisor');
 });
 
+t.test(
+  'token mode: a backend signs many users in from one address; failed checks are limited per client',
+  async (t) => {
+    const tenant = await echoTenant(t);
+    const supervisor = fakeSupervisor(tenant.url);
+    const loginToken = 'login-token-'.padEnd(40, 'y');
+    const gw = await startGateway(t, {
+      redisUrl: testRedisUrl(),
+      supervisor: supervisor.client,
+      env: { AUTH_MODE: 'token', DEV_AUTH_ENABLED: 'false', LOGIN_TOKEN: loginToken },
+    });
+    const login = (token: string, client: string, userId = 'someone') =>
+      fetch(`${gw.url}/auth/login`, {
+        method: 'POST',
+        // X-Real-IP as nginx sets it: the client behind the edge.
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-real-ip': client },
+        body: JSON.stringify({ user_id: userId }),
+      });
+
+    // The backend: 30 users signed in within a moment, far past nginx's 10 a minute for browsers.
+    const backend: number[] = [];
+    for (let i = 0; i < 30; i++) backend.push((await login(loginToken, '198.51.100.10', `user-${i}`)).status);
+    t.strictSame(backend, Array(30).fill(200), 'a backend that knows the token is never held back');
+
+    // Someone guessing: 10 failures, then refused (even with the right token) until the window ends.
+    const guesses: number[] = [];
+    for (let i = 0; i < 10; i++) guesses.push((await login(`guess-${i}`, '203.0.113.66')).status);
+    t.strictSame(guesses, Array(10).fill(401));
+    const refused = await login(loginToken, '203.0.113.66');
+    t.equal(refused.status, 429);
+    t.ok(Number(refused.headers.get('retry-after')) >= 1, 'with Retry-After');
+    t.equal(((await refused.json()) as { code: string }).code, 'GW_ERR_LOGIN_RATE_LIMITED');
+    t.equal((await login(loginToken, '198.51.100.10', 'late-user')).status, 200, 'other clients are not affected');
+  },
+);
+
 t.test('dev mode refuses to start unless explicitly enabled', async (t) => {
   const base = { COOKIE_JWT_SECRET: 'c'.repeat(40), SUPERVISOR_TOKEN: 's'.repeat(40), AUTH_MODE: 'dev' };
   t.throws(() => loadGatewayConfig(base), /DEV_AUTH_ENABLED/);
