@@ -67,7 +67,8 @@ case "$images" in "" | local | upstream) ;; *) die "--images is local or upstrea
 env_file="${TENANCY_ENV_FILE:-.env}"
 
 # Reads KEY's value from the env file (empty when absent or commented out).
-env_get() { sed -n "s/^$1=//p" "$env_file" 2>/dev/null | tail -n 1; }
+# (No file yet is no value: under pipefail a failing sed would end the script, silently.)
+env_get() { [ -f "$env_file" ] || return 0; sed -n "s/^$1=//p" "$env_file" | tail -n 1; }
 # Sets KEY=VALUE in the env file: replaces the KEY line (or its commented-out form) in place,
 # else appends. Values never reach the terminal or a command line.
 env_set() {
