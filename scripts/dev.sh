@@ -51,6 +51,12 @@ BACKUP_DIR="$dev_dir/backups"
 TENANT_NETWORK_ATTACH=
 TENANCY_INSTANCE="${TENANCY_INSTANCE:-tenancy-dev}"
 TENANT_IMAGE="${TENANT_IMAGE:-tenancy/tenant:local}"
+# Disk quotas loop-mount a filesystem per tenant, which needs root; a developer's own account
+# runs without them (the supervisor says so at start, loudly).
+if [ "$(id -u)" != 0 ] && [ -z "${UNSAFE_TENANT_DISK_UNBOUNDED:-}" ]; then
+  UNSAFE_TENANT_DISK_UNBOUNDED=true
+  log "not root: tenant disks are not bounded in this dev run (disk quotas need root for loop mounts)"
+fi
 set +a
 
 pids=()
