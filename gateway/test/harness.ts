@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer, type IncomingHttpHeaders, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TenantRoute, UserRecord } from '@tenancy/shared';
@@ -238,4 +238,29 @@ export async function until(what: string, condition: () => boolean | Promise<boo
     if (Date.now() > giveUpAt) throw new Error(`gave up waiting until ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** Opens a WebSocket through the gateway: 101 and the socket, or the refusal's status. */
+export function openWebSocket(gw: Pick<TestGateway, 'port'>, cookie: string) {
+  return new Promise<{ status: number; socket?: Duplex }>((resolve, reject) => {
+    const req = request({
+      host: '127.0.0.1',
+      port: gw.port,
+      path: '/ws',
+      headers: {
+        cookie,
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      },
+    });
+    req.on('upgrade', (res, socket) => resolve({ status: res.statusCode ?? 0, socket }));
+    req.on('response', (res) => {
+      res.resume();
+      resolve({ status: res.statusCode ?? 0 });
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }

@@ -1,10 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { request } from 'node:http';
-import type { Duplex } from 'node:stream';
 import { readJson, seg, startSupervisor, testRedisUrl } from '@tenancy/test-support';
 import t, { type Test } from 'tap';
 import { createSupervisorClient, type SupervisorClient } from '../../src/supervisor/client.js';
-import { echoTenant, startGateway, type TestGateway, until } from '../harness.js';
+import { echoTenant, openWebSocket, startGateway, type TestGateway, until } from '../harness.js';
 
 /**
  * The real supervisor (its own process, real tenant containers, its event feed) and real Redis.
@@ -29,31 +27,6 @@ async function setUp(t: Test, env: Record<string, string> = {}) {
   const gateway = (extra: Record<string, string> = {}) =>
     startGateway(t, { redisUrl: testRedisUrl(), supervisor: client, env: { ...env, ...extra } });
   return { supervisor, tenant, gateway };
-}
-
-/** Opens a WebSocket through the gateway: 101 and the socket, or the refusal's status. */
-function openWebSocket(gw: TestGateway, cookie: string) {
-  return new Promise<{ status: number; socket?: Duplex }>((resolve, reject) => {
-    const req = request({
-      host: '127.0.0.1',
-      port: gw.port,
-      path: '/ws',
-      headers: {
-        cookie,
-        connection: 'Upgrade',
-        upgrade: 'websocket',
-        'sec-websocket-version': '13',
-        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
-      },
-    });
-    req.on('upgrade', (res, socket) => resolve({ status: res.statusCode ?? 0, socket }));
-    req.on('response', (res) => {
-      res.resume();
-      resolve({ status: res.statusCode ?? 0 });
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 const get = (gw: TestGateway, path: string, cookie: string) => fetch(`${gw.url}${path}`, { headers: { cookie } });

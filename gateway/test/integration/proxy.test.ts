@@ -2,7 +2,7 @@ import { request } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { freePort, startRedisServer } from '@tenancy/test-support';
 import t, { type Test } from 'tap';
-import { capturingLogger, echoTenant, fakeSupervisor, startGateway, until } from '../harness.js';
+import { capturingLogger, echoTenant, fakeSupervisor, openWebSocket, startGateway, until } from '../harness.js';
 
 t.test('spoofed identity and forwarding headers never reach the tenant; trusted ones are set', async (t) => {
   const redis = await startRedisServer(t);
@@ -171,25 +171,7 @@ t.test('WebSockets are authenticated before the upgrade, echo through, and close
   const redis = await startRedisServer(t);
   const tenant = await echoTenant(t);
   const gw = await startGateway(t, { redisUrl: redis.url, supervisor: fakeSupervisor(tenant.url).client });
-  const open = (cookie: string) =>
-    new Promise<{ status: number; socket?: import('node:stream').Duplex }>((resolve, reject) => {
-      const req = request({
-        host: '127.0.0.1',
-        port: gw.port,
-        path: '/ws',
-        headers: {
-          cookie,
-          connection: 'Upgrade',
-          upgrade: 'websocket',
-          'sec-websocket-version': '13',
-          'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
-        },
-      });
-      req.on('upgrade', (res, socket) => resolve({ status: res.statusCode ?? 0, socket }));
-      req.on('response', (res) => resolve({ status: res.statusCode ?? 0 }));
-      req.on('error', reject);
-      req.end();
-    });
+  const open = (cookie: string) => openWebSocket(gw, cookie);
   const before = tenant.received.length;
   t.equal((await open('tenancy_session=forged')).status, 401, 'no session, no upgrade');
   t.equal(tenant.received.length, before, 'the tenant never saw it');

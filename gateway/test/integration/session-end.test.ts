@@ -1,32 +1,9 @@
-import { request } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { startRedisServer } from '@tenancy/test-support';
 import t from 'tap';
-import { echoTenant, fakeSupervisor, startGateway, type TestGateway } from '../harness.js';
+import { echoTenant, fakeSupervisor, openWebSocket, startGateway } from '../harness.js';
 
 const MIN = 60_000;
-
-/** Opens a WebSocket through the gateway: 101 and the socket, or the refusal's status. */
-function openWebSocket(gw: TestGateway, cookie: string) {
-  return new Promise<{ status: number; socket?: Duplex }>((resolve, reject) => {
-    const req = request({
-      host: '127.0.0.1',
-      port: gw.port,
-      path: '/ws',
-      headers: {
-        cookie,
-        connection: 'Upgrade',
-        upgrade: 'websocket',
-        'sec-websocket-version': '13',
-        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
-      },
-    });
-    req.on('upgrade', (res, socket) => resolve({ status: res.statusCode ?? 0, socket }));
-    req.on('response', (res) => resolve({ status: res.statusCode ?? 0 }));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** Resolves when the socket closes; without the gateway closing it, it never would (tap times out). */
 const closeOf = (socket: Duplex | undefined) =>
