@@ -7,19 +7,10 @@ import { promisify } from 'node:util';
 import { json, seg, startSupervisor, type Teardown, testDocker } from '@tenancy/test-support';
 import t from 'tap';
 import { removeEgressFilter } from '../../src/runtime/egress-filter.js';
-import { exec } from './helpers.js';
+import { CONNECT, exec } from './helpers.js';
 
 const run = promisify(execFile);
 const isRoot = process.getuid?.() === 0;
-
-/** From inside a container: can a TCP connection to host:port be opened within 1.5 s? */
-const CONNECT = `
-const net = require('net');
-const [host, port] = process.argv.slice(1);
-const socket = net.connect({ host, port: Number(port), timeout: 1500 });
-socket.on('connect', () => { console.log('open'); process.exit(0); });
-socket.on('timeout', () => { console.log('timeout'); process.exit(0); });
-socket.on('error', (err) => { console.log(err.code); process.exit(0); });`;
 
 /** The stand-in for everything outside the host: one HTTP server on every address of its namespace. */
 const OUTSIDE_SERVER = `

@@ -113,3 +113,15 @@ export async function exec(
   const { demuxLogs } = await import('../../src/runtime/docker-runtime.js');
   return { output: demuxLogs(Buffer.concat(chunks)), exitCode: info.ExitCode ?? -1 };
 }
+
+/**
+ * A Node script to run inside a container (`node -e CONNECT host port`): prints `open`, `timeout`
+ * or the error code of a TCP connection to host:port tried for 1.5 s.
+ */
+export const CONNECT = `
+const net = require('net');
+const [host, port] = process.argv.slice(1);
+const socket = net.connect({ host, port: Number(port), timeout: 1500 });
+socket.on('connect', () => { console.log('open'); process.exit(0); });
+socket.on('timeout', () => { console.log('timeout'); process.exit(0); });
+socket.on('error', (err) => { console.log(err.code); process.exit(0); });`;

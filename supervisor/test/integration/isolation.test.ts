@@ -1,15 +1,6 @@
 import { readJson, seg, startSupervisor, testDocker, testRedisUrl } from '@tenancy/test-support';
 import t from 'tap';
-import { exec } from './helpers.js';
-
-/** From inside a container: can a TCP connection to host:port be opened within 1.5 s? */
-const CONNECT = `
-const net = require('net');
-const [host, port] = process.argv.slice(1);
-const socket = net.connect({ host, port: Number(port), timeout: 1500 });
-socket.on('connect', () => { console.log('open'); process.exit(0); });
-socket.on('timeout', () => { console.log('timeout'); process.exit(0); });
-socket.on('error', (err) => { console.log(err.code); process.exit(0); });`;
+import { CONNECT, exec } from './helpers.js';
 
 t.test('from inside tenant A, tenant B, the supervisor API and Redis are unreachable', async (t) => {
   const supervisor = await startSupervisor(t);
