@@ -47,7 +47,8 @@ SUPERVISOR_URL="http://127.0.0.1:$SUPERVISOR_PORT"
 PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://localhost:$EDGE_PORT}"
 DATABASE_PATH="$dev_dir/tenancy.db"
 BACKUP_DIR="$dev_dir/backups"
-# In host mode the gateway reaches tenants through ports published on 127.0.0.1.
+# In host mode the gateway and the supervisor reach tenants through the host's address on each
+# tenant's bridge (which the supervisor's network filter keeps tenants from connecting to).
 TENANT_NETWORK_ATTACH=
 TENANCY_INSTANCE="${TENANCY_INSTANCE:-tenancy-dev}"
 TENANT_IMAGE="${TENANT_IMAGE:-tenancy/tenant:local}"
@@ -56,6 +57,12 @@ TENANT_IMAGE="${TENANT_IMAGE:-tenancy/tenant:local}"
 if [ "$(id -u)" != 0 ] && [ -z "${UNSAFE_TENANT_DISK_UNBOUNDED:-}" ]; then
   UNSAFE_TENANT_DISK_UNBOUNDED=true
   log "not root: tenant disks are not bounded in this dev run (disk quotas need root for loop mounts)"
+fi
+# So does the network filter (iptables) that keeps tenants off services listening on all of the
+# host's addresses.
+if [ "$(id -u)" != 0 ] && [ -z "${UNSAFE_TENANT_HOST_REACHABLE:-}" ]; then
+  UNSAFE_TENANT_HOST_REACHABLE=true
+  log "not root: tenants can reach services listening on all of this host's addresses in this dev run (the network filter needs root)"
 fi
 set +a
 

@@ -1,6 +1,9 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -49,7 +52,7 @@ t.test('setup.sh brings up the compose stack and the seed flow works through its
       TENANT_LABELS: label,
       // Short enough to watch the container pause, then stop, inside a test; long enough that it
       // does not pause under the `docker exec` probes below on a busy machine.
-      IDLE_TIMEOUT: '8s',
+      IDLE_TIMEOUT: '15s',
       PAUSE_TIMEOUT: '1s',
       REAPER_INTERVAL: '250ms',
       STOP_GRACE: '3s',
@@ -143,17 +146,22 @@ t.test('setup.sh brings up the compose stack and the seed flow works through its
       `{{(index .NetworkSettings.Networks "${tenantNetwork}").IPAddress}}`,
     );
     t.match(ip, /^\d+\.\d+\.\d+\.\d+$/, `the ${service} is attached to the tenant network`);
-    // A raw HTTP request over TCP: "reached" only if an answer comes back.
-    const script = `const s = require('net').connect(${port}, '${ip}');
-      let data = '';
-      s.on('connect', () => s.write('GET /health HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n'));
-      s.on('data', (d) => { data += d; });
-      s.on('error', (e) => { console.log('refused', e.code); process.exit(0); });
-      s.on('close', () => { console.log(data ? 'reached ' + data.split('\\r\\n')[0] : 'refused closed'); process.exit(0); });
-      setTimeout(() => { console.log('refused timeout'); process.exit(0); }, 3000);`;
-    const probe = await run('docker', ['exec', tenantId, 'node', '-e', script]);
-    t.match(probe.stdout.trim(), /^refused /, `the tenant cannot reach the ${service} (${probe.stdout.trim()})`);
+    const probe = await reachFromTenant(tenantId, ip, port);
+    t.match(probe, /^refused /, `the tenant cannot reach the ${service} (${probe})`);
   }
+
+  // Nor the host: a service listening on all of its addresses, through the address the host would
+  // have on the tenant's bridge (the network's gateway). Under compose the bridge gives it none.
+  const hostService = createServer((_req, res) => res.end('host'));
+  hostService.listen(0, '0.0.0.0');
+  await once(hostService, 'listening');
+  t.teardown(() => new Promise((resolve) => hostService.close(resolve)));
+  const hostPort = (hostService.address() as AddressInfo).port;
+  const bridgeGateway = await inspect(tenantId, `{{(index .NetworkSettings.Networks "${tenantNetwork}").Gateway}}`);
+  t.match(bridgeGateway, /^\d+\.\d+\.\d+\.\d+$/);
+  t.equal(await (await fetch(`http://127.0.0.1:${hostPort}/`)).text(), 'host', 'control: the host service answers');
+  const hostProbe = await reachFromTenant(tenantId, bridgeGateway, hostPort);
+  t.match(hostProbe, /^refused /, `the tenant cannot reach a host service through its bridge (${hostProbe})`);
 
   // It is paused, then stopped, when idle, and the next message wakes it with its history intact.
   const admin = (path: string) =>
@@ -163,7 +171,7 @@ t.test('setup.sh brings up the compose stack and the seed flow works through its
   const asleep = await waitFor(async () => {
     const tenant = await readJson(await admin(`/v1/tenants/${seg(USER)}`));
     return tenant.state === 'asleep' ? tenant : undefined;
-  }, 30_000);
+  }, 45_000);
   t.match(asleep, { state: 'asleep', stopReason: 'idle' });
   await chatAgainAndCheckHistory(t, curl, USER);
 
@@ -179,6 +187,21 @@ t.test('setup.sh brings up the compose stack and the seed flow works through its
   const apiLogs = await run('docker', ['logs', apiId.trim().split('\n')[0] ?? '']);
   t.match(apiLogs.stdout + apiLogs.stderr, /"msg":"following tenant stops"/, 'the api follows tenant stops');
 });
+
+/**
+ * A raw HTTP request over TCP from inside the tenant: "reached" only if an answer comes back,
+ * "refused" with why otherwise.
+ */
+async function reachFromTenant(tenantId: string, ip: string, port: number): Promise<string> {
+  const script = `const s = require('net').connect(${port}, '${ip}');
+    let data = '';
+    s.on('connect', () => s.write('GET /health HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n'));
+    s.on('data', (d) => { data += d; });
+    s.on('error', (e) => { console.log('refused', e.code); process.exit(0); });
+    s.on('close', () => { console.log(data ? 'reached ' + data.split('\\r\\n')[0] : 'refused closed'); process.exit(0); });
+    setTimeout(() => { console.log('refused timeout'); process.exit(0); }, 3000);`;
+  return (await run('docker', ['exec', tenantId, 'node', '-e', script])).stdout.trim();
+}
 
 /** One field of `docker inspect` for a container. */
 async function inspect(id: string, format: string): Promise<string> {

@@ -94,6 +94,11 @@ export const SupervisorConfigSchema = Type.Object({
     description:
       "Run without disk quotas when the host cannot enforce them (the supervisor refuses to start otherwise): every tenant can then fill the host's disk, the central database's included. Development only",
   }),
+  UNSAFE_TENANT_HOST_REACHABLE: Type.Boolean({
+    default: false,
+    description:
+      "Run in host mode without the network filter when it cannot be installed (not root, no iptables; the supervisor refuses to start otherwise): every tenant can then reach each service listening on all of the host's addresses. Development only",
+  }),
   EGRESS_DENY: Type.String({
     default: '',
     pattern: '^\\s*(\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}\\s*(,\\s*\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}\\s*)*)?$',

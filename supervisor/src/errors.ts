@@ -29,6 +29,11 @@ export const errors = {
     503,
     'egress cannot be filtered here, so tenants with egress are not started',
   ),
+  networkFilterUnavailable: defineError(
+    'SUP_ERR_NETWORK_FILTER_UNAVAILABLE',
+    503,
+    'tenants cannot be kept off the host here, so they are not started',
+  ),
   runtimeUnavailable: defineError('SUP_ERR_RUNTIME_UNAVAILABLE', 503, 'the container engine is not reachable'),
   diskQuotaUnavailable: defineError(
     'SUP_ERR_DISK_QUOTA_UNAVAILABLE',

@@ -2,16 +2,16 @@ import { mkdirSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { ConfigError, formatCidr, isTenancyError, loggerOptions, parseCidr } from '@tenancy/shared';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { buildApp } from './app.js';
 import { loadSupervisorConfig, type SupervisorConfig } from './config.js';
 import { createMetrics, diskSampler } from './http/metrics.js';
 import { TenantController } from './lifecycle/controller.js';
 import { createPlanTable } from './plans.js';
 import { createDockerRuntime } from './runtime/docker-runtime.js';
-import { createIptablesEgressFilter, type EgressFilter } from './runtime/egress-filter.js';
 import { availableMemory } from './runtime/host-memory.js';
 import { parseExtraLabels } from './runtime/labels.js';
+import { createIptablesNetworkFilter, type NetworkFilter } from './runtime/network-filter.js';
 import { openTenantDisks } from './runtime/open-disks.js';
 import { createStore, openDatabase } from './store/index.js';
 import { parseTenantEnv } from './tenant-env.js';
@@ -43,23 +43,10 @@ async function main(): Promise<void> {
   const log = pino(loggerOptions('supervisor', config.LOG_LEVEL));
 
   mkdirSync(dirname(config.DATABASE_PATH), { recursive: true });
-  // Egress is filtered or not granted: a plan with egress needs the filter installed now (as root
-  // in the host's network namespace), or the supervisor does not start.
-  let egressFilter: EgressFilter | undefined;
-  const egressPlans = plans.withEgress();
-  if (egressPlans.length > 0) {
-    egressFilter = createIptablesEgressFilter({ instance: config.TENANCY_INSTANCE, extraDenied: egressDenied });
-    try {
-      await egressFilter.ensure();
-    } catch (err) {
-      console.error(
-        `PLANS grants egress (${egressPlans.join(', ')}), but ${(err as Error).message}. Egress needs the supervisor ` +
-          'in the host network namespace with iptables and root (host mode; see docs/security.md#egress); ' +
-          'otherwise remove egress from PLANS.',
-      );
-      process.exit(78); // EX_CONFIG
-    }
-  }
+  const attach = config.TENANT_NETWORK_ATTACH.split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
+  const networkFilter = await installNetworkFilter(config, plans.withEgress(), egressDenied, attach.length === 0, log);
 
   const store = createStore(openDatabase(config.DATABASE_PATH));
   let disks: Awaited<ReturnType<typeof openTenantDisks>>;
@@ -81,12 +68,10 @@ async function main(): Promise<void> {
   const runtime = createDockerRuntime({
     instance: config.TENANCY_INSTANCE,
     extraLabels,
-    attach: config.TENANT_NETWORK_ATTACH.split(',')
-      .map((name) => name.trim())
-      .filter(Boolean),
+    attach,
     port: config.TENANT_PORT,
     timeouts: { callMs: config.DOCKER_TIMEOUT, startMs: config.DOCKER_START_TIMEOUT },
-    ...(egressFilter ? { egressFilter } : {}),
+    ...(networkFilter ? { networkFilter } : {}),
     ...(disks ? { disks } : {}),
   });
   // The controller exists by the time metrics are collected.
@@ -147,6 +132,50 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/**
+ * Installs the network filter where tenants need it, or exits saying why it cannot be: tenants
+ * with egress always need it (fail closed); tenants without egress need it in host mode
+ * (`hostOnBridge`), where the host has an address on their bridges, unless the operator accepts
+ * the risk with UNSAFE_TENANT_HOST_REACHABLE. With peers attached to tenant networks (compose)
+ * and no egress, the bridges give the host no address, and no filter is needed.
+ */
+async function installNetworkFilter(
+  config: Readonly<SupervisorConfig>,
+  egressPlans: readonly string[],
+  egressDenied: readonly string[],
+  hostOnBridge: boolean,
+  log: Logger,
+): Promise<NetworkFilter | undefined> {
+  if (egressPlans.length === 0 && !hostOnBridge) return undefined;
+  const filter = createIptablesNetworkFilter({ instance: config.TENANCY_INSTANCE, extraDenied: egressDenied });
+  try {
+    await filter.ensure();
+    return filter;
+  } catch (err) {
+    const why = (err as Error).message;
+    if (egressPlans.length > 0) {
+      console.error(
+        `PLANS grants egress (${egressPlans.join(', ')}), but ${why}. Egress needs the supervisor ` +
+          'in the host network namespace with iptables and root (host mode; see docs/security.md#egress); ' +
+          'otherwise remove egress from PLANS.',
+      );
+    } else if (config.UNSAFE_TENANT_HOST_REACHABLE) {
+      log.warn(
+        { reason: why },
+        "UNSAFE_TENANT_HOST_REACHABLE: running without the network filter; every tenant can reach each service listening on all of this host's addresses",
+      );
+      return undefined;
+    } else {
+      console.error(
+        `${why}. In host mode the supervisor keeps tenants off the host's own addresses with iptables, ` +
+          'which needs root in the host network namespace (see docs/security.md#the-host). ' +
+          'For development only, UNSAFE_TENANT_HOST_REACHABLE=true runs without it.',
+      );
+    }
+    process.exit(78); // EX_CONFIG
+  }
 }
 
 main().catch((err: unknown) => {

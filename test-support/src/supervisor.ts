@@ -116,10 +116,37 @@ export async function startSupervisor(t: Teardown, env: Record<string, string> =
         .remove({ force: true })
         .catch(() => undefined);
     unmountDisksUnder(join(dir, 'disks'));
+    removeNetworkFilterOf(instance);
     await rm(dir, { recursive: true, force: true });
   });
   await supervisor.start();
   return supervisor;
+}
+
+/**
+ * Removes the iptables rules a supervisor installed for its instance (they outlive it on
+ * purpose): the jumps, found by their comment `tenancy <instance> ...`, then the chains they
+ * jump to. Nothing to do without iptables (or without root).
+ */
+export function removeNetworkFilterOf(instance: string): void {
+  let rules: string;
+  try {
+    rules = execFileSync('iptables-save', ['-t', 'filter'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return;
+  }
+  const chains = new Set<string>();
+  for (const rule of rules.split('\n')) {
+    if (!rule.startsWith('-A ') || !rule.includes(`"tenancy ${instance} `)) continue;
+    const target = / -j (\S+)/.exec(rule)?.[1];
+    if (target) chains.add(target);
+    // The rule as iptables-save prints it, quotes and all: the shell splits it back into arguments.
+    execFileSync('sh', ['-c', `iptables -w -D ${rule.slice(3)}`]);
+  }
+  for (const chain of chains) {
+    execFileSync('iptables', ['-w', '-F', chain]);
+    execFileSync('iptables', ['-w', '-X', chain]);
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type Docker from 'dockerode';
-import { egressBridgeName } from './egress-filter.js';
 import { LABELS, MANAGED_BY, SCHEMA_VERSION } from './labels.js';
+import { tenantBridgeName } from './network-filter.js';
 import type { TenantSpec } from './types.js';
 
 /** Where the tenant's two volumes are mounted inside its container. */
@@ -92,34 +92,58 @@ export function containerOptions(spec: TenantSpec, labels: Record<string, string
 
 /** Docker's network option naming the Linux bridge of a bridge network. */
 const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
+/** Docker's network option that leaves the host without an address on the bridge. */
+const NO_HOST_ADDRESS_OPTION = 'com.docker.network.bridge.inhibit_ipv4';
+
+/**
+ * The driver options of a tenant network, which fix how the host meets its tenants:
+ * - with egress, a bridge named for the network filter (`tne…`), the host being the tenant's way out;
+ * - without egress, in host mode (`hostOnBridge`: the gateway and supervisor run on the host and
+ *   reach tenants through its address on the bridge), a bridge named for the filter's host rule (`tni…`);
+ * - without egress, when peers attached to the network reach the tenants (compose), no host
+ *   address on the bridge at all: there is nothing of the host's for a tenant to connect to.
+ */
+function networkDriverOptions(spec: TenantSpec, hostOnBridge: boolean): Record<string, string> {
+  if (spec.limits.egress || hostOnBridge) {
+    return { [BRIDGE_NAME_OPTION]: tenantBridgeName(spec.names.network, spec.limits.egress) };
+  }
+  return { [NO_HOST_ADDRESS_OPTION]: 'true' };
+}
 
 /**
  * The tenant network: its own bridge and subnet, internal (no route out) unless the plan allows
- * egress. An egress network's bridge gets a name the egress filter matches (egress-filter.ts).
+ * egress; see {@link networkDriverOptions} for how the host meets it.
  */
-export function networkOptions(spec: TenantSpec, labels: Record<string, string>): Docker.NetworkCreateOptions {
+export function networkOptions(
+  spec: TenantSpec,
+  labels: Record<string, string>,
+  hostOnBridge: boolean,
+): Docker.NetworkCreateOptions {
   return {
     Name: spec.names.network,
     Driver: 'bridge',
     CheckDuplicate: true,
     Internal: !spec.limits.egress,
     IPAM: { Driver: 'default', Config: [{ Subnet: spec.subnet }] },
-    ...(spec.limits.egress ? { Options: { [BRIDGE_NAME_OPTION]: egressBridgeName(spec.names.network) } } : {}),
+    Options: networkDriverOptions(spec, hostOnBridge),
     Labels: labels,
   };
 }
 
 /**
- * Does an existing network have the policy the spec asks for? Its Internal flag and its bridge's
- * name are fixed when it is made: one made for another plan, or for egress before egress was
- * filtered (its bridge would escape the filter), must be made again.
+ * Does an existing network have the policy the spec asks for? Its Internal flag and driver
+ * options are fixed when it is made: one made for another plan, or before the network filter
+ * covered it (its bridge would escape the filter, or the host would have an address on it), must
+ * be made again.
  */
 export function networkFollowsPlan(
   network: { Internal?: boolean; Options?: Record<string, string> | null },
   spec: TenantSpec,
+  hostOnBridge: boolean,
 ): boolean {
   if (network.Internal !== !spec.limits.egress) return false;
-  return !spec.limits.egress || network.Options?.[BRIDGE_NAME_OPTION] === egressBridgeName(spec.names.network);
+  const options = network.Options ?? {};
+  return Object.entries(networkDriverOptions(spec, hostOnBridge)).every(([key, value]) => options[key] === value);
 }
 
 /**

@@ -3,9 +3,9 @@ import { isTenancyError } from '@tenancy/shared';
 import Docker from 'dockerode';
 import { errors } from '../errors.js';
 import { containerOptions, networkFollowsPlan, networkOptions, specHash, tenantLabels } from './container-spec.js';
-import { type EgressFilter, egressBridgeName } from './egress-filter.js';
 import { callLimit, DEFAULT_ENGINE_TIMEOUTS, type EngineTimeouts, engineCall } from './engine-calls.js';
 import { LABELS } from './labels.js';
+import { type NetworkFilter, tenantBridgeName } from './network-filter.js';
 import type { TenantDisks } from './tenant-disks.js';
 import type { ContainerStatus, EnsureResult, RunningTenant, RuntimeEvent, TenantRuntime, TenantSpec } from './types.js';
 
@@ -23,10 +23,13 @@ export interface DockerRuntimeOptions {
   /** How long engine calls may take (DOCKER_TIMEOUT, DOCKER_START_TIMEOUT); defaults 10 s and 30 s. */
   timeouts?: Partial<EngineTimeouts>;
   /**
-   * Keeps tenants with egress off everything but the internet. Without one, tenants whose plan
-   * grants egress are not started (SUP_ERR_EGRESS_UNAVAILABLE): egress is never unfiltered.
+   * Keeps tenants with egress off everything but the internet, and every tenant off the host.
+   * Without one, tenants whose plan grants egress are not started (SUP_ERR_EGRESS_UNAVAILABLE):
+   * egress is never unfiltered. Tenants without egress start without one only in the two cases
+   * the supervisor allows: with `attach` (their bridge gives the host no address) or with
+   * UNSAFE_TENANT_HOST_REACHABLE.
    */
-  egressFilter?: EgressFilter;
+  networkFilter?: NetworkFilter;
   /**
    * Per-tenant filesystems that bound each tenant's volumes (the plan's diskBytes). Without
    * them the volumes are plain ones on the engine's disk, unbounded: only with
@@ -40,6 +43,9 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
   const docker = options.docker ?? new Docker();
   const extraLabels = options.extraLabels ?? {};
   const attach = options.attach ?? [];
+  // Without peers attached to tenant networks, the host reaches tenants itself: through its
+  // address on each tenant bridge (host mode).
+  const hostOnBridge = attach.length === 0;
   const { disks } = options;
   const instanceFilter = [`${LABELS.instance}=${options.instance}`, `${LABELS.role}=tenant`];
   const { callMs, startMs } = { ...DEFAULT_ENGINE_TIMEOUTS, ...options.timeouts };
@@ -65,9 +71,9 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
   async function ensureNetwork(spec: TenantSpec, labels: Record<string, string>, signal?: AbortSignal): Promise<void> {
     const network = docker.getNetwork(spec.names.network);
     let existing = await quick('network inspect', () => network.inspect(), signal).catch(ifStatus(404, undefined));
-    if (existing && !networkFollowsPlan(existing, spec)) {
-      // The plan's egress changed since the network was made (or it predates the egress filter),
-      // and a network's Internal flag and bridge name are fixed at creation: make it again. The
+    if (existing && !networkFollowsPlan(existing, spec, hostOnBridge)) {
+      // The plan's egress changed since the network was made (or it predates the network
+      // filter), and a network's Internal flag and options are fixed at creation: make it again. The
       // container goes first (the engine refuses to remove a network in use, and a container keeps
       // the id of the network it was made on); it is made again below anyway (its spec changed
       // with the plan, or it was on the old network). The volumes stay.
@@ -80,7 +86,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
     if (!existing) {
       await quick(
         'network create',
-        (abortSignal) => docker.createNetwork({ ...networkOptions(spec, labels), abortSignal }),
+        (abortSignal) => docker.createNetwork({ ...networkOptions(spec, labels, hostOnBridge), abortSignal }),
         signal,
       )
         .catch(ifStatus(409, undefined))
@@ -176,13 +182,18 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
   return {
     async ensure(spec, signal) {
       const labels = tenantLabels(options.instance, spec.tenantHash, extraLabels);
-      if (spec.limits.egress) {
-        // Fail closed: no filter, no egress tenant.
-        if (!options.egressFilter) throw errors.egressUnavailable('this supervisor has no egress filter');
-        await options.egressFilter.ensure();
-      }
+      const { egress } = spec.limits;
+      const filter = options.networkFilter;
+      // Fail closed: no filter, no egress tenant.
+      if (egress && !filter) throw errors.egressUnavailable('this supervisor has no network filter');
+      const filtered = filter && (egress || hostOnBridge);
+      const unavailable = (err: unknown) => {
+        const failure = egress ? errors.egressUnavailable : errors.networkFilterUnavailable;
+        throw failure((err as Error).message, { cause: err });
+      };
+      if (filtered) await filter.ensure().catch(unavailable);
       await ensureNetwork(spec, labels, signal);
-      if (spec.limits.egress) await options.egressFilter?.covers(egressBridgeName(spec.names.network));
+      if (filtered) await filter.covers(tenantBridgeName(spec.names.network, egress)).catch(unavailable);
       await ensureVolumes(spec, labels, signal);
 
       const container = docker.getContainer(spec.names.container);

@@ -6,7 +6,6 @@ import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { json, seg, startSupervisor, type Teardown, testDocker } from '@tenancy/test-support';
 import t from 'tap';
-import { removeEgressFilter } from '../../src/runtime/egress-filter.js';
 import { CONNECT, exec } from './helpers.js';
 
 const run = promisify(execFile);
@@ -78,7 +77,6 @@ t.test(
   async (t) => {
     await startOutside(t);
     const supervisor = await startSupervisor(t, { PLANS: JSON.stringify({ pro: { egress: true } }) });
-    t.teardown(() => removeEgressFilter(supervisor.instance));
 
     const endpoints: Record<string, URL> = {};
     for (const userId of ['egress-a', 'egress-b']) {

@@ -34,13 +34,13 @@ export function testRuntime(
   const instance = options.instance ?? `t${randomBytes(4).toString('hex')}`;
   // These tests look at the objects the runtime makes, not at where tenants can connect (that is
   // egress.test.ts, with the real filter): egress tenants are let through unfiltered here.
-  const egressFilter = { ensure: async () => undefined, covers: async () => undefined };
+  const networkFilter = { ensure: async () => undefined, covers: async () => undefined };
   const runtime = createDockerRuntime({
     docker,
     instance,
     extraLabels: testLabels(),
     port: 8080,
-    egressFilter,
+    networkFilter,
     ...(options.disks ? { disks: options.disks } : {}),
   });
   t.teardown(async () => {

@@ -2,20 +2,22 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { access } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { errors } from '../errors.js';
 
 const run = promisify(execFile);
 
 /**
- * Bridges of tenant networks with egress are named this prefix and 12 hex digits, so one
- * interface match (`tne+`) covers every egress tenant, present and future: the rules below are
- * generic and nothing is added or left behind per tenant.
+ * Bridges of tenant networks are named a prefix and 12 hex digits of their network's name, so one
+ * interface match per prefix (`tne+`, `tni+`) covers every tenant, present and future: the rules
+ * below are generic and nothing is added or left behind per tenant.
  */
 export const EGRESS_BRIDGE_PREFIX = 'tne';
+/** Bridges of tenant networks without egress that the host has an address on (host mode). */
+export const INTERNAL_BRIDGE_PREFIX = 'tni';
 
-/** The Linux name of the bridge of a tenant network with egress (at most 15 characters). */
-export function egressBridgeName(networkName: string): string {
-  return `${EGRESS_BRIDGE_PREFIX}${createHash('sha256').update(networkName).digest('hex').slice(0, 12)}`;
+/** The Linux name of the bridge of a tenant network (at most 15 characters). */
+export function tenantBridgeName(networkName: string, egress: boolean): string {
+  const prefix = egress ? EGRESS_BRIDGE_PREFIX : INTERNAL_BRIDGE_PREFIX;
+  return `${prefix}${createHash('sha256').update(networkName).digest('hex').slice(0, 12)}`;
 }
 
 /**
@@ -42,7 +44,7 @@ export const DENIED_DESTINATIONS: readonly string[] = Object.freeze([
 ]);
 
 /** The names of one instance's chains: iptables allows 28 characters, an instance name 24. */
-export function egressChains(instance: string): { forward: string; input: string } {
+export function filterChains(instance: string): { forward: string; input: string } {
   const id = createHash('sha256').update(instance).digest('hex').slice(0, 8);
   return { forward: `TENANCY-EGRESS-${id}`, input: `TENANCY-HOST-${id}` };
 }
@@ -51,12 +53,12 @@ export function egressChains(instance: string): { forward: string; input: string
  * The rules as iptables-restore input (--noflush: only these two chains are replaced, atomically).
  * Forwarded traffic from an egress bridge: replies and traffic within the tenant's own bridge (the
  * gateway and supervisor attached to it in compose) pass; anything to a denied block is refused;
- * the rest goes on to Docker's own rules, which let it out through NAT. Traffic from an egress
- * bridge to the host itself (its address on any interface, which Docker leaves open): only
- * replies pass.
+ * the rest goes on to Docker's own rules, which let it out through NAT. Traffic from any tenant
+ * bridge to the host itself (its address on any interface, which Docker leaves open, internal
+ * networks included): only replies pass.
  */
-export function egressRules(instance: string, extraDenied: readonly string[] = []): string {
-  const { forward, input } = egressChains(instance);
+export function filterRules(instance: string, extraDenied: readonly string[] = []): string {
+  const { forward, input } = filterChains(instance);
   const refuse = '-j REJECT --reject-with icmp-admin-prohibited';
   return [
     '*filter',
@@ -73,57 +75,72 @@ export function egressRules(instance: string, extraDenied: readonly string[] = [
   ].join('\n');
 }
 
-/** The rules that send egress bridges' traffic through the instance's chains, as iptables arguments. */
-function jumps(instance: string): string[][] {
-  const { forward, input } = egressChains(instance);
-  const match = ['-i', `${EGRESS_BRIDGE_PREFIX}+`, '-m', 'comment', '--comment', `tenancy ${instance} egress`];
+/**
+ * The rules that send tenant bridges' traffic through the instance's chains, as iptables
+ * arguments. Every jump carries the comment `tenancy <instance> ...`, which is how an operator (or
+ * a test) finds them.
+ */
+export function filterJumps(instance: string): string[][] {
+  const { forward, input } = filterChains(instance);
+  const from = (prefix: string, what: string) => [
+    '-i',
+    `${prefix}+`,
+    '-m',
+    'comment',
+    '--comment',
+    `tenancy ${instance} ${what}`,
+  ];
   // DOCKER-USER: the chain Docker keeps for its users, first in FORWARD, never flushed by the engine.
+  // Forwarded traffic from internal bridges needs no rule of ours: Docker drops it.
   return [
-    ['DOCKER-USER', ...match, '-j', forward],
-    ['INPUT', ...match, '-j', input],
+    ['DOCKER-USER', ...from(EGRESS_BRIDGE_PREFIX, 'egress'), '-j', forward],
+    ['INPUT', ...from(EGRESS_BRIDGE_PREFIX, 'egress'), '-j', input],
+    ['INPUT', ...from(INTERNAL_BRIDGE_PREFIX, 'host'), '-j', input],
   ];
 }
 
-/** Keeps egress tenants off everything but the internet. */
-export interface EgressFilter {
+/** Keeps egress tenants off everything but the internet, and every tenant off the host. */
+export interface NetworkFilter {
   /**
    * Makes sure the rules are in place, installing or repairing them (a firewall reload may have
-   * removed them). Throws SUP_ERR_EGRESS_UNAVAILABLE when they cannot be.
+   * removed them). Throws, saying why, when they cannot be.
    */
   ensure(): Promise<void>;
   /**
-   * Throws SUP_ERR_EGRESS_UNAVAILABLE unless `bridge` is an interface here, where the rules
-   * apply: an engine on another host or in another network namespace is not covered by them.
+   * Throws unless `bridge` is an interface here, where the rules apply: an engine on another host
+   * or in another network namespace is not covered by them.
    */
   covers(bridge: string): Promise<void>;
 }
 
-export interface IptablesEgressFilterOptions {
+export interface IptablesNetworkFilterOptions {
   /** TENANCY_INSTANCE: names the chains this supervisor owns. */
   instance: string;
   /** EGRESS_DENY: more blocks no egress tenant may reach (a LAN on public or documentation addresses), as CIDRs. */
   extraDenied?: readonly string[];
 }
 
-/** The {@link EgressFilter} of a supervisor that runs in the host's network namespace with iptables. */
-export function createIptablesEgressFilter(options: IptablesEgressFilterOptions): EgressFilter {
+/** The {@link NetworkFilter} of a supervisor that runs in the host's network namespace with iptables. */
+export function createIptablesNetworkFilter(options: IptablesNetworkFilterOptions): NetworkFilter {
   const extraDenied = options.extraDenied ?? [];
   let pending: Promise<void> | undefined;
 
   async function present(): Promise<boolean> {
-    for (const rule of jumps(options.instance)) {
-      const found = await iptables(['-C', ...rule]).then(
-        () => true,
-        () => false,
-      );
-      if (!found) return false;
-    }
-    return true;
+    // Checked side by side: every wake from stopped asks, and a process start is slow on some hosts.
+    const found = await Promise.all(
+      filterJumps(options.instance).map((rule) =>
+        iptables(['-C', ...rule]).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
+    return found.every(Boolean);
   }
 
   async function install(): Promise<void> {
-    await iptablesRestore(egressRules(options.instance, extraDenied));
-    for (const rule of jumps(options.instance)) {
+    await iptablesRestore(filterRules(options.instance, extraDenied));
+    for (const rule of filterJumps(options.instance)) {
       const [chain = '', ...spec] = rule;
       await iptables(['-C', chain, ...spec]).catch(() => iptables(['-I', chain, '1', ...spec]));
     }
@@ -136,7 +153,7 @@ export function createIptablesEgressFilter(options: IptablesEgressFilterOptions)
         try {
           if (!(await present())) await install();
         } catch (err) {
-          throw errors.egressUnavailable(`the egress filter could not be installed: ${reason(err)}`, { cause: err });
+          throw new Error(`the network filter could not be installed: ${reason(err)}`, { cause: err });
         } finally {
           pending = undefined;
         }
@@ -145,8 +162,8 @@ export function createIptablesEgressFilter(options: IptablesEgressFilterOptions)
     },
     async covers(bridge) {
       await access(`/sys/class/net/${bridge}`).catch((err: unknown) => {
-        throw errors.egressUnavailable(
-          `the bridge ${bridge} of an egress network is not an interface of this host: the engine runs elsewhere, and the egress filter does not reach it`,
+        throw new Error(
+          `the bridge ${bridge} of a tenant network is not an interface of this host: the engine runs elsewhere, and the network filter does not reach it`,
           { cause: err },
         );
       });
@@ -155,8 +172,8 @@ export function createIptablesEgressFilter(options: IptablesEgressFilterOptions)
 }
 
 /** Removes an instance's rules and chains (tests, and operators retiring an instance). Missing ones are fine. */
-export async function removeEgressFilter(instance: string): Promise<void> {
-  for (const [chain = '', ...spec] of jumps(instance)) {
+export async function removeNetworkFilter(instance: string): Promise<void> {
+  for (const [chain = '', ...spec] of filterJumps(instance)) {
     while (
       await iptables(['-D', chain, ...spec]).then(
         () => true,
@@ -164,7 +181,7 @@ export async function removeEgressFilter(instance: string): Promise<void> {
       )
     );
   }
-  for (const chain of Object.values(egressChains(instance))) {
+  for (const chain of Object.values(filterChains(instance))) {
     await iptables(['-F', chain]).catch(() => undefined);
     await iptables(['-X', chain]).catch(() => undefined);
   }
