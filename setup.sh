@@ -332,14 +332,44 @@ attach=()
 for i in $(seq 1 "${replicas:-1}"); do attach+=("$project${separator}api$separator$i"); done
 attach+=("$project${separator}supervisor${separator}1")
 env_set TENANT_NETWORK_ATTACH "$(IFS=,; echo "${attach[*]}")"
-# Per-tenant disk quotas need the supervisor to mount filesystems on the host, which the compose
-# stack cannot give it yet (docs/operations.md, "Disk quotas"): say so rather than hide it.
-if [ -z "$(env_get UNSAFE_TENANT_DISK_UNBOUNDED)" ]; then
-  env_set UNSAFE_TENANT_DISK_UNBOUNDED true
+# Per-tenant disk quotas: the supervisor mounts one filesystem per tenant under TENANT_DISK_DIR
+# through a short-lived privileged helper container (nsenter into the host's mount namespace), and
+# sees those mounts through its bind of the folder with rslave propagation, which needs the folder
+# on a shared mount (docs/operations.md, "Disk quotas").
+disk_dir="$(env_get TENANT_DISK_DIR)"
+disk_dir="${disk_dir:-/var/lib/tenancy-disks}"
+case "$disk_dir" in /*) ;; *) die "TENANT_DISK_DIR=$disk_dir: use an absolute path (the engine and the supervisor see it the same way)" ;; esac
+env_set TENANT_DISK_DIR "$disk_dir"
+if [ -z "$(env_get TENANT_DISK_HELPER_IMAGE)" ] || [ "$(env_get TENANT_DISK_HELPER_IMAGE)" = tenancy/disk-helper:local ]; then
+  # The upstream supervisor image (Debian) has nsenter; the offline one gets a helper of its own.
+  if [ "$images" = local ]; then
+    env_set TENANT_DISK_HELPER_IMAGE tenancy/disk-helper:local
+  else
+    supervisor_image="$(env_get SUPERVISOR_IMAGE)"
+    env_set TENANT_DISK_HELPER_IMAGE "${supervisor_image:-tenancy/supervisor:local}"
+  fi
 fi
+ensure_shared_mount() {
+  case "$(findmnt -no PROPAGATION --target "$disk_dir" 2>/dev/null)" in
+    shared*) return 0 ;;
+  esac
+  if [ "$is_root" != 1 ]; then
+    log "error: $disk_dir must be on a shared mount (the supervisor sees tenant filesystems through it),"
+    log "       and making it one needs root: run sudo ./setup.sh, or once per boot:"
+    log "         sudo mkdir -p $disk_dir && sudo mount --bind $disk_dir $disk_dir && sudo mount --make-rshared $disk_dir"
+    exit 1
+  fi
+  # A bind of the folder onto itself, made shared: the rest of the host's mounts stay as they are.
+  mountpoint -q "$disk_dir" || mount --bind "$disk_dir" "$disk_dir"
+  mount --make-rshared "$disk_dir"
+  log "made $disk_dir a shared mount (a bind onto itself) for the tenant disks; after a reboot, run ./setup.sh again"
+}
+[ "$is_root" != 1 ] || mkdir -p "$disk_dir"
+[ -d "$disk_dir" ] || die "$disk_dir does not exist: create it (sudo mkdir -p $disk_dir) or run sudo ./setup.sh"
+ensure_shared_mount
 if [ "$(env_get UNSAFE_TENANT_DISK_UNBOUNDED)" = true ]; then
-  log "warning: tenant disks are not bounded in the compose stack yet (UNSAFE_TENANT_DISK_UNBOUNDED=true):"
-  log "         a tenant can fill this host's disk; host mode (make dev, as root) enforces the plans' diskMb"
+  log "warning: tenant disks are not bounded (UNSAFE_TENANT_DISK_UNBOUNDED=true in $env_file):"
+  log "         a tenant can fill this host's disk; remove the line to enforce the plans' diskMb"
 fi
 env_set DOCKER_SOCKET "$socket"
 env_set DOCKER_GID "$(stat -c %g "$socket")"

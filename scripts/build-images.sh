@@ -134,6 +134,13 @@ build_edge() {
     --user redis:999:999 --dir /data:999:999 \
     --change "$path" --change 'WORKDIR /data' --change 'USER 999:999' --change 'CMD ["redis-server"]' \
     --change 'EXPOSE 6379'
+  # The disk helper of the offline stack (TENANT_DISK_HELPER_IMAGE): a shell and nsenter, which
+  # enters the engine's mount namespace and runs the host's own tools there; the upstream
+  # supervisor image has both.
+  ensure_commands nsenter:util-linux
+  scripts/build-host-image.sh "${DISK_HELPER_LOCAL_IMAGE:-tenancy/disk-helper:local}" \
+    --title tenancy-disk-helper-local --version "$(nsenter --version | sed -E 's/.* ([0-9.]+)$/\1/')" \
+    --bin "$(command -v nsenter)" --bin "$(command -v dash):/bin/sh"
 }
 
 scripts/build-node-base.sh "$base_image"

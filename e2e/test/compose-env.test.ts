@@ -93,6 +93,8 @@ t.test('compose gives each service exactly its variables, and each secret only t
   secrets.TENANT_ENV = `{"LLM_API_KEY": "sk-${randomBytes(12).toString('hex')}"}`;
   env.set('TENANT_ENV', secrets.TENANT_ENV);
   env.set('DOCKER_GID', '999');
+  // A bind source too (the tenant disks), which must be an absolute path.
+  env.set('TENANT_DISK_DIR', '/value-of-TENANT_DISK_DIR');
   env.set('STACK_LABEL', 'dev.tenancy.stack=compose-env-test');
   const envFile = join(dir, '.env');
   writeFileSync(envFile, `${[...env].map(([name, value]) => `${name}=${value}`).join('\n')}\n`);

@@ -7,7 +7,15 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, readJson, seg, TEST_RUN_LABEL, testImages, testRunId } from '@tenancy/test-support';
+import {
+  freePort,
+  readJson,
+  seg,
+  TEST_RUN_LABEL,
+  testImages,
+  testRunId,
+  unmountDisksUnder,
+} from '@tenancy/test-support';
 import t from 'tap';
 import { composeCommand } from './compose.js';
 import { curlWithJar } from './curl.js';
@@ -25,6 +33,7 @@ const USER = 'e2e-compose-user';
 t.test('setup.sh brings up the compose stack and the seed flow works through its nginx', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tenancy-compose-'));
   const envFile = join(dir, '.env');
+  const diskDir = join(dir, 'disks');
   const project = `e2e${randomBytes(4).toString('hex')}`;
   const instance = `c${randomBytes(4).toString('hex')}`;
   const edgePort = await freePort();
@@ -57,9 +66,8 @@ t.test('setup.sh brings up the compose stack and the seed flow works through its
       REAPER_INTERVAL: '250ms',
       STOP_GRACE: '3s',
       ACTIVITY_FLUSH_INTERVAL: '500ms',
-      // The supervisor in a container cannot mount tenant disks yet (docs/operations.md, "Disk
-      // quotas"): this stack opts out by name, as an operator would have to.
-      UNSAFE_TENANT_DISK_UNBOUNDED: 'true',
+      // Tenant filesystems of this stack, in the test's own folder (setup.sh makes it a shared mount).
+      TENANT_DISK_DIR: diskDir,
     })
       .map(([key, value]) => `${key}=${value}`)
       .join('\n'),
@@ -81,6 +89,9 @@ t.test('setup.sh brings up the compose stack and the seed flow works through its
     if (networks.length > 0) await docker('network', 'rm', ...networks);
     const volumes = await docker('volume', 'ls', '-q', '--filter', byInstance);
     if (volumes.length > 0) await docker('volume', 'rm', '-f', ...volumes);
+    // The tenant filesystems the stack mounted, then setup.sh's bind of their folder onto itself.
+    unmountDisksUnder(diskDir);
+    await run('umount', ['--lazy', diskDir]).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -122,6 +133,18 @@ t.test('setup.sh brings up the compose stack and the seed flow works through its
     `label=dev.tenancy.instance=${instance}`,
   ]);
   t.equal(labelled.stdout.trim().split('\n').length, 1, 'carrying the test run label');
+
+  // Its volumes live on a filesystem of its own, of the free plan's size (1 GiB, less what ext4
+  // keeps), mounted on the host by the helper and seen by the supervisor in its container.
+  const detail = await readJson(
+    await fetch(`http://127.0.0.1:${adminPort}/v1/tenants/${seg(USER)}`, {
+      headers: { authorization: `Bearer ${secretOf(written, 'ADMIN_TOKEN')}` },
+    }),
+  );
+  t.ok(
+    detail.disk && detail.disk.sizeBytes > 900 * 1024 ** 2 && detail.disk.sizeBytes <= 1024 ** 3,
+    `disk ${JSON.stringify(detail.disk)}`,
+  );
 
   // The api and the supervisor share the tenant's network (to reach it), but the tenant cannot
   // reach them back: both cut connections that come from the tenant address pool.

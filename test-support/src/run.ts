@@ -17,6 +17,8 @@ export function testLabels(extra: Record<string, string> = {}): Record<string, s
 export const testImages = {
   nodeBase: process.env.NODE_BASE_IMAGE ?? 'tenancy/node-base:local',
   tenant: process.env.TENANT_IMAGE ?? 'tenancy/tenant:local',
+  /** The offline stack's disk helper (TENANT_DISK_HELPER_IMAGE). */
+  diskHelper: process.env.DISK_HELPER_LOCAL_IMAGE ?? 'tenancy/disk-helper:local',
 } as const;
 
 /** A short unique suffix for names inside one run. */

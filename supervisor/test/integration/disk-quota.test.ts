@@ -146,6 +146,32 @@ t.test('plain volumes from before disk quotas are moved onto the tenant filesyst
   t.equal(filled.output.split(' ')[0], 'ENOSPC', 'and bounded');
 });
 
+t.test(
+  'a supervisor in a container: the helper container mounts the tenant filesystem, and the quota holds',
+  async (t) => {
+    const { dir } = testDisks(t);
+    const infos: string[] = [];
+    const log = { info: (_: object, msg: string) => infos.push(msg), warn: () => undefined };
+    const disks = await openTenantDisks({
+      dir,
+      helperImage: testImages.diskHelper,
+      unsafeUnbounded: false,
+      instance: `t${process.pid}`,
+      extraLabels: testLabels(),
+      log,
+    });
+    t.ok(disks, 'the start check passed through the helper');
+    t.match(infos, ['tenant disk quotas enforced']);
+    const { runtime, docker, instance } = testRuntime(t, { ...(disks ? { disks } : {}) });
+    const spec = testSpec(instance, 'disk-helper-filler', { limits });
+    const { containerId } = await runtime.ensure(spec);
+    await runtime.start(spec.names);
+    const files = await exec(docker, containerId, ['node', '-e', fillScript(`${FILES_MOUNT}/big`)]);
+    t.equal(files.output.split(' ')[0], 'ENOSPC', `bounded (${files.output})`);
+    t.ok(((await runtime.diskUsage(spec.names))?.sizeBytes ?? Infinity) <= QUOTA, 'usage seen by the supervisor');
+  },
+);
+
 t.test('a host that cannot enforce quotas: the supervisor refuses, unless the operator opted out', async (t) => {
   const disks = testDisks(t);
   const warnings: string[] = [];
