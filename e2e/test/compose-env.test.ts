@@ -51,6 +51,7 @@ const SECRET_HOLDERS: Record<string, string[]> = {
   TENANT_NAMESPACE_KEY: ['supervisor'],
   TENANT_ENV: ['supervisor'],
   COOKIE_JWT_SECRET: ['api'],
+  TENANT_LABEL_KEY: ['api'],
   LOGIN_TOKEN: ['api'],
   // In the api's REDIS_URL, and in Redis's own command line and health check.
   REDIS_PASSWORD: ['api', 'redis'],
