@@ -35,6 +35,7 @@ const ALLOWED_VARIABLES: Record<string, string[]> = {
     'NGINX_ACCESS_LOG',
     'NGINX_CLIENT_ZONE',
     'NGINX_LISTEN',
+    'NGINX_TENANT_HOSTS',
     'TRUSTED_PROXIES',
     'TRUSTED_PROXIES_GEO',
   ],

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import {
   freePort,
   type GatewayProcess,
@@ -9,7 +8,7 @@ import {
   type Teardown,
   testRedisUrl,
 } from '@tenancy/test-support';
-import { NGINX_DIR, renderNginx } from '../../scripts/render-nginx.js';
+import { NGINX_INCLUDES, renderNginx } from '../../scripts/render-nginx.js';
 
 /** The whole platform in host mode: supervisor, gateway and nginx as processes on this machine. */
 export interface Platform {
@@ -48,7 +47,7 @@ export async function startPlatform(t: Teardown, options: PlatformOptions = {}):
   });
   const config = (dir: string) =>
     renderNginx({ listen: `127.0.0.1:${port}`, gateways: [gateway.address], accessLog: `${dir}/logs/access.log` });
-  await startNginx(t, config, [join(NGINX_DIR, 'tenancy-proxy.conf')], `http://127.0.0.1:${port}/health`);
+  await startNginx(t, config, NGINX_INCLUDES, `http://127.0.0.1:${port}/health`);
   return { url: `http://127.0.0.1:${port}`, port, supervisor, gateway };
 }
 

@@ -5,6 +5,7 @@ import type { ActivityRecorder } from '../activity/activity-recorder.js';
 import type { GatewayConfig } from '../config.js';
 import { errors } from '../errors.js';
 import { isNavigation, prefersAsync } from '../http/navigation.js';
+import { PAGE_POLICY } from '../http/page-policy.js';
 import type { SessionStreams } from '../session/session-streams.js';
 import type { Session } from '../session/tokens.js';
 import type { SupervisorClient } from '../supervisor/client.js';
@@ -72,6 +73,7 @@ export async function proxyRoutes(app: FastifyInstance, options: ProxyOptions): 
           .code(503)
           .header('retry-after', String(retryAfterSeconds))
           .header('cache-control', 'no-store')
+          .header('content-security-policy', PAGE_POLICY)
           .type('text/html; charset=utf-8');
         reply.send(waitingPage);
         return undefined;
