@@ -294,7 +294,7 @@ if [ ! -f "$env_file" ]; then
   log "created $env_file from .env.example (mode 600)"
 fi
 generated=()
-for key in ADMIN_TOKEN SUPERVISOR_TOKEN TENANT_NAMESPACE_KEY COOKIE_JWT_SECRET LOGIN_TOKEN REDIS_PASSWORD; do
+for key in ADMIN_TOKEN SUPERVISOR_TOKEN TENANT_NAMESPACE_KEY COOKIE_JWT_SECRET TENANT_LABEL_KEY LOGIN_TOKEN REDIS_PASSWORD; do
   [ -n "$(env_get "$key")" ] && continue
   env_set "$key" "$(secret)"
   generated+=("$key")

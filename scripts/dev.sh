@@ -26,15 +26,20 @@ secrets="$dev_dir/secrets.env"
 if [ ! -f "$secrets" ]; then
   umask 077
   {
-    for name in ADMIN_TOKEN SUPERVISOR_TOKEN TENANT_NAMESPACE_KEY COOKIE_JWT_SECRET; do
+    for name in ADMIN_TOKEN SUPERVISOR_TOKEN TENANT_NAMESPACE_KEY COOKIE_JWT_SECRET TENANT_LABEL_KEY; do
       echo "$name=$(node -e 'console.log(require("crypto").randomBytes(32).toString("base64url"))')"
     done
   } >"$secrets"
   umask 022
   log "generated development secrets in $secrets"
 fi
-for name in ADMIN_TOKEN SUPERVISOR_TOKEN TENANT_NAMESPACE_KEY COOKIE_JWT_SECRET; do
+for name in ADMIN_TOKEN SUPERVISOR_TOKEN TENANT_NAMESPACE_KEY COOKIE_JWT_SECRET TENANT_LABEL_KEY; do
   [ -n "${!name:-}" ] || eval "$(grep "^$name=" "$secrets")"
+  # A secrets file from before this secret existed: add it.
+  if [ -z "${!name:-}" ]; then
+    echo "$name=$(node -e 'console.log(require("crypto").randomBytes(32).toString("base64url"))')" >>"$secrets"
+    eval "$(grep "^$name=" "$secrets")"
+  fi
 done
 AUTH_MODE="${AUTH_MODE:-dev}"
 [ "$AUTH_MODE" != dev ] || DEV_AUTH_ENABLED=true

@@ -4,7 +4,7 @@
  * (`make dev`) and by the tests, which run the same template under a real nginx.
  */
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 export interface NginxOptions {
   /** `listen` arguments, for example `8080` or `127.0.0.1:18080`. */
@@ -17,9 +17,14 @@ export interface NginxOptions {
   zoneSize?: string;
   /** Access log destination (default /dev/stdout). */
   accessLog?: string;
+  /** TENANT_DOMAIN in subdomain mode: nginx serves `*.<tenantDomain>` as tenant hosts. */
+  tenantDomain?: string;
 }
 
 export const NGINX_DIR = join(import.meta.dirname, '..', 'nginx');
+
+/** The files tenancy.conf includes, which sit beside it (copied as they are, not rendered). */
+export const NGINX_INCLUDES = ['tenancy-proxy.conf', 'tenancy-server.conf'].map((name) => join(NGINX_DIR, name));
 
 /** The substitutions the template expects, as environment variables. */
 export function nginxTemplateVariables(options: NginxOptions): Record<string, string> {
@@ -31,6 +36,8 @@ export function nginxTemplateVariables(options: NginxOptions): Record<string, st
     TRUSTED_PROXIES_GEO: trusted.map((cidr) => `${cidr} 1;`).join(' '),
     NGINX_CLIENT_ZONE: options.zoneSize ?? '10m',
     NGINX_ACCESS_LOG: options.accessLog ?? '/dev/stdout',
+    // .invalid is reserved (RFC 2606): in path mode the tenant server matches no request.
+    NGINX_TENANT_HOSTS: `*.${options.tenantDomain ?? 'tenants.invalid'}`,
   };
 }
 
@@ -50,7 +57,7 @@ export function writeStandaloneNginx(prefix: string, options: NginxOptions): voi
   const main = readFileSync(join(NGINX_DIR, 'standalone.conf.template'), 'utf8');
   writeFileSync(join(prefix, 'conf', 'nginx.conf'), main.replace(/\$\{PREFIX\}/g, prefix));
   writeFileSync(join(prefix, 'conf', 'tenancy.conf'), renderNginx(options));
-  copyFileSync(join(NGINX_DIR, 'tenancy-proxy.conf'), join(prefix, 'conf', 'tenancy-proxy.conf'));
+  for (const file of NGINX_INCLUDES) copyFileSync(file, join(prefix, 'conf', basename(file)));
 }
 
 // CLI: `render-nginx.ts LISTEN GATEWAY...` prints the http config;
@@ -59,7 +66,13 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
   const prefix = args[0] === '--standalone' ? args[1] : undefined;
   const [listen = '8080', ...gateways] = prefix ? args.slice(2) : args;
-  const options = { listen, gateways: gateways.length ? gateways : ['127.0.0.1:3000'] };
+  const options = {
+    listen,
+    gateways: gateways.length ? gateways : ['127.0.0.1:3000'],
+    ...(process.env.TENANT_ROUTING === 'subdomain' && process.env.TENANT_DOMAIN
+      ? { tenantDomain: process.env.TENANT_DOMAIN }
+      : {}),
+  };
   if (prefix) writeStandaloneNginx(prefix, { ...options, accessLog: join(prefix, 'logs', 'access.log') });
   else process.stdout.write(renderNginx(options));
 }

@@ -1,51 +1,17 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Teardown, testImages, uniqueName } from '@tenancy/test-support';
-import { chromium } from 'playwright-core';
 import t from 'tap';
+import { launchChromium } from './chromium.js';
 import { startPlatform } from './platform.js';
+import { buildSlowStartImage } from './slow-image.js';
 
 /** Screenshots land here (ignored by git), so a person can look at what the browser saw. */
 const ARTIFACTS = join(import.meta.dirname, '../../artifacts/e2e');
 
-/**
- * The tenant image with a start 3 s slower than usual, built offline for this test: the waiting
- * page otherwise shows for only a few hundred milliseconds, too short to watch it work.
- */
-function buildSlowStartImage(t: Teardown): string {
-  const dir = mkdtempSync(join(tmpdir(), 'slow-tenant-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(
-    join(dir, 'Dockerfile'),
-    `FROM ${testImages.tenant}\nENTRYPOINT ["node", "-e", "setTimeout(() => import('/app/dist/server.js'), 3000)"]\n`,
-  );
-  const tag = `tenancy/${uniqueName('slow-tenant')}:test`;
-  execFileSync('docker', ['build', '--quiet', '--network', 'none', '-t', tag, dir], {
-    env: { ...process.env, DOCKER_BUILDKIT: '0' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  t.teardown(() => execFileSync('docker', ['image', 'rm', '-f', tag], { stdio: 'ignore' }));
-  return tag;
-}
-
 t.test('a browser signs in, watches the waiting page, and chats in its own container', async (t) => {
   const platform = await startPlatform(t, { supervisor: { TENANT_IMAGE: buildSlowStartImage(t) } });
   mkdirSync(ARTIFACTS, { recursive: true });
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    // No sandbox as root; no background traffic: the browser talks to 127.0.0.1 only.
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const browser = await launchChromium();
   t.teardown(() => browser.close());
   const page = await browser.newPage();
   const problems: string[] = [];

@@ -35,6 +35,7 @@ const ALLOWED_VARIABLES: Record<string, string[]> = {
     'NGINX_ACCESS_LOG',
     'NGINX_CLIENT_ZONE',
     'NGINX_LISTEN',
+    'NGINX_TENANT_HOSTS',
     'TRUSTED_PROXIES',
     'TRUSTED_PROXIES_GEO',
   ],
@@ -51,6 +52,7 @@ const SECRET_HOLDERS: Record<string, string[]> = {
   TENANT_NAMESPACE_KEY: ['supervisor'],
   TENANT_ENV: ['supervisor'],
   COOKIE_JWT_SECRET: ['api'],
+  TENANT_LABEL_KEY: ['api'],
   LOGIN_TOKEN: ['api'],
   // In the api's REDIS_URL, and in Redis's own command line and health check.
   REDIS_PASSWORD: ['api', 'redis'],

@@ -20,14 +20,27 @@ export interface CurlResponse {
  * and writes the same jar, so the session cookie (and its sliding refresh) travels as it would
  * for a user at a terminal.
  */
-export function curlWithJar(t: Teardown, base: string) {
-  const dir = mkdtempSync(join(tmpdir(), 'tenancy-curl-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const jar = join(dir, 'cookies.txt');
+export function curlWithJar(t: Teardown, base: string, sharedJar?: string) {
+  let jar = sharedJar;
+  if (!jar) {
+    const dir = mkdtempSync(join(tmpdir(), 'tenancy-curl-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    jar = join(dir, 'cookies.txt');
+  }
+  const jarFile = jar;
   return {
-    jar,
+    jar: jarFile,
+    /** A GET that follows redirects (as a browser would), with the address it ended at. */
+    async follow(path: string) {
+      const { stdout } = await run('curl', [
+        ...['-sS', '-L', '-c', jarFile, '-b', jarFile, '--max-time', '60', '-o', '/dev/null'],
+        ...['-w', '%{http_code} %{url_effective}', `${base}${path}`],
+      ]);
+      const [status, url] = stdout.split(' ');
+      return { status: Number(status), url: url ?? '' };
+    },
     async call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-      const args = ['-sS', '-c', jar, '-b', jar, '-X', method, '--max-time', '60', '-w', '\n%{http_code}'];
+      const args = ['-sS', '-c', jarFile, '-b', jarFile, '-X', method, '--max-time', '60', '-w', '\n%{http_code}'];
       for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`);
       if (body !== undefined) args.push('-H', 'content-type: application/json', '--data', JSON.stringify(body));
       const { stdout } = await run('curl', [...args, `${base}${path}`]);

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import {
   freePort,
   type GatewayProcess,
@@ -9,7 +8,7 @@ import {
   type Teardown,
   testRedisUrl,
 } from '@tenancy/test-support';
-import { NGINX_DIR, renderNginx } from '../../scripts/render-nginx.js';
+import { NGINX_INCLUDES, renderNginx } from '../../scripts/render-nginx.js';
 
 /** The whole platform in host mode: supervisor, gateway and nginx as processes on this machine. */
 export interface Platform {
@@ -27,6 +26,11 @@ export interface PlatformOptions {
   gateway?: Record<string, string>;
   /** The edge port: 8080 as in production when it is free, otherwise any free port. */
   port?: number;
+  /**
+   * TENANT_ROUTING=subdomain with this TENANT_LABEL_KEY: the platform at http://localhost:PORT,
+   * each tenant at http://<label>.localhost:PORT (browsers and curl resolve *.localhost themselves).
+   */
+  subdomainKey?: string;
 }
 
 /**
@@ -37,19 +41,29 @@ export interface PlatformOptions {
 export async function startPlatform(t: Teardown, options: PlatformOptions = {}): Promise<Platform> {
   const supervisor = await startSupervisor(t, options.supervisor);
   const port = options.port ?? ((await isFree(8080)) ? 8080 : await freePort());
+  const host = options.subdomainKey ? 'localhost' : '127.0.0.1';
+  const subdomain: Record<string, string> = options.subdomainKey
+    ? { TENANT_ROUTING: 'subdomain', TENANT_DOMAIN: 'localhost', TENANT_LABEL_KEY: options.subdomainKey }
+    : {};
   const gateway = await startGateway(t, {
     AUTH_MODE: 'dev',
     DEV_AUTH_ENABLED: 'true',
     SUPERVISOR_URL: supervisor.url,
     SUPERVISOR_TOKEN: supervisor.internalToken,
     REDIS_URL: testRedisUrl(),
-    PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+    PUBLIC_BASE_URL: `http://${host}:${port}`,
+    ...subdomain,
     ...options.gateway,
   });
   const config = (dir: string) =>
-    renderNginx({ listen: `127.0.0.1:${port}`, gateways: [gateway.address], accessLog: `${dir}/logs/access.log` });
-  await startNginx(t, config, [join(NGINX_DIR, 'tenancy-proxy.conf')], `http://127.0.0.1:${port}/health`);
-  return { url: `http://127.0.0.1:${port}`, port, supervisor, gateway };
+    renderNginx({
+      listen: `127.0.0.1:${port}`,
+      gateways: [gateway.address],
+      accessLog: `${dir}/logs/access.log`,
+      ...(options.subdomainKey ? { tenantDomain: 'localhost' } : {}),
+    });
+  await startNginx(t, config, NGINX_INCLUDES, `http://127.0.0.1:${port}/health`);
+  return { url: `http://${host}:${port}`, port, supervisor, gateway };
 }
 
 async function isFree(port: number): Promise<boolean> {

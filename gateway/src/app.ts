@@ -2,7 +2,7 @@ import fastifyCookie from '@fastify/cookie';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { parseCidr, refuseConnectionsFrom, toErrorBody } from '@tenancy/shared';
 import { RequestLog } from '@tenancy/shared/request-log';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { ActivityRecorder } from './activity/activity-recorder.js';
 import { FailedLogins } from './auth/failed-logins.js';
@@ -15,18 +15,24 @@ import { healthRoutes } from './http/health-routes.js';
 import { loginPage, safeNext } from './http/login-page.js';
 import { isNavigation } from './http/navigation.js';
 import { requestIdOf } from './http/request-id.js';
+import { ExchangeCodes } from './origins/exchange-codes.js';
+import { platformEntryRoutes } from './origins/platform-entry-routes.js';
+import { tenantHostRoutes } from './origins/tenant-host-routes.js';
+import { createTenantOrigins } from './origins/tenant-origins.js';
+import { TenantSessions } from './origins/tenant-session.js';
 import { proxyRoutes } from './proxy/proxy-routes.js';
 import { RouteCache } from './proxy/route-cache.js';
 import { RouteInvalidation } from './proxy/route-invalidation.js';
-import { attachWebSocketTunnel } from './proxy/websocket-tunnel.js';
+import { attachWebSocketTunnel, parseCookies, type UpgradeSession } from './proxy/websocket-tunnel.js';
 import { DisabledUsers } from './revocation/disabled-users.js';
 import { Revocations } from './revocation/revocations.js';
 import { Authenticator } from './session/authenticator.js';
-import { sessionCookie } from './session/cookie.js';
+import { sessionCookie, tenantCookie } from './session/cookie.js';
 import { SessionStreams } from './session/session-streams.js';
 import { createSessionTokens } from './session/tokens.js';
 import { VerifiedTokenCache } from './session/verified-cache.js';
 import { createSupervisorClient, type SupervisorClient } from './supervisor/client.js';
+import { PLATFORM_WAITING_PATHS, TENANT_WAITING_PATHS, waitingPage } from './warmup/waiting-page.js';
 import { warmupRoutes } from './warmup/warmup-routes.js';
 
 /** What the gateway is built from; server.ts makes the real ones, tests may pass their own. */
@@ -76,6 +82,29 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     revocations,
     sessionCookie(config.PUBLIC_BASE_URL),
   );
+  // Subdomain mode: each tenant on a host of its own, with a cookie of its own (docs/origins.md).
+  const origins = createTenantOrigins(config);
+  const tenantTokens = createSessionTokens({
+    secret: config.COOKIE_JWT_SECRET,
+    issuer: config.PUBLIC_BASE_URL,
+    ttlMs: config.SESSION_TTL,
+    maxAgeMs: config.SESSION_MAX_AGE,
+    kind: 'tenant',
+    now,
+  });
+  const tenantSessions = origins
+    ? new TenantSessions(
+        origins,
+        new Authenticator(
+          tenantTokens,
+          // Its own cache: a token is only ever looked up by the authenticator that verified it.
+          new VerifiedTokenCache(config.TOKEN_CACHE_SIZE, now),
+          revocations,
+          tenantCookie(config.PUBLIC_BASE_URL),
+        ),
+      )
+    : undefined;
+  const codes = new ExchangeCodes(deps.redis, config.REDIS_TIMEOUT);
   const routes = new RouteCache(config.ROUTE_CACHE_TTL, now);
   const disabledUsers = new DisabledUsers(revocations, deps.logger, config.SESSION_MAX_AGE, now);
   const invalidation = new RouteInvalidation(supervisor, routes, deps.logger, {
@@ -97,9 +126,18 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     // 503s are "not now, retry" answers with their own codes (warming, pending): expected under load.
     if (body.statusCode >= 500 && body.statusCode !== 503) request.log.error({ err }, 'request failed');
     if (typeof body.retryAfterSeconds === 'number') reply.header('retry-after', String(body.retryAfterSeconds));
-    if (body.code === errors.sessionInvalid.code) authenticator.clearCookie(reply);
+    const host = origins?.classify(request.headers.host);
+    const onTenantHost = host?.kind === 'tenant' && tenantSessions !== undefined;
+    if (body.code === errors.sessionInvalid.code) {
+      (onTenantHost ? tenantSessions.authenticator : authenticator).clearCookie(reply);
+    }
     // A browser page load without a valid session goes to the sign-in page, which comes back here.
     const signedOut = body.code === errors.unauthenticated.code || body.code === errors.sessionInvalid.code;
+    // On a tenant host, to the platform, which sends the browser back with a code (or signs it in first).
+    if (signedOut && host?.kind === 'tenant' && isNavigation(request)) {
+      const next = encodeURIComponent(safeNext(request.url));
+      return reply.redirect(`${config.PUBLIC_BASE_URL}/auth/tenant?label=${host.label}&next=${next}`, 303);
+    }
     if (signedOut && hasLoginPage && isNavigation(request)) {
       return reply.redirect(`/auth/login?next=${encodeURIComponent(safeNext(request.url))}`, 303);
     }
@@ -109,8 +147,21 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
   await app.register(fastifyCookie);
   await revocations.start();
   const streams = new SessionStreams(revocations, deps.logger, now);
+  const sessionOf: UpgradeSession = async (request) => {
+    const cookies = parseCookies(request.headers.cookie ?? '');
+    if (!origins || !tenantSessions) {
+      const credential = authenticator.tokenOf(cookies);
+      return { session: await authenticator.verify(credential), ...(credential ? { credential } : {}) };
+    }
+    // Subdomain mode: tenants are reached on their own hosts only, with the host's own cookie.
+    if (origins.classify(request.headers.host).kind === 'platform') throw errors.tenantOnOwnOrigin();
+    const session = await tenantSessions.verify(request.headers, cookies);
+    const credential = tenantSessions.authenticator.tokenOf(cookies);
+    return { session, ...(credential ? { credential } : {}) };
+  };
   const tunnels = attachWebSocketTunnel(app.server, {
-    authenticator,
+    sessionOf,
+    warmupTimeoutMs: config.WARMUP_TIMEOUT,
     supervisor,
     routes,
     activity,
@@ -118,21 +169,62 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     log: deps.logger,
     loginToken: config.LOGIN_TOKEN,
   });
-  await app.register(healthRoutes, { redis: deps.redis, supervisor, revocations, openTunnels: tunnels.count });
-  await app.register(authRoutes, {
-    identify: createLoginIdentifier(config),
-    tokens,
-    authenticator,
-    revocations,
-    supervisor,
-    routes,
-    mode: config.AUTH_MODE,
-    refuseCrossSite: crossSite,
-    // 10 failed sign-ins a minute per client, as nginx allows credential-less logins.
-    failedLogins: new FailedLogins(10, 60_000, now),
+  const proxyDeps = { supervisor, routes, activity, streams, config };
+  // The platform's own routes. In subdomain mode they answer only on hosts outside TENANT_DOMAIN,
+  // and the platform origin leads to the tenant's host instead of serving the tenant.
+  await app.register(async (platform) => {
+    if (origins) constrainHosts(platform, origins.platformHosts);
+    await platform.register(healthRoutes, {
+      redis: deps.redis,
+      supervisor,
+      revocations,
+      openTunnels: tunnels.count,
+    });
+    await platform.register(authRoutes, {
+      identify: createLoginIdentifier(config),
+      tokens,
+      authenticator,
+      revocations,
+      supervisor,
+      routes,
+      mode: config.AUTH_MODE,
+      refuseCrossSite: crossSite,
+      // 10 failed sign-ins a minute per client, as nginx allows credential-less logins.
+      failedLogins: new FailedLogins(10, 60_000, now),
+    });
+    await platform.register(warmupRoutes, { authenticator, supervisor, routes, config, refuseCrossSite: crossSite });
+    if (origins) await platform.register(platformEntryRoutes, { origins, authenticator, codes });
+    else
+      await platform.register(proxyRoutes, {
+        ...proxyDeps,
+        authenticate: (request, reply) => authenticator.authenticate(request, reply),
+        credentialOf: (request) => authenticator.tokenOf(request.cookies),
+        waitingPage: waitingPage(PLATFORM_WAITING_PATHS),
+      });
   });
-  await app.register(warmupRoutes, { authenticator, supervisor, routes, config, refuseCrossSite: crossSite });
-  await app.register(proxyRoutes, { authenticator, supervisor, routes, activity, streams, config });
+  // Tenant hosts (subdomain mode): every path is the tenant's but /_tenancy/.
+  if (origins && tenantSessions) {
+    await app.register(async (tenant) => {
+      constrainHosts(tenant, origins.tenantHosts);
+      await tenant.register(tenantHostRoutes, {
+        sessions: tenantSessions,
+        tokens: tenantTokens,
+        codes,
+        revocations,
+        supervisor,
+      });
+      await tenant.register(proxyRoutes, {
+        ...proxyDeps,
+        authenticate: (request, reply) => tenantSessions.authenticate(request, reply),
+        credentialOf: (request) => tenantSessions.authenticator.tokenOf(request.cookies),
+        waitingPage: waitingPage(TENANT_WAITING_PATHS),
+      });
+    });
+    // A host under TENANT_DOMAIN that is no tenant's.
+    app.setNotFoundHandler(async () => {
+      throw errors.notFound();
+    });
+  }
 
   activity.start(config.ACTIVITY_FLUSH_INTERVAL);
   invalidation.start();
@@ -148,3 +240,10 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
 }
 
 export type GatewayApp = Awaited<ReturnType<typeof buildApp>>;
+
+/** Every route registered in `scope` (and its children) answers only on hosts `hosts` matches. */
+function constrainHosts(scope: FastifyInstance, hosts: RegExp): void {
+  scope.addHook('onRoute', (route) => {
+    route.constraints = { ...route.constraints, host: hosts };
+  });
+}

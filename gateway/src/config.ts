@@ -60,6 +60,23 @@ export const GatewayConfigSchema = Type.Object({
     'Address pool of the tenant networks (as the supervisor has it): connections from it are refused',
   ),
   ROUTE_CACHE_TTL: Duration('5s', 'How long a tenant endpoint is reused before asking the supervisor again'),
+  TENANT_ROUTING: Type.Union([Type.Literal('path'), Type.Literal('subdomain')], {
+    default: 'path',
+    description:
+      'Where tenants are served: path (on the platform origin, behind the session cookie) or subdomain (each at <label>.TENANT_DOMAIN, an origin of its own; see docs/origins.md)',
+  }),
+  TENANT_DOMAIN: Type.Optional(
+    Type.String({
+      pattern: '^(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$',
+      description:
+        'Domain under which each tenant gets its host, e.g. apps.example.com (wildcard DNS and certificate for *.apps.example.com); localhost works locally (TENANT_ROUTING=subdomain)',
+    }),
+  ),
+  TENANT_LABEL_KEY: Type.Optional(
+    Secret(
+      'HMAC key deriving each tenant host name from its user id (TENANT_ROUTING=subdomain); changing it moves every tenant to a new address',
+    ),
+  ),
   TOKEN_CACHE_SIZE: Type.Integer({
     minimum: 100,
     default: 10_000,
@@ -93,6 +110,18 @@ export function loadGatewayConfig(env: Readonly<Record<string, string | undefine
     (!config.ACCESS_AUD || (!config.ACCESS_TEAM_DOMAIN && !config.ACCESS_JWKS_URL))
   ) {
     problems.push('AUTH_MODE=access needs ACCESS_AUD and ACCESS_TEAM_DOMAIN (or ACCESS_JWKS_URL)');
+  }
+  if (config.TENANT_ROUTING === 'subdomain') {
+    if (!config.TENANT_DOMAIN) problems.push('TENANT_ROUTING=subdomain needs TENANT_DOMAIN');
+    if (!config.TENANT_LABEL_KEY) problems.push('TENANT_ROUTING=subdomain needs TENANT_LABEL_KEY');
+    // A platform host inside the tenant domain would share its wildcard (DNS, certificate,
+    // nginx server) with the tenants: keep the two apart.
+    const platformHost = new URL(config.PUBLIC_BASE_URL).hostname;
+    if (config.TENANT_DOMAIN && platformHost.endsWith(`.${config.TENANT_DOMAIN}`)) {
+      problems.push(
+        `PUBLIC_BASE_URL (${platformHost}) must not be a host under TENANT_DOMAIN (${config.TENANT_DOMAIN})`,
+      );
+    }
   }
   if (config.SESSION_MAX_AGE < config.SESSION_TTL) problems.push('SESSION_MAX_AGE must be at least SESSION_TTL');
   if (problems.length > 0) throw new ConfigError(problems);

@@ -17,6 +17,26 @@ export const errors = {
     403,
     'this request came from another site: sign-in, sign-out and wake requests are accepted only from this site',
   ),
+  tenantForbidden: defineError(
+    'GW_ERR_TENANT_FORBIDDEN',
+    403,
+    'this host belongs to another user: your own container is at your own host',
+  ),
+  codeInvalid: defineError(
+    'GW_ERR_CODE_INVALID',
+    403,
+    'this sign-in link is used, expired or for another host: open your container from the platform again',
+  ),
+  tenantOnOwnOrigin: defineError(
+    'GW_ERR_TENANT_ON_OWN_ORIGIN',
+    421,
+    'your container is served on its own origin: GET /auth/tenant on this origin leads there',
+  ),
+  exchangeUnavailable: defineError(
+    'GW_ERR_EXCHANGE_UNAVAILABLE',
+    503,
+    'signing in to your container cannot be done right now, retry shortly',
+  ),
   badRequest: defineError('GW_ERR_REQUEST_INVALID', 400, 'invalid request'),
   notFound: defineError('GW_ERR_ROUTE_NOT_FOUND', 404, 'no such route'),
   revocationUnavailable: defineError(

@@ -69,3 +69,52 @@ t.test('the override takes one exact value and leaves other modes alone', async 
   const token = { ...dev, ...publicUrl, AUTH_MODE: 'token', DEV_AUTH_ENABLED: 'false', LOGIN_TOKEN: 'l'.repeat(40) };
   t.equal(loadGatewayConfig(token).AUTH_MODE, 'token', 'token mode on a public origin needs no override');
 });
+
+t.test(
+  'TENANT_ROUTING: path by default; subdomain needs a tenant domain and a label key apart from the platform',
+  async (t) => {
+    t.equal(loadGatewayConfig(dev).TENANT_ROUTING, 'path', 'path mode unless asked');
+    const key = { TENANT_LABEL_KEY: 'l'.repeat(40) };
+    const rows: [string, Record<string, string>, RegExp | undefined][] = [
+      ['localhost tenants', { TENANT_ROUTING: 'subdomain', TENANT_DOMAIN: 'localhost', ...key }, undefined],
+      [
+        'apps under the platform’s domain',
+        {
+          TENANT_ROUTING: 'subdomain',
+          TENANT_DOMAIN: 'apps.example.com',
+          PUBLIC_BASE_URL: 'https://example.com',
+          AUTH_MODE: 'token',
+          LOGIN_TOKEN: 't'.repeat(40),
+          ...key,
+        },
+        undefined,
+      ],
+      ['no domain', { TENANT_ROUTING: 'subdomain', ...key }, /TENANT_ROUTING=subdomain needs TENANT_DOMAIN/],
+      ['no key', { TENANT_ROUTING: 'subdomain', TENANT_DOMAIN: 'localhost' }, /needs TENANT_LABEL_KEY/],
+      [
+        'a short key',
+        { TENANT_ROUTING: 'subdomain', TENANT_DOMAIN: 'localhost', TENANT_LABEL_KEY: 'x' },
+        /TENANT_LABEL_KEY/,
+      ],
+      ['a wildcard', { TENANT_ROUTING: 'subdomain', TENANT_DOMAIN: '*.apps.example.com', ...key }, /TENANT_DOMAIN/],
+      ['upper case', { TENANT_ROUTING: 'subdomain', TENANT_DOMAIN: 'Apps.example.com', ...key }, /TENANT_DOMAIN/],
+      [
+        'the platform inside the tenant domain',
+        {
+          TENANT_ROUTING: 'subdomain',
+          TENANT_DOMAIN: 'localhost',
+          PUBLIC_BASE_URL: 'http://platform.localhost:8080',
+          ALLOW_DEV_LOGIN_ON_PUBLIC_URL: DEV_LOGIN_OVERRIDE,
+          ...key,
+        },
+        /must not be a host under TENANT_DOMAIN/,
+      ],
+      ['an unknown mode', { TENANT_ROUTING: 'host' }, /TENANT_ROUTING/],
+    ];
+    for (const [name, env, problem] of rows) {
+      if (!problem) t.equal(loadGatewayConfig({ ...dev, ...env }).TENANT_ROUTING, 'subdomain', name);
+      else
+        t.throws(() => loadGatewayConfig({ ...dev, ...env }), { code: 'CONFIG_ERR_INVALID', message: problem }, name);
+    }
+  },
+);

@@ -13,6 +13,7 @@ import type { Authenticator } from '../session/authenticator.js';
 import type { SessionTokens } from '../session/tokens.js';
 import type { SupervisorClient } from '../supervisor/client.js';
 import { LOGIN_SCRIPT, loginPage, SAME_ORIGIN_PATH } from './login-page.js';
+import { PAGE_POLICY } from './page-policy.js';
 
 export interface AuthRoutesOptions {
   identify: IdentifyLogin;
@@ -60,7 +61,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
   const page = loginPage(mode);
   if (page) {
     app.get('/auth/login', async (_request, reply) =>
-      reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(page),
+      reply
+        .type('text/html; charset=utf-8')
+        .header('cache-control', 'no-store')
+        .header('content-security-policy', PAGE_POLICY)
+        .send(page),
     );
     app.get('/auth/login.js', async (_request, reply) =>
       reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(LOGIN_SCRIPT),

@@ -5,16 +5,20 @@ import type { ActivityRecorder } from '../activity/activity-recorder.js';
 import type { GatewayConfig } from '../config.js';
 import { errors } from '../errors.js';
 import { isNavigation, prefersAsync } from '../http/navigation.js';
-import type { Authenticator } from '../session/authenticator.js';
+import { PAGE_POLICY } from '../http/page-policy.js';
 import type { SessionStreams } from '../session/session-streams.js';
 import type { Session } from '../session/tokens.js';
 import type { SupervisorClient } from '../supervisor/client.js';
-import { WAITING_PAGE } from '../warmup/waiting-page.js';
 import { forwardHeaders } from './forward-headers.js';
 import type { RouteCache } from './route-cache.js';
 
 export interface ProxyOptions {
-  authenticator: Authenticator;
+  /** The caller's session on this origin (the session cookie, or a tenant host's own); throws 401/403. */
+  authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<Session>;
+  /** The platform credential a request carries on this origin, kept out of the tenant's `Authorization`. */
+  credentialOf: (request: FastifyRequest) => string | undefined;
+  /** The page a browser gets while the container wakes, for this origin. */
+  waitingPage: string;
   supervisor: SupervisorClient;
   routes: RouteCache;
   activity: ActivityRecorder;
@@ -28,7 +32,7 @@ export interface ProxyOptions {
  * is the supervisor's endpoint for the session's user: nothing in the request can change it.
  */
 export async function proxyRoutes(app: FastifyInstance, options: ProxyOptions): Promise<void> {
-  const { authenticator, supervisor, routes, activity, streams, config } = options;
+  const { authenticate, credentialOf, waitingPage, supervisor, routes, activity, streams, config } = options;
 
   // Bodies stream through untouched: the tenant parses them, not the gateway.
   app.removeAllContentTypeParsers();
@@ -69,8 +73,9 @@ export async function proxyRoutes(app: FastifyInstance, options: ProxyOptions): 
           .code(503)
           .header('retry-after', String(retryAfterSeconds))
           .header('cache-control', 'no-store')
+          .header('content-security-policy', PAGE_POLICY)
           .type('text/html; charset=utf-8');
-        reply.send(WAITING_PAGE);
+        reply.send(waitingPage);
         return undefined;
       }
       route = await supervisor.wake(session.userId, { wait: true, timeoutMs: config.WARMUP_TIMEOUT });
@@ -80,7 +85,7 @@ export async function proxyRoutes(app: FastifyInstance, options: ProxyOptions): 
   }
 
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
-    const session = await authenticator.authenticate(request, reply);
+    const session = await authenticate(request, reply);
     const route = await resolve(request, reply, session);
     if (!route) return reply;
     const endpoint = route.endpoint;
@@ -111,9 +116,7 @@ export async function proxyRoutes(app: FastifyInstance, options: ProxyOptions): 
             requestId: String(request.id),
           },
           {
-            platformCredentials: [authenticator.tokenOf(request.cookies) ?? '', config.LOGIN_TOKEN ?? ''].filter(
-              Boolean,
-            ),
+            platformCredentials: [credentialOf(request) ?? '', config.LOGIN_TOKEN ?? ''].filter(Boolean),
           },
         ),
       onError: (errorReply, { error }) => {

@@ -7,14 +7,20 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { ActivityRecorder } from '../activity/activity-recorder.js';
 import { errors } from '../errors.js';
 import { requestIdOf } from '../http/request-id.js';
-import type { Authenticator } from '../session/authenticator.js';
 import type { SessionStreams } from '../session/session-streams.js';
+import type { Session } from '../session/tokens.js';
 import type { SupervisorClient } from '../supervisor/client.js';
 import { forwardHeaders } from './forward-headers.js';
 import type { RouteCache } from './route-cache.js';
 
+/** The session an upgrade request carries, and the platform credential to keep from the tenant. */
+export type UpgradeSession = (request: IncomingMessage) => Promise<{ session: Session; credential?: string }>;
+
 export interface TunnelOptions {
-  authenticator: Authenticator;
+  /** Verifies the upgrade's session on the origin it came to; throws the refusal (401, 403, 421). */
+  sessionOf: UpgradeSession;
+  /** WARMUP_TIMEOUT: how long an upgrade to a sleeping container is held while it wakes (ms). */
+  warmupTimeoutMs: number;
   supervisor: SupervisorClient;
   routes: RouteCache;
   activity: ActivityRecorder;
@@ -25,7 +31,8 @@ export interface TunnelOptions {
   loginToken?: string | undefined;
 }
 
-const parseCookies = (header: string) => fastifyCookie.parse(header);
+/** The cookies of a raw request (an upgrade never reaches Fastify's cookie parser). */
+export const parseCookies = (header: string) => fastifyCookie.parse(header);
 
 interface OpenTunnel {
   client: Duplex;
@@ -41,7 +48,7 @@ interface OpenTunnel {
  * websocket option because each tunnel must be tied to its session.
  */
 export function attachWebSocketTunnel(server: Server, options: TunnelOptions): { close(): void; count(): number } {
-  const { authenticator, supervisor, routes, activity, streams, log } = options;
+  const { sessionOf, supervisor, routes, activity, streams, log } = options;
   const open = new Set<OpenTunnel>();
 
   const refuse = (client: Duplex, status: number, code: string) => {
@@ -54,10 +61,10 @@ export function attachWebSocketTunnel(server: Server, options: TunnelOptions): {
 
   const onUpgrade = async (request: IncomingMessage, client: Duplex, head: Buffer) => {
     client.on('error', () => undefined);
-    let session: Awaited<ReturnType<Authenticator['verify']>>;
+    let session: Session;
+    let credential: string | undefined;
     try {
-      const cookies = parseCookies(request.headers.cookie ?? '');
-      session = await authenticator.verify(authenticator.tokenOf(cookies));
+      ({ session, credential } = await sessionOf(request));
     } catch (err) {
       const status = isTenancyError(err) ? err.statusCode : 401;
       return refuse(client, status, isTenancyError(err) ? err.code : 'GW_ERR_SESSION_INVALID');
@@ -65,15 +72,19 @@ export function attachWebSocketTunnel(server: Server, options: TunnelOptions): {
     let route = routes.get(session.userId);
     if (!route) {
       try {
-        route = await supervisor.route(session.userId);
+        // A WebSocket is often a page's first request after its container slept (a reconnect):
+        // it wakes the container and is held until it is ready, like an API client, instead of
+        // being refused while nothing starts. A running or paused tenant answers at once.
+        route = await supervisor.wake(session.userId, { wait: true, timeoutMs: options.warmupTimeoutMs });
         routes.set(session.userId, route);
       } catch (err) {
-        // A disabled user is refused as such; anything else is a tenant not reachable yet.
-        if (isTenancyError(err, errors.userDisabled)) return refuse(client, err.statusCode, err.code);
+        // Disabled, no capacity, a failed or slow wake: refused with the wake's own answer.
+        if (isTenancyError(err)) return refuse(client, err.statusCode, err.code);
+        throw err;
       }
     }
-    const endpoint = route?.state === 'running' ? route.endpoint : undefined;
-    if (!endpoint) return refuse(client, 503, 'GW_ERR_TENANT_WARMING');
+    const endpoint = route.state === 'running' ? route.endpoint : undefined;
+    if (!endpoint) return refuse(client, 503, errors.warming.code);
 
     const target = new URL(endpoint.url);
     const upstream = connect({ host: target.hostname, port: Number(target.port) });
@@ -109,15 +120,12 @@ export function attachWebSocketTunnel(server: Server, options: TunnelOptions): {
         {
           userId: session.userId,
           email: session.email,
-          plan: route?.plan ?? session.plan,
+          plan: route.plan ?? session.plan,
           tenantSecret: endpoint.secret,
           requestId: requestIdOf(request.headers),
         },
         {
-          platformCredentials: [
-            authenticator.tokenOf(parseCookies(request.headers.cookie ?? '')) ?? '',
-            options.loginToken ?? '',
-          ].filter(Boolean),
+          platformCredentials: [credential ?? '', options.loginToken ?? ''].filter(Boolean),
         },
       );
       headers.host = target.host;

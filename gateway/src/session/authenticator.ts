@@ -58,6 +58,7 @@ export class Authenticator {
       plan: session.plan,
       sid: session.sid,
       authTime: session.authTime,
+      ...(session.label === undefined ? {} : { label: session.label }),
     });
     this.setCookie(reply, refreshed.token, refreshed.session);
     return refreshed.session;

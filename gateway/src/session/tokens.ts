@@ -4,6 +4,11 @@ import { errors } from '../errors.js';
 
 /** The JWT `typ` of a session token: a token of any other kind is refused. */
 export const SESSION_TYP = 'tenancy-session+jwt';
+/**
+ * The JWT `typ` of a tenant-origin token (subdomain mode): the same session carried to one
+ * tenant host. Never accepted as a session token, nor the other way round.
+ */
+export const TENANT_SESSION_TYP = 'tenancy-tenant-session+jwt';
 const ALGORITHM = 'HS256';
 const AUDIENCE = 'tenancy-gateway';
 
@@ -23,6 +28,8 @@ export interface Session {
   expiresAt: number;
   /** When this token was issued (ms). */
   issuedAt: number;
+  /** Tenant-origin tokens only: the label of the one tenant host the token is valid on. */
+  label?: string;
 }
 
 export interface SessionTokensOptions {
@@ -33,12 +40,21 @@ export interface SessionTokensOptions {
   ttlMs: number;
   /** Absolute cap from login (ms). */
   maxAgeMs: number;
+  /** `platform` (default): the session cookie; `tenant`: a tenant-origin token, bound to a label. */
+  kind?: 'platform' | 'tenant';
   now?: () => number;
 }
 
 export interface SessionTokens {
   /** Signs a token for a new login, or a refreshed token of an existing session. */
-  sign(input: { userId: string; email: string | null; plan: string; sid?: string; authTime?: number }): Promise<{
+  sign(input: {
+    userId: string;
+    email: string | null;
+    plan: string;
+    sid?: string;
+    authTime?: number;
+    label?: string;
+  }): Promise<{
     token: string;
     session: Session;
   }>;
@@ -51,6 +67,8 @@ export interface SessionTokens {
 export function createSessionTokens(options: SessionTokensOptions): SessionTokens {
   const key = new TextEncoder().encode(options.secret);
   const now = options.now ?? Date.now;
+  const tenant = options.kind === 'tenant';
+  const typ = tenant ? TENANT_SESSION_TYP : SESSION_TYP;
 
   return {
     async sign(input) {
@@ -59,8 +77,10 @@ export function createSessionTokens(options: SessionTokensOptions): SessionToken
       const sid = input.sid ?? randomBytes(16).toString('base64url');
       const jti = randomBytes(16).toString('base64url');
       const expiresAt = Math.min(issuedAt + options.ttlMs, authTime + options.maxAgeMs);
-      const token = await new SignJWT({ sid, sat: authTime, email: input.email, plan: input.plan })
-        .setProtectedHeader({ alg: ALGORITHM, typ: SESSION_TYP })
+      if (tenant && !input.label) throw new Error('a tenant-origin token needs a label');
+      const claims = { sid, sat: authTime, email: input.email, plan: input.plan };
+      const token = await new SignJWT(tenant ? { ...claims, lbl: input.label } : claims)
+        .setProtectedHeader({ alg: ALGORITHM, typ })
         .setIssuer(options.issuer)
         .setAudience(AUDIENCE)
         .setSubject(input.userId)
@@ -80,6 +100,7 @@ export function createSessionTokens(options: SessionTokensOptions): SessionToken
           // As verify() will read it back: the JWT counts in whole seconds.
           expiresAt: Math.floor(expiresAt / 1000) * 1000,
           issuedAt,
+          ...(tenant ? { label: input.label } : {}),
         },
       };
     },
@@ -91,15 +112,17 @@ export function createSessionTokens(options: SessionTokensOptions): SessionToken
           algorithms: [ALGORITHM],
           issuer: options.issuer,
           audience: AUDIENCE,
-          typ: SESSION_TYP,
-          requiredClaims: ['sub', 'sid', 'jti', 'iat', 'exp', 'sat'],
+          typ,
+          requiredClaims: tenant
+            ? ['sub', 'sid', 'jti', 'iat', 'exp', 'sat', 'lbl']
+            : ['sub', 'sid', 'jti', 'iat', 'exp', 'sat'],
           currentDate: new Date(now()),
         }));
       } catch (err) {
         const reason = err instanceof joseErrors.JOSEError ? err.code : 'ERR_MALFORMED';
         throw errors.sessionInvalid(undefined, { cause: err, details: { reason } });
       }
-      const { sub, sid, jti, iat, exp, sat, email, plan } = payload;
+      const { sub, sid, jti, iat, exp, sat, email, plan, lbl } = payload;
       if (
         typeof sub !== 'string' ||
         typeof sid !== 'string' ||
@@ -108,7 +131,8 @@ export function createSessionTokens(options: SessionTokensOptions): SessionToken
         typeof exp !== 'number' ||
         typeof sat !== 'number' ||
         typeof plan !== 'string' ||
-        (email !== null && typeof email !== 'string')
+        (email !== null && typeof email !== 'string') ||
+        (tenant && typeof lbl !== 'string')
       ) {
         throw errors.sessionInvalid(undefined, { details: { reason: 'ERR_CLAIMS' } });
       }
@@ -123,6 +147,7 @@ export function createSessionTokens(options: SessionTokensOptions): SessionToken
         authTime: sat,
         expiresAt: exp * 1000,
         issuedAt: iat * 1000,
+        ...(tenant ? { label: lbl as string } : {}),
       };
     },
 

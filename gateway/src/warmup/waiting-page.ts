@@ -1,9 +1,23 @@
+/** Where a waiting page finds its script and its progress feed, on the origin it is served from. */
+export interface WaitingPaths {
+  script: string;
+  events: string;
+}
+
+/** On the platform origin (path mode). */
+export const PLATFORM_WAITING_PATHS: WaitingPaths = { script: '/warmup/waiting.js', events: '/warmup/events' };
+/** On a tenant host (subdomain mode): under the prefix the gateway keeps there. */
+export const TENANT_WAITING_PATHS: WaitingPaths = {
+  script: '/_tenancy/waiting.js',
+  events: '/_tenancy/warmup/events',
+};
+
 /**
- * The page a browser gets while its container wakes: it follows /warmup/events and continues
- * to the page that was asked for when the container is ready. The script is served separately
- * so the page works under a strict Content-Security-Policy (no inline script).
+ * The page a browser gets while its container wakes: it follows the wake's progress feed and
+ * continues to the page that was asked for when the container is ready. The script is served
+ * separately so the page works under a strict Content-Security-Policy (no inline script).
  */
-export const WAITING_PAGE = `<!doctype html>
+export const waitingPage = (paths: WaitingPaths) => `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -24,7 +38,7 @@ export const WAITING_PAGE = `<!doctype html>
   <p id="error" hidden></p>
   <noscript>This page reloads by itself when your container is ready. <a href="">Reload</a></noscript>
 </main>
-<script src="/warmup/waiting.js"></script>
+<script src="${paths.script}" data-events="${paths.events}"></script>
 </body>
 </html>
 `;
@@ -33,7 +47,7 @@ export const WAITING_SCRIPT = `(() => {
   const bar = document.getElementById('bar');
   const status = document.getElementById('status');
   const error = document.getElementById('error');
-  const events = new EventSource('/warmup/events');
+  const events = new EventSource(document.currentScript.dataset.events);
   events.addEventListener('progress', (message) => {
     const event = JSON.parse(message.data);
     bar.value = event.percent;

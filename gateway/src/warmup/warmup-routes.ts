@@ -1,12 +1,13 @@
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayConfig } from '../config.js';
 import { errors } from '../errors.js';
 import { prefersAsync } from '../http/navigation.js';
 import type { RouteCache } from '../proxy/route-cache.js';
 import type { Authenticator } from '../session/authenticator.js';
+import type { Session } from '../session/tokens.js';
 import type { SupervisorClient } from '../supervisor/client.js';
 import { WAITING_SCRIPT } from './waiting-page.js';
 
@@ -57,19 +58,29 @@ export const warmupRoutes: FastifyPluginAsyncTypebox<WarmupRoutesOptions> = asyn
     },
   );
 
-  // Live progress of the wake as Server-Sent Events, relayed from the supervisor.
-  app.get('/warmup/events', async (request, reply) => {
-    const session = await authenticator.authenticate(request, reply);
-    const abort = new AbortController();
-    request.raw.once('close', () => abort.abort());
-    const upstream = await supervisor.wakeEvents(session.userId, abort.signal);
-    reply.header('content-type', 'text/event-stream; charset=utf-8');
-    reply.header('cache-control', 'no-cache, no-transform');
-    reply.header('x-accel-buffering', 'no');
-    return reply.send(Readable.fromWeb(upstream.body as import('node:stream/web').ReadableStream));
-  });
-
-  app.get('/warmup/waiting.js', async (_request, reply) =>
-    reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(WAITING_SCRIPT),
+  app.get('/warmup/events', async (request, reply) =>
+    relayWakeEvents(supervisor, request, reply, await authenticator.authenticate(request, reply)),
   );
+  app.get('/warmup/waiting.js', sendWaitingScript);
 };
+
+/** Live progress of the session's wake as Server-Sent Events, relayed from the supervisor. */
+export async function relayWakeEvents(
+  supervisor: SupervisorClient,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  session: Session,
+): Promise<FastifyReply> {
+  const abort = new AbortController();
+  request.raw.once('close', () => abort.abort());
+  const upstream = await supervisor.wakeEvents(session.userId, abort.signal);
+  reply.header('content-type', 'text/event-stream; charset=utf-8');
+  reply.header('cache-control', 'no-cache, no-transform');
+  reply.header('x-accel-buffering', 'no');
+  return reply.send(Readable.fromWeb(upstream.body as import('node:stream/web').ReadableStream));
+}
+
+/** The waiting page's script (the same on every origin: the page names its feed). */
+export async function sendWaitingScript(_request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  return reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(WAITING_SCRIPT);
+}

@@ -46,6 +46,7 @@ t.test('a browser without a session is sent to the sign-in page; scripts get 401
   const body = await login.text();
   t.match(body, /<form id="login">/);
   t.notMatch(body, /<script>/, 'no inline script, so a strict CSP holds');
+  t.match(login.headers.get('content-security-policy'), /script-src 'self';.*frame-ancestors 'self'/, 'and it has one');
   const js = await fetch(`${gw.url}/auth/login.js`);
   t.match(js.headers.get('content-type'), /^text\/javascript/);
 });

@@ -1,7 +1,7 @@
 import type { TenantRoute } from '@tenancy/shared';
 import { startRedisServer } from '@tenancy/test-support';
 import t from 'tap';
-import { echoTenant, fakeSupervisor, startGateway } from '../harness.js';
+import { echoTenant, fakeSupervisor, openWebSocket, startGateway } from '../harness.js';
 
 /**
  * A gateway whose supervisor reports the tenant as `state` until the gateway waits for a wake:
@@ -88,4 +88,30 @@ t.test('a wait that runs out while the wake goes on is 503 GW_ERR_TENANT_WAKE_PE
     t.equal(res.headers.get('retry-after'), '4');
     t.match(await res.json(), { code: 'GW_ERR_TENANT_WAKE_PENDING', retryAfterSeconds: 4 });
   }
+});
+
+t.test('a WebSocket to a sleeping tenant wakes it and is held until it is ready, then tunnelled', async (t) => {
+  const { gw, waits, tenant } = await gatewayWithTenant(t, { state: 'asleep' }, queued);
+  const cookie = await gw.login('socket-user');
+  waits.length = 0; // the login's own early wake
+  const { status, socket } = await openWebSocket(gw, cookie);
+  t.equal(status, 101, 'upgraded once the container is up');
+  t.strictSame(waits, [true], 'one wake, held until ready');
+  t.teardown(() => socket?.destroy());
+  const echoed = new Promise<string>((resolve) => socket?.once('data', (chunk: Buffer) => resolve(chunk.toString())));
+  socket?.write('ping');
+  t.equal(await echoed, 'echo:ping');
+  t.equal(tenant.received.at(-1)?.url, '/ws');
+});
+
+t.test('a WebSocket whose wake fails is refused with the wake’s own answer', async (t) => {
+  const redis = await startRedisServer(t);
+  const fake = fakeSupervisor('http://127.0.0.1:9');
+  const { errors } = await import('../../src/errors.js');
+  fake.client.wake = async () => {
+    throw errors.capacity();
+  };
+  const gw = await startGateway(t, { redisUrl: redis.url, supervisor: fake.client });
+  const cookie = await gw.login('crowded-user').catch(() => '');
+  t.equal((await openWebSocket(gw, cookie)).status, 429);
 });

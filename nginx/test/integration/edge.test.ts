@@ -1,9 +1,8 @@
 import { createServer, type IncomingHttpHeaders, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { freePort, startNginx, type Teardown } from '@tenancy/test-support';
 import t from 'tap';
-import { NGINX_DIR, renderNginx } from '../../../scripts/render-nginx.js';
+import { NGINX_INCLUDES, renderNginx } from '../../../scripts/render-nginx.js';
 
 /** A stand-in gateway: echoes what it received, streams SSE slowly, and tunnels upgrades. */
 async function fakeGateway(t: Teardown) {
@@ -49,7 +48,7 @@ async function fakeGateway(t: Teardown) {
   };
 }
 
-async function startEdge(t: Teardown, trustedProxies: string[] = []) {
+async function startEdge(t: Teardown, trustedProxies: string[] = [], tenantDomain?: string) {
   const gateway = await fakeGateway(t);
   const port = await freePort();
   const config = (dir: string) =>
@@ -58,8 +57,9 @@ async function startEdge(t: Teardown, trustedProxies: string[] = []) {
       gateways: [gateway.address],
       trustedProxies,
       accessLog: `${dir}/logs/access.log`,
+      ...(tenantDomain ? { tenantDomain } : {}),
     });
-  await startNginx(t, config, [join(NGINX_DIR, 'tenancy-proxy.conf')], `http://127.0.0.1:${port}/health`);
+  await startNginx(t, config, NGINX_INCLUDES, `http://127.0.0.1:${port}/health`);
   return { url: `http://127.0.0.1:${port}`, port, gateway };
 }
 
@@ -103,7 +103,53 @@ t.test('client-sent forwarding headers are overwritten when the peer is not a tr
   t.equal(res.headers.get('x-content-type-options'), 'nosniff');
   t.equal(res.headers.get('x-frame-options'), 'SAMEORIGIN');
   t.equal(res.headers.get('referrer-policy'), 'same-origin');
+  t.equal(res.headers.get('content-security-policy'), "frame-ancestors 'self'");
   t.equal(res.headers.get('server'), 'nginx', 'no version in the Server header');
+});
+
+/** One request to the edge naming `host` (fetch may not set Host), with a body of `size` bytes. */
+function asHost(port: number, host: string, path: string, size = 0) {
+  return new Promise<{ status: number; headers: IncomingHttpHeaders; body: string }>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: size ? 'PUT' : 'GET', headers: { host } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+      );
+    });
+    req.on('error', reject);
+    req.end(size ? Buffer.alloc(size) : undefined);
+  });
+}
+
+t.test('tenant hosts: the same headers and limits, and every path is passed to the gateway', async (t) => {
+  const edge = await startEdge(t, [], 'localhost');
+  const tenantHost = `${'a'.repeat(26)}.localhost:${edge.port}`;
+  for (const host of [`localhost:${edge.port}`, tenantHost]) {
+    const res = await asHost(edge.port, host, '/page');
+    t.equal(res.status, 200, host);
+    t.equal(res.headers['x-content-type-options'], 'nosniff', host);
+    t.equal(res.headers['x-frame-options'], 'SAMEORIGIN', host);
+    t.equal(res.headers['content-security-policy'], "frame-ancestors 'self'", `${host}: framed by itself only`);
+    t.equal(res.headers['referrer-policy'], 'same-origin', host);
+    t.match(res.headers['x-request-id'], /^[0-9a-f]{32}$/, host);
+    const seen = JSON.parse(res.body) as { headers: Record<string, string> };
+    t.equal(seen.headers.host, host.replace(/:\d+$/, ''), 'the gateway is told the host, without the port');
+    t.equal(seen.headers['x-real-ip'], '127.0.0.1');
+  }
+  // On a tenant host /health, /ready and /metrics are the tenant's, not the edge's or the gateway's.
+  const before = edge.gateway.seen.length;
+  for (const path of ['/health', '/ready', '/metrics']) {
+    const res = await asHost(edge.port, tenantHost, path);
+    t.equal(res.status, 200, path);
+    t.equal((JSON.parse(res.body) as { url: string }).url, path, `${path} reached the gateway`);
+  }
+  t.equal(edge.gateway.seen.length, before + 3);
+  t.equal((await asHost(edge.port, `localhost:${edge.port}`, '/ready')).status, 404, 'but not on the platform');
+  // The same size limit.
+  const big = await asHost(edge.port, tenantHost, '/files/big', 26 * 1024 * 1024);
+  t.equal(big.status, 413);
+  t.equal(edge.gateway.seen.length, before + 3, 'refused before the gateway');
 });
 
 t.test('a trusted proxy may name the client with CF-Connecting-IP or X-Forwarded-For', async (t) => {
