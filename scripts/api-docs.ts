@@ -43,8 +43,8 @@ const AUTH_TEXT: Readonly<Record<Auth, string>> = {
   login:
     'by `AUTH_MODE`: `Authorization: Bearer <LOGIN_TOKEN>` (token), a Cloudflare Access assertion (access), nobody checked (dev)',
   'supervisor-token': '`Authorization: Bearer <SUPERVISOR_TOKEN>`',
-  'admin-token': '`Authorization: Bearer <ADMIN_TOKEN>`',
-  'admin-or-summary': "`Authorization: Bearer <ADMIN_TOKEN>` or the tenant's own summary token",
+  'admin-token': '`Authorization: Bearer <ADMIN_TOKEN>` or a named admin token (`tnya_…`)',
+  'admin-or-summary': "`Authorization: Bearer <ADMIN_TOKEN>`, a named admin token, or the tenant's own summary token",
   secret: '`x-tenancy-tenant-secret` (the gateway adds it)',
 };
 
@@ -54,8 +54,8 @@ const AUTH_SHORT: Readonly<Record<Auth, string>> = {
   session: 'session',
   login: 'per `AUTH_MODE`',
   'supervisor-token': '`SUPERVISOR_TOKEN`',
-  'admin-token': '`ADMIN_TOKEN`',
-  'admin-or-summary': '`ADMIN_TOKEN` or summary token',
+  'admin-token': 'admin token',
+  'admin-or-summary': 'admin token or summary token',
   secret: 'secret header',
 };
 
@@ -229,10 +229,23 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
       auth: 'admin-token',
       answers: '200 `{path, bytes, ms}`',
     },
+    'GET /v1/admins': {
+      does: 'Named admin identities, oldest first, revoked ones included (never a token or its hash).',
+      auth: 'admin-token',
+    },
+    'POST /v1/admins': {
+      does: 'Creates a named admin identity (bootstrap `ADMIN_TOKEN` only) and answers its token, once: only a SHA-256 hash is kept. Names are unique forever, so `admin:<name>` in the audit log means one identity. Audited as `admin.create`.',
+      auth: 'admin-token',
+    },
+    'DELETE /v1/admins/:id': {
+      does: 'Revokes a named admin identity (bootstrap `ADMIN_TOKEN` only): its token is refused from the next request. Idempotent; audited once as `admin.revoke`.',
+      auth: 'admin-token',
+    },
     'GET /v1/audit': {
       does: 'The append-only audit log, newest first; `before` (an entry id) pages back.',
       auth: 'admin-token',
-      answers: '200 `{items: [{id, at, actor, action, target, result, detail}]}`',
+      answers:
+        '200 `{items: [{id, at, actor, action, target, result, detail}]}`; `actor` of an admin action is `bootstrap` (`ADMIN_TOKEN`) or `admin:<name>` (a named identity)',
     },
   },
   tenant: {
