@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { ActivityRecorder } from './activity/activity-recorder.js';
 import { FailedLogins } from './auth/failed-logins.js';
 import { createLoginIdentifier } from './auth/login-identity.js';
+import { createSignIn } from './auth/sign-in.js';
 import type { GatewayConfig } from './config.js';
 import { errors } from './errors.js';
 import { authRoutes } from './http/auth-routes.js';
@@ -14,6 +15,7 @@ import { refuseCrossSite } from './http/cross-site.js';
 import { healthRoutes } from './http/health-routes.js';
 import { loginPage, safeNext } from './http/login-page.js';
 import { isNavigation } from './http/navigation.js';
+import { oidcOptions, oidcRoutes } from './http/oidc-routes.js';
 import { requestIdOf } from './http/request-id.js';
 import { proxyRoutes } from './proxy/proxy-routes.js';
 import { RouteCache } from './proxy/route-cache.js';
@@ -119,18 +121,20 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     loginToken: config.LOGIN_TOKEN,
   });
   await app.register(healthRoutes, { redis: deps.redis, supervisor, revocations, openTunnels: tunnels.count });
+  const signIn = createSignIn({ supervisor, routes, tokens, authenticator });
   await app.register(authRoutes, {
     identify: createLoginIdentifier(config),
-    tokens,
+    signIn,
     authenticator,
     revocations,
     supervisor,
-    routes,
     mode: config.AUTH_MODE,
+    providerName: config.OIDC_PROVIDER_NAME,
     refuseCrossSite: crossSite,
     // 10 failed sign-ins a minute per client, as nginx allows credential-less logins.
     failedLogins: new FailedLogins(10, 60_000, now),
   });
+  if (config.AUTH_MODE === 'oidc') await app.register(oidcRoutes, oidcOptions(config, signIn, now));
   await app.register(warmupRoutes, { authenticator, supervisor, routes, config, refuseCrossSite: crossSite });
   await app.register(proxyRoutes, { authenticator, supervisor, routes, activity, streams, config });
 
