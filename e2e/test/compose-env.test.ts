@@ -52,6 +52,7 @@ const SECRET_HOLDERS: Record<string, string[]> = {
   TENANT_ENV: ['supervisor'],
   COOKIE_JWT_SECRET: ['api'],
   LOGIN_TOKEN: ['api'],
+  OIDC_CLIENT_SECRET: ['api'],
   // In the api's REDIS_URL, and in Redis's own command line and health check.
   REDIS_PASSWORD: ['api', 'redis'],
   TUNNEL_TOKEN: ['cloudflared'],

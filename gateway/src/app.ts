@@ -129,7 +129,7 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     revocations,
     supervisor,
     mode: config.AUTH_MODE,
-    providerName: config.OIDC_PROVIDER_NAME,
+    ...(config.OIDC_PROVIDER_NAME ? { providerName: config.OIDC_PROVIDER_NAME } : {}),
     refuseCrossSite: crossSite,
     // 10 failed sign-ins a minute per client, as nginx allows credential-less logins.
     failedLogins: new FailedLogins(10, 60_000, now),

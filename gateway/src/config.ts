@@ -67,9 +67,9 @@ export const GatewayConfigSchema = Type.Object({
     ),
   ),
   OIDC_SCOPES: Type.String({
-    default: 'openid email profile',
-    pattern: '(^|\\s)openid(\\s|$)',
-    description: 'Scopes asked for, space-separated; must include openid',
+    default: 'openid,email,profile',
+    pattern: '(^|[\\s,])openid([\\s,]|$)',
+    description: 'Scopes asked for, separated by commas or spaces; must include openid',
   }),
   OIDC_USER_CLAIM: Type.String({
     default: 'sub',
@@ -92,11 +92,12 @@ export const GatewayConfigSchema = Type.Object({
     minLength: 1,
     description: 'Claim holding the user’s groups (an array of strings, or one string)',
   }),
-  OIDC_PROVIDER_NAME: Type.String({
-    default: 'your organisation',
-    maxLength: 100,
-    description: 'Shown on the sign-in page: "Sign in with <name>"',
-  }),
+  OIDC_PROVIDER_NAME: Type.Optional(
+    Type.String({
+      maxLength: 100,
+      description: 'Shown on the sign-in page as "Sign in with <name>"; unset: "your organisation"',
+    }),
+  ),
   OIDC_JWKS_COOLDOWN: Duration(
     '30s',
     'Shortest time between two fetches of the provider’s signing keys; an ID token naming an unknown key after that fetches them again',

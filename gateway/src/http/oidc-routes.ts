@@ -65,7 +65,9 @@ export function oidcOptions(config: Readonly<GatewayConfig>, signIn: SignIn, now
       issuer: config.OIDC_ISSUER ?? '',
       clientId: config.OIDC_CLIENT_ID ?? '',
       clientSecret: config.OIDC_CLIENT_SECRET,
-      scopes: config.OIDC_SCOPES,
+      scopes: config.OIDC_SCOPES.split(/[\s,]+/)
+        .filter(Boolean)
+        .join(' '),
       redirectUri: new URL('/auth/oidc/callback', config.PUBLIC_BASE_URL).href,
       jwksCooldownMs: config.OIDC_JWKS_COOLDOWN,
     }),
