@@ -1,10 +1,11 @@
-import { type Teardown, testRedisUrl } from '@tenancy/test-support';
+import { testRedisUrl } from '@tenancy/test-support';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import t from 'tap';
 import { errors } from '../../src/errors.js';
 import { echoTenant, fakeSupervisor, startGateway } from '../harness.js';
 import { cookieJar, frontDoor, throughProvider } from '../oidc/by-hand.js';
-import { type AccountClaims, CLIENT, startOidcProvider } from '../oidc/provider.js';
+import { CLIENT } from '../oidc/provider.js';
+import { oidcGateway, problem } from '../oidc/setup.js';
 
 /**
  * AUTH_MODE=oidc against a real OpenID provider (oidc-provider) on 127.0.0.1, walked through by
@@ -12,46 +13,8 @@ import { type AccountClaims, CLIENT, startOidcProvider } from '../oidc/provider.
  * it can alter or replay any of them.
  */
 
-const ACCOUNTS: Record<string, AccountClaims> = {
-  alice: { email: 'alice@example.com', email_verified: true, groups: ['staff'] },
-  carol: { email: 'carol@example.com', email_verified: false, groups: ['staff'] },
-  eve: { email: 'eve@evil.test', email_verified: true, groups: ['staff'] },
-  bob: { email: 'bob@example.com', email_verified: true, groups: ['guests'] },
-};
-
-const problem = (kind: (typeof errors)[keyof typeof errors], error: string) => ({
-  statusCode: kind.statusCode,
-  code: kind.code,
-  error,
-  message: kind.defaultMessage,
-});
-
-async function setup(t: Teardown, env: Record<string, string> = {}) {
-  const front = await frontDoor(t);
-  const idp = await startOidcProvider(t, { redirectUri: `${front.url}/auth/oidc/callback`, accounts: ACCOUNTS });
-  const tenant = await echoTenant(t);
-  const supervisor = fakeSupervisor(tenant.url);
-  const gw = await startGateway(t, {
-    redisUrl: testRedisUrl(),
-    supervisor: supervisor.client,
-    env: {
-      AUTH_MODE: 'oidc',
-      DEV_AUTH_ENABLED: 'false',
-      PUBLIC_BASE_URL: front.url,
-      OIDC_ISSUER: idp.issuer,
-      OIDC_CLIENT_ID: CLIENT.id,
-      OIDC_CLIENT_SECRET: CLIENT.secret,
-      OIDC_SCOPES: 'openid email groups',
-      OIDC_JWKS_COOLDOWN: '0s',
-      ...env,
-    },
-  });
-  front.open(gw.port);
-  return { url: front.url, idp, tenant, supervisor, gw };
-}
-
 t.test('sign in: the provider names the user, the session is the platform’s own, next is kept', async (t) => {
-  const { url, idp, tenant, supervisor } = await setup(t);
+  const { url, idp, tenant, supervisor } = await oidcGateway(t);
   // Watch what the provider hands out, to show none of it travels further.
   const issued: string[] = [];
   idp.setTamper(async (idToken) => {
@@ -100,7 +63,7 @@ t.test('sign in: the provider names the user, the session is the platform’s ow
 });
 
 t.test('the answer must belong to this browser’s sign-in: wrong state, no or altered transaction', async (t) => {
-  const { url, idp } = await setup(t);
+  const { url, idp } = await oidcGateway(t);
   const jar = cookieJar();
   const callback = new URL(await throughProvider(jar, url, 'alice'));
   const wrongState = new URL(callback);
@@ -134,7 +97,7 @@ t.test('the answer must belong to this browser’s sign-in: wrong state, no or a
 });
 
 t.test('a replayed code is refused by the provider, and so by the gateway', async (t) => {
-  const { url } = await setup(t);
+  const { url } = await oidcGateway(t);
   const jar = cookieJar();
   const callback = await throughProvider(jar, url, 'alice');
   const transaction = jar.cookies.get('tenancy_oidc') ?? '';
@@ -148,7 +111,7 @@ t.test('a replayed code is refused by the provider, and so by the gateway', asyn
 });
 
 t.test('ID tokens the provider would never send are refused: audience, expiry, signature', async (t) => {
-  const { url, idp } = await setup(t);
+  const { url, idp } = await oidcGateway(t);
   const now = Math.floor(Date.now() / 1000);
   const outsider = await idp.newSigningKey();
   const cases: [string, (idToken: string) => Promise<string>][] = [
@@ -175,7 +138,7 @@ t.test('ID tokens the provider would never send are refused: audience, expiry, s
 });
 
 t.test('the provider rotates its signing key: the next sign-in fetches the new key and works', async (t) => {
-  const { url, idp } = await setup(t);
+  const { url, idp } = await oidcGateway(t);
   const kids: string[] = [];
   idp.setTamper(async (idToken) => {
     kids.push(String(decodeProtectedHeader(idToken).kid));
@@ -199,7 +162,7 @@ t.test('the provider rotates its signing key: the next sign-in fetches the new k
 });
 
 t.test('allow-lists: email domains (verified only) and groups', async (t) => {
-  const { url, supervisor } = await setup(t, {
+  const { url, supervisor } = await oidcGateway(t, {
     OIDC_ALLOWED_DOMAINS: 'Example.com, other.test',
     OIDC_ALLOWED_GROUPS: 'staff',
   });
@@ -223,7 +186,7 @@ t.test('allow-lists: email domains (verified only) and groups', async (t) => {
 });
 
 t.test('the sign-in page offers the provider; next stays same-origin; POST /auth/login is closed', async (t) => {
-  const { url } = await setup(t, { OIDC_PROVIDER_NAME: 'Example <SSO>' });
+  const { url } = await oidcGateway(t, { OIDC_PROVIDER_NAME: 'Example <SSO>' });
   const page = await fetch(`${url}/auth/login?next=%2Fchat`);
   const html = await page.text();
   t.match(html, '<a id="provider" class="button" href="/auth/oidc/start">Sign in with Example &#60;SSO&#62;</a>');

@@ -11,7 +11,7 @@ export const CLIENT = { id: 'tenancy-gateway', secret: 'oidc-test-client-secret-
 /** Claims of one account at the provider, besides `sub` (its key in `accounts`). */
 export type AccountClaims = { email?: string; email_verified?: boolean; groups?: string[] };
 
-interface SigningKey {
+export interface SigningKey {
   jwk: JWK & { kid: string };
   privateKey: Parameters<SignJWT['sign']>[0];
 }
@@ -26,7 +26,8 @@ async function newSigningKey(): Promise<SigningKey> {
  * A real OpenID Connect provider (the `oidc-provider` package) on 127.0.0.1, port 0, with the
  * gateway registered as a confidential client. Its login page is a one-field form: the account
  * id, no password (the test is about the gateway, not the provider's login). Test hooks:
- * - `tamper`: rewrites the ID token of the next token responses (re-signed, by default with the
+ * - `setAlterAnswer`: changes the redirect back to the gateway (its state, say);
+ * - `setTamper`: rewrites the ID token of the next token responses (re-signed, by default with the
  *   provider's own key), to show the gateway refuses what the provider would never send;
  * - `rotate()`: the provider starts signing with a brand-new key and publishes only that one;
  * - `stats.jwksFetches`: how often its keys were fetched.
@@ -38,6 +39,7 @@ export async function startOidcProvider(
   const sockets = new Set<Socket>();
   const stats = { jwksFetches: 0, tokenRequests: 0 };
   let tamper: ((idToken: string) => Promise<string>) | undefined;
+  let alterAnswer: ((callback: URL) => void) | undefined;
   let key = await newSigningKey();
   let provider: Provider;
 
@@ -95,6 +97,12 @@ export async function startOidcProvider(
       if (ctx.path === '/token' && ctx.status === 200 && tamper && body?.id_token) {
         body.id_token = await tamper(body.id_token);
       }
+      const location = ctx.response.get('location');
+      if (alterAnswer && location.startsWith(options.redirectUri)) {
+        const callback = new URL(location);
+        alterAnswer(callback);
+        ctx.redirect(callback.href);
+      }
     });
     return next;
   };
@@ -143,6 +151,10 @@ export async function startOidcProvider(
     /** Rewrites the ID token of every token response from now on; undefined stops. */
     setTamper(fn: typeof tamper) {
       tamper = fn;
+    },
+    /** Alters the answer (the redirect back to the gateway) of every sign-in from now on; undefined stops. */
+    setAlterAnswer(fn: typeof alterAnswer) {
+      alterAnswer = fn;
     },
     /** A new signing key, the only one published; the provider's sessions and codes start afresh. */
     async rotate(): Promise<string> {
