@@ -231,3 +231,19 @@ t.test('a provider that cannot be reached: 503, and the gateway keeps running', 
   t.strictSame([res.status, await res.json()], [503, problem(errors.oidcUnavailable, 'Service Unavailable')]);
   t.equal((await fetch(`${front.url}/health`)).status, 200);
 });
+
+t.test('a user disabled in Tenancy is refused after the provider said yes, as in every login mode', async (t) => {
+  const { url, supervisor } = await oidcGateway(t);
+  supervisor.users.set('alice', {
+    userId: 'alice',
+    email: 'alice@example.com',
+    plan: 'free',
+    onboardingCompleted: false,
+    disabled: true,
+  });
+  const jar = cookieJar();
+  const res = await jar.fetch(await throughProvider(jar, url, 'alice'));
+  t.strictSame([res.status, await res.json()], [403, problem(errors.userDisabled, 'Forbidden')]);
+  t.notOk(jar.cookies.has('tenancy_session'));
+  t.equal(supervisor.calls.wake, 0, 'and nothing is woken');
+});
