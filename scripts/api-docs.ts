@@ -41,10 +41,10 @@ const AUTH_TEXT: Readonly<Record<Auth, string>> = {
   none: 'none',
   session: 'session cookie',
   login:
-    'by `AUTH_MODE`: `Authorization: Bearer <LOGIN_TOKEN>` (token), a Cloudflare Access assertion (access), nobody checked (dev)',
+    'by `AUTH_MODE`: `Authorization: Bearer <LOGIN_TOKEN>` (token), a Cloudflare Access assertion (access), nobody checked (dev), refused (oidc: through the provider)',
   'supervisor-token': '`Authorization: Bearer <SUPERVISOR_TOKEN>`',
-  'admin-token': '`Authorization: Bearer <ADMIN_TOKEN>`',
-  'admin-or-summary': "`Authorization: Bearer <ADMIN_TOKEN>` or the tenant's own summary token",
+  'admin-token': '`Authorization: Bearer <ADMIN_TOKEN>` or a named admin token (`tnya_…`)',
+  'admin-or-summary': "`Authorization: Bearer <ADMIN_TOKEN>`, a named admin token, or the tenant's own summary token",
   secret: '`x-tenancy-tenant-secret` (the gateway adds it)',
 };
 
@@ -54,8 +54,8 @@ const AUTH_SHORT: Readonly<Record<Auth, string>> = {
   session: 'session',
   login: 'per `AUTH_MODE`',
   'supervisor-token': '`SUPERVISOR_TOKEN`',
-  'admin-token': '`ADMIN_TOKEN`',
-  'admin-or-summary': '`ADMIN_TOKEN` or summary token',
+  'admin-token': 'admin token',
+  'admin-or-summary': 'admin token or summary token',
   secret: 'secret header',
 };
 
@@ -78,17 +78,29 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
     },
     'GET /metrics': { does: 'Prometheus metrics (see docs/operations.md).', auth: 'none', answers: '200 text' },
     'GET /auth/login': {
-      does: 'The sign-in page browsers are sent to (303 from any page load without a valid session, with `?next=` the page asked for). `dev` mode: a form for user id and email; `access` mode: signs in at once with the Access assertion. Not registered in `token` mode.',
+      does: 'The sign-in page browsers are sent to (303 from any page load without a valid session, with `?next=` the page asked for). `dev` mode: a form for user id and email; `access` mode: signs in at once with the Access assertion; `oidc` mode: a link to the provider (`GET /auth/oidc/start`). Not registered in `token` mode.',
       auth: 'none',
       answers: '200 HTML',
     },
     'GET /auth/login.js': {
-      does: 'The script of the sign-in page (dev and access modes only).',
+      does: 'The script of the sign-in page (dev, access and oidc modes).',
       auth: 'none',
       answers: '200 JavaScript',
     },
+    'GET /auth/oidc/start': {
+      does: 'AUTH_MODE=oidc only. Starts a sign-in at the OpenID Connect provider: keeps a new transaction (state, nonce, PKCE verifier, `next`) in an encrypted, HttpOnly cookie for 10 minutes and redirects (303) to the provider. Linked from the sign-in page.',
+      auth: 'none',
+      answers:
+        '303 to the provider; 400 `GW_ERR_REQUEST_INVALID` when `next` is not a same-origin path; 503 `GW_ERR_OIDC_UNAVAILABLE` when the provider cannot be reached',
+    },
+    'GET /auth/oidc/callback': {
+      does: "AUTH_MODE=oidc only. Where the provider sends the browser back: checks the answer against the browser's transaction (which it clears, one attempt each), redeems the code with PKCE, validates the ID token (issuer, audience, expiry, nonce, signature against the provider's JWKS), applies the allow-lists, records the login at the supervisor and sets the session cookie, as `POST /auth/login` does. The provider's tokens are dropped.",
+      auth: 'none',
+      answers:
+        '303 to `next`; 400 `GW_ERR_OIDC_TRANSACTION_INVALID` (no, altered or expired transaction), `GW_ERR_OIDC_STATE_MISMATCH`; 401 `GW_ERR_OIDC_PROVIDER_REFUSED`, `GW_ERR_OIDC_CODE_REJECTED` (a replayed or expired code), `GW_ERR_OIDC_ID_TOKEN_INVALID`, `GW_ERR_OIDC_CLAIM_MISSING`; 403 `GW_ERR_OIDC_EMAIL_UNVERIFIED`, `GW_ERR_OIDC_DOMAIN_NOT_ALLOWED`, `GW_ERR_OIDC_GROUP_NOT_ALLOWED`, `GW_ERR_USER_DISABLED`; 503 `GW_ERR_OIDC_UNAVAILABLE`',
+    },
     'POST /auth/login': {
-      does: 'Signs the user in: records the login at the supervisor, sets the session cookie and starts waking the container without waiting. In `access` mode the identity comes from the verified `Cf-Access-Jwt-Assertion` and the body is ignored. With `?next=/path` it redirects there (303).',
+      does: 'Signs the user in: records the login at the supervisor, sets the session cookie and starts waking the container without waiting. In `access` mode the identity comes from the verified `Cf-Access-Jwt-Assertion` and the body is ignored; `oidc` mode refuses it (401 `GW_ERR_OIDC_LOGIN_ELSEWHERE`): users sign in through the provider. With `?next=/path` it redirects there (303).',
       auth: 'login',
       answers:
         '200 `{user_id, email, plan, onboarding_completed, expires_at}`; 400 `GW_ERR_REQUEST_INVALID` without `user_id` (token and dev modes); 401 `GW_ERR_LOGIN_FORBIDDEN`; 429 `GW_ERR_LOGIN_RATE_LIMITED` with `Retry-After` after 10 failed sign-ins from the client within a minute; 403 `GW_ERR_USER_DISABLED`; 403 `GW_ERR_CROSS_SITE_REFUSED` from a page of another site (see [Cross-site requests](#cross-site-requests))',
@@ -229,10 +241,23 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
       auth: 'admin-token',
       answers: '200 `{path, bytes, ms}`',
     },
+    'GET /v1/admins': {
+      does: 'Named admin identities, oldest first, revoked ones included (never a token or its hash).',
+      auth: 'admin-token',
+    },
+    'POST /v1/admins': {
+      does: 'Creates a named admin identity (bootstrap `ADMIN_TOKEN` only) and answers its token, once: only a SHA-256 hash is kept. Names are unique forever, so `admin:<name>` in the audit log means one identity. Audited as `admin.create`.',
+      auth: 'admin-token',
+    },
+    'DELETE /v1/admins/:id': {
+      does: 'Revokes a named admin identity (bootstrap `ADMIN_TOKEN` only): its token is refused from the next request. Idempotent; audited once as `admin.revoke`.',
+      auth: 'admin-token',
+    },
     'GET /v1/audit': {
       does: 'The append-only audit log, newest first; `before` (an entry id) pages back.',
       auth: 'admin-token',
-      answers: '200 `{items: [{id, at, actor, action, target, result, detail}]}`',
+      answers:
+        '200 `{items: [{id, at, actor, action, target, result, detail}]}`; `actor` of an admin action is `bootstrap` (`ADMIN_TOKEN`) or `admin:<name>` (a named identity)',
     },
   },
   tenant: {
@@ -363,12 +388,13 @@ export async function buildApps(): Promise<BuiltApp[]> {
   const logger = pino({ level: 'silent' });
   const gateway = await collectRoutes(() =>
     buildGateway(
-      // Access mode: it has every route (token mode has no sign-in page), and its login refuses
-      // a caller without an assertion before anything is fetched.
+      // OIDC mode: it has every route (token mode has no sign-in page, access mode no provider
+      // routes); its login refuses every caller, and the provider is looked up only at the first
+      // sign-in (the discard port on loopback: refused at once, nothing leaves the machine).
       loadGatewayConfig({
-        AUTH_MODE: 'access',
-        ACCESS_TEAM_DOMAIN: 'team.invalid',
-        ACCESS_AUD: 'documentation',
+        AUTH_MODE: 'oidc',
+        OIDC_ISSUER: 'http://127.0.0.1:9',
+        OIDC_CLIENT_ID: 'documentation',
         COOKIE_JWT_SECRET: FILLER,
         SUPERVISOR_TOKEN: FILLER,
         LOG_LEVEL: 'silent',

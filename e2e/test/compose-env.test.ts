@@ -54,6 +54,7 @@ const SECRET_HOLDERS: Record<string, string[]> = {
   COOKIE_JWT_SECRET: ['api'],
   TENANT_LABEL_KEY: ['api'],
   LOGIN_TOKEN: ['api'],
+  OIDC_CLIENT_SECRET: ['api'],
   // In the api's REDIS_URL, and in Redis's own command line and health check.
   REDIS_PASSWORD: ['api', 'redis'],
   TUNNEL_TOKEN: ['cloudflared'],

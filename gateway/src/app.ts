@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { ActivityRecorder } from './activity/activity-recorder.js';
 import { FailedLogins } from './auth/failed-logins.js';
 import { createLoginIdentifier } from './auth/login-identity.js';
+import { createSignIn } from './auth/sign-in.js';
 import type { GatewayConfig } from './config.js';
 import { errors } from './errors.js';
 import { authRoutes } from './http/auth-routes.js';
@@ -14,6 +15,7 @@ import { refuseCrossSite } from './http/cross-site.js';
 import { healthRoutes } from './http/health-routes.js';
 import { loginPage, safeNext } from './http/login-page.js';
 import { isNavigation } from './http/navigation.js';
+import { oidcOptions, oidcRoutes } from './http/oidc-routes.js';
 import { requestIdOf } from './http/request-id.js';
 import { ExchangeCodes } from './origins/exchange-codes.js';
 import { platformEntryRoutes } from './origins/platform-entry-routes.js';
@@ -170,6 +172,7 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     loginToken: config.LOGIN_TOKEN,
   });
   const proxyDeps = { supervisor, routes, activity, streams, config };
+  const signIn = createSignIn({ supervisor, routes, tokens, authenticator });
   // The platform's own routes. In subdomain mode they answer only on hosts outside TENANT_DOMAIN,
   // and the platform origin leads to the tenant's host instead of serving the tenant.
   await app.register(async (platform) => {
@@ -182,16 +185,17 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     });
     await platform.register(authRoutes, {
       identify: createLoginIdentifier(config),
-      tokens,
+      signIn,
       authenticator,
       revocations,
       supervisor,
-      routes,
       mode: config.AUTH_MODE,
+      ...(config.OIDC_PROVIDER_NAME ? { providerName: config.OIDC_PROVIDER_NAME } : {}),
       refuseCrossSite: crossSite,
       // 10 failed sign-ins a minute per client, as nginx allows credential-less logins.
       failedLogins: new FailedLogins(10, 60_000, now),
     });
+    if (config.AUTH_MODE === 'oidc') await platform.register(oidcRoutes, oidcOptions(config, signIn, now));
     await platform.register(warmupRoutes, { authenticator, supervisor, routes, config, refuseCrossSite: crossSite });
     if (origins) await platform.register(platformEntryRoutes, { origins, authenticator, codes });
     else

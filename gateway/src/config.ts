@@ -24,9 +24,10 @@ export const GatewayConfigSchema = Type.Object({
   COOKIE_JWT_SECRET: Secret('HMAC key signing session cookies (HS256); at least 32 characters'),
   SESSION_TTL: Duration('30m', 'Sliding session window: a session unused this long expires'),
   SESSION_MAX_AGE: Duration('12h', 'Absolute cap on a session, however active'),
-  AUTH_MODE: Type.Union([Type.Literal('access'), Type.Literal('token'), Type.Literal('dev')], {
+  AUTH_MODE: Type.Union([Type.Literal('access'), Type.Literal('token'), Type.Literal('oidc'), Type.Literal('dev')], {
     default: 'token',
-    description: 'Who may call POST /auth/login: Cloudflare Access, a backend with LOGIN_TOKEN, or anyone (dev)',
+    description:
+      'How users sign in: Cloudflare Access, a backend with LOGIN_TOKEN, an OpenID Connect provider (oidc), or anyone (dev)',
   }),
   DEV_AUTH_ENABLED: Type.Boolean({
     default: false,
@@ -48,6 +49,58 @@ export const GatewayConfigSchema = Type.Object({
   ACCESS_JWKS_COOLDOWN: Duration(
     '30s',
     'Shortest time between two fetches of the Access keys; a token naming an unknown key after that fetches them again',
+  ),
+  OIDC_ISSUER: Type.Optional(
+    Type.String({
+      pattern: '^https?://[^\\s]+$',
+      description:
+        'Issuer URL of the OpenID Connect provider (AUTH_MODE=oidc); its /.well-known/openid-configuration is read at the first sign-in. https, or http on a loopback address only',
+    }),
+  ),
+  OIDC_CLIENT_ID: Type.Optional(
+    Type.String({ minLength: 1, description: 'Client id the provider gave the gateway (AUTH_MODE=oidc)' }),
+  ),
+  OIDC_CLIENT_SECRET: Type.Optional(
+    Secret(
+      'Client secret, sent with HTTP Basic to the token endpoint; unset: a public client (PKCE only); OIDC_CLIENT_SECRET_FILE accepted',
+      16,
+    ),
+  ),
+  OIDC_SCOPES: Type.String({
+    default: 'openid,email,profile',
+    pattern: '(^|[\\s,])openid([\\s,]|$)',
+    description: 'Scopes asked for, separated by commas or spaces; must include openid',
+  }),
+  OIDC_USER_CLAIM: Type.String({
+    default: 'sub',
+    minLength: 1,
+    description:
+      'Claim that becomes the user id; sub is stable and unique per provider, email changes and can be reused',
+  }),
+  OIDC_ALLOWED_DOMAINS: Type.Optional(
+    Type.String({
+      description: 'Comma-separated email domains allowed to sign in (a verified email is then required); unset: any',
+    }),
+  ),
+  OIDC_ALLOWED_GROUPS: Type.Optional(
+    Type.String({
+      description: 'Comma-separated groups, one of which the user must be in (see OIDC_GROUPS_CLAIM); unset: any',
+    }),
+  ),
+  OIDC_GROUPS_CLAIM: Type.String({
+    default: 'groups',
+    minLength: 1,
+    description: 'Claim holding the user’s groups (an array of strings, or one string)',
+  }),
+  OIDC_PROVIDER_NAME: Type.Optional(
+    Type.String({
+      maxLength: 100,
+      description: 'Shown on the sign-in page as "Sign in with <name>"; unset: "your organisation"',
+    }),
+  ),
+  OIDC_JWKS_COOLDOWN: Duration(
+    '30s',
+    'Shortest time between two fetches of the provider’s signing keys; an ID token naming an unknown key after that fetches them again',
   ),
   REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379', description: 'Redis holding session revocations' }),
   REDIS_TIMEOUT: Duration('500ms', 'Longest wait for Redis before a request fails closed with 503'),
@@ -123,7 +176,18 @@ export function loadGatewayConfig(env: Readonly<Record<string, string | undefine
       );
     }
   }
+  if (config.AUTH_MODE === 'oidc') problems.push(...oidcProblems(config));
   if (config.SESSION_MAX_AGE < config.SESSION_TTL) problems.push('SESSION_MAX_AGE must be at least SESSION_TTL');
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** What AUTH_MODE=oidc needs that the schema alone cannot say. */
+function oidcProblems(config: GatewayConfig): string[] {
+  if (!config.OIDC_ISSUER || !config.OIDC_CLIENT_ID) return ['AUTH_MODE=oidc needs OIDC_ISSUER and OIDC_CLIENT_ID'];
+  // The discovery document names every endpoint and the signing keys: plain http would let
+  // anyone on the path swap them. Only this machine's own addresses (tests, a local provider).
+  if (config.OIDC_ISSUER.startsWith('http://') && !isLoopbackOrigin(config.OIDC_ISSUER))
+    return [`OIDC_ISSUER=${config.OIDC_ISSUER} must be https (http is accepted on loopback addresses only)`];
+  return [];
 }

@@ -10,6 +10,50 @@ export const errors = {
     429,
     'too many failed sign-ins from this address: wait before trying again',
   ),
+  // AUTH_MODE=oidc (see auth/oidc-*.ts). Each failure of the sign-in has its own code.
+  oidcLoginElsewhere: defineError(
+    'GW_ERR_OIDC_LOGIN_ELSEWHERE',
+    401,
+    'this site signs users in through its identity provider: open /auth/login',
+  ),
+  oidcTransactionInvalid: defineError(
+    'GW_ERR_OIDC_TRANSACTION_INVALID',
+    400,
+    'this sign-in was not started in this browser, or took longer than 10 minutes: sign in again',
+  ),
+  oidcStateMismatch: defineError(
+    'GW_ERR_OIDC_STATE_MISMATCH',
+    400,
+    'the answer from the identity provider does not belong to this sign-in: sign in again',
+  ),
+  oidcProviderRefused: defineError('GW_ERR_OIDC_PROVIDER_REFUSED', 401, 'the identity provider did not sign you in'),
+  oidcCodeRejected: defineError(
+    'GW_ERR_OIDC_CODE_REJECTED',
+    401,
+    'the identity provider refused the sign-in code (already used, expired, or not ours): sign in again',
+  ),
+  oidcIdTokenInvalid: defineError(
+    'GW_ERR_OIDC_ID_TOKEN_INVALID',
+    401,
+    'the identity provider’s ID token failed validation (issuer, audience, expiry, nonce or signature)',
+  ),
+  oidcClaimMissing: defineError(
+    'GW_ERR_OIDC_CLAIM_MISSING',
+    401,
+    'the identity provider did not say who you are in the expected claim',
+  ),
+  oidcEmailUnverified: defineError(
+    'GW_ERR_OIDC_EMAIL_UNVERIFIED',
+    403,
+    'this site admits email domains, and the identity provider did not vouch for your email address',
+  ),
+  oidcDomainNotAllowed: defineError('GW_ERR_OIDC_DOMAIN_NOT_ALLOWED', 403, 'your email domain may not sign in here'),
+  oidcGroupNotAllowed: defineError('GW_ERR_OIDC_GROUP_NOT_ALLOWED', 403, 'none of your groups may sign in here'),
+  oidcUnavailable: defineError(
+    'GW_ERR_OIDC_UNAVAILABLE',
+    503,
+    'the identity provider cannot be reached right now, retry shortly',
+  ),
   userDisabled: defineError('GW_ERR_USER_DISABLED', 403, 'this account is disabled'),
   userMismatch: defineError('GW_ERR_USER_MISMATCH', 403, 'user_id does not match the session'),
   crossSiteRefused: defineError(

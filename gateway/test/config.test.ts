@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import { isLoopbackOrigin } from '../src/auth/loopback-origin.js';
 import { DEV_LOGIN_OVERRIDE, loadGatewayConfig } from '../src/config.js';
@@ -118,3 +121,44 @@ t.test(
     }
   },
 );
+
+t.test('oidc mode needs an issuer and a client id; http only on loopback; the secret may be a file', async (t) => {
+  const oidc = { ...dev, AUTH_MODE: 'oidc', DEV_AUTH_ENABLED: 'false' };
+  const rows: [string, Record<string, string>, RegExp | undefined][] = [
+    ['nothing', {}, /AUTH_MODE=oidc needs OIDC_ISSUER and OIDC_CLIENT_ID/],
+    ['no client id', { OIDC_ISSUER: 'https://idp.example.com' }, /AUTH_MODE=oidc needs OIDC_ISSUER and OIDC_CLIENT_ID/],
+    ['https', { OIDC_ISSUER: 'https://idp.example.com/realms/x', OIDC_CLIENT_ID: 'c' }, undefined],
+    ['http on loopback', { OIDC_ISSUER: 'http://127.0.0.1:5556', OIDC_CLIENT_ID: 'c' }, undefined],
+    [
+      'http elsewhere',
+      { OIDC_ISSUER: 'http://idp.example.com', OIDC_CLIENT_ID: 'c' },
+      /OIDC_ISSUER=http:\/\/idp.example.com must be https/,
+    ],
+    [
+      'scopes without openid',
+      { OIDC_ISSUER: 'https://idp.example.com', OIDC_CLIENT_ID: 'c', OIDC_SCOPES: 'email,profile' },
+      /OIDC_SCOPES/,
+    ],
+    [
+      'a short secret',
+      { OIDC_ISSUER: 'https://idp.example.com', OIDC_CLIENT_ID: 'c', OIDC_CLIENT_SECRET: 'short' },
+      /OIDC_CLIENT_SECRET/,
+    ],
+  ];
+  for (const [name, env, problem] of rows) {
+    if (problem)
+      t.throws(() => loadGatewayConfig({ ...oidc, ...env }), { code: 'CONFIG_ERR_INVALID', message: problem }, name);
+    else t.equal(loadGatewayConfig({ ...oidc, ...env }).AUTH_MODE, 'oidc', name);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'oidc-secret-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'secret'), 'client-secret-from-a-file-0123\n');
+  const config = loadGatewayConfig({
+    ...oidc,
+    OIDC_ISSUER: 'https://idp.example.com',
+    OIDC_CLIENT_ID: 'c',
+    OIDC_CLIENT_SECRET_FILE: join(dir, 'secret'),
+  });
+  t.equal(config.OIDC_CLIENT_SECRET, 'client-secret-from-a-file-0123');
+  t.equal(config.OIDC_SCOPES, 'openid,email,profile');
+});

@@ -4,6 +4,8 @@ import { RequestLog } from '@tenancy/shared/request-log';
 import Fastify, { type FastifyBaseLogger, type FastifyRequest } from 'fastify';
 import type { SupervisorConfig } from './config.js';
 import { errors } from './errors.js';
+import { createAdminAuth } from './http/admin-auth.js';
+import { adminIdentityRoutes } from './http/admin-identity-routes.js';
 import { adminRoutes } from './http/admin-routes.js';
 import { bearerToken, secretsMatch } from './http/bearer-auth.js';
 import { internalRoutes } from './http/internal-routes.js';
@@ -89,10 +91,17 @@ export async function buildApp(config: Config, deps: SupervisorDeps) {
     await internal.register(internalRoutes, { store: deps.store, controller: deps.controller, users });
   });
 
+  // The store is looked up per request, not now: scripts/api-docs.ts builds the app without one.
+  const authenticateAdmin = createAdminAuth({ bootstrapToken: config.ADMIN_TOKEN, store: () => deps.store });
   await app.register(async (admin) => {
+    admin.decorateRequest('admin', null);
     admin.addHook('onRequest', async (request: FastifyRequest) => {
       const token = bearerToken(request.headers.authorization);
-      if (token && secretsMatch(token, config.ADMIN_TOKEN)) return;
+      const actor = token ? authenticateAdmin(token) : undefined;
+      if (actor) {
+        request.admin = actor;
+        return;
+      }
       // A tenant may push its own summary with its own token, and nothing else.
       const params = request.params as { userId?: string };
       const isSummary = request.method === 'POST' && request.routeOptions.url === '/v1/tenants/:userId/summary';
@@ -111,6 +120,7 @@ export async function buildApp(config: Config, deps: SupervisorDeps) {
       diskUsage: (userId) => deps.runtime.diskUsage(deps.controller.namesFor(userId)),
       users,
     });
+    await admin.register(adminIdentityRoutes, { store: deps.store });
   });
 
   return app;

@@ -8,6 +8,13 @@ export const errors = {
   unauthorized: defineError('SUP_ERR_AUTH_INVALID', 401, 'missing or invalid bearer token'),
   badRequest: defineError('SUP_ERR_REQUEST_INVALID', 400, 'invalid request'),
   notFound: defineError('SUP_ERR_ROUTE_NOT_FOUND', 404, 'no such route'),
+  adminForbidden: defineError(
+    'SUP_ERR_ADMIN_FORBIDDEN',
+    403,
+    'only the bootstrap ADMIN_TOKEN may create or revoke admin identities',
+  ),
+  adminNotFound: defineError('SUP_ERR_ADMIN_NOT_FOUND', 404, 'unknown admin identity'),
+  adminNameTaken: defineError('SUP_ERR_ADMIN_NAME_TAKEN', 409, 'that admin identity name is taken'),
   userNotFound: defineError('SUP_ERR_USER_NOT_FOUND', 404, 'unknown user'),
   tenantNotFound: defineError('SUP_ERR_TENANT_NOT_FOUND', 404, 'unknown tenant'),
   userDisabled: defineError('SUP_ERR_USER_DISABLED', 403, 'this user is disabled'),

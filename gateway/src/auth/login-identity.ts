@@ -28,11 +28,16 @@ export type IdentifyLogin = (request: FastifyRequest<{ Body: LoginBody }>) => Pr
  * - `access`: the Cloudflare Access assertion names the user; the client chooses nothing.
  * - `token`: a trusted backend with LOGIN_TOKEN names the user, plan and onboarding.
  * - `dev`: the body is trusted as it is (refused unless DEV_AUTH_ENABLED).
+ * - `oidc`: nobody signs in here; the browser goes through the provider (http/oidc-routes.ts).
  */
 export function createLoginIdentifier(config: GatewayConfig): IdentifyLogin {
   switch (config.AUTH_MODE) {
     case 'dev':
       return async (request) => fromBody(request.body);
+    case 'oidc':
+      return async () => {
+        throw errors.oidcLoginElsewhere();
+      };
     case 'token':
       return async (request) => {
         const header = request.headers.authorization ?? '';

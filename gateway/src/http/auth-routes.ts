@@ -5,26 +5,26 @@ import { isTenancyError, PlanName, UserId } from '@tenancy/shared';
 import type { FastifyRequest } from 'fastify';
 import type { FailedLogins } from '../auth/failed-logins.js';
 import type { IdentifyLogin } from '../auth/login-identity.js';
+import type { SignIn } from '../auth/sign-in.js';
 import type { GatewayConfig } from '../config.js';
 import { errors } from '../errors.js';
-import type { RouteCache } from '../proxy/route-cache.js';
 import type { Revocations } from '../revocation/revocations.js';
 import type { Authenticator } from '../session/authenticator.js';
-import type { SessionTokens } from '../session/tokens.js';
 import type { SupervisorClient } from '../supervisor/client.js';
 import { LOGIN_SCRIPT, loginPage, SAME_ORIGIN_PATH } from './login-page.js';
 import { PAGE_POLICY } from './page-policy.js';
 
 export interface AuthRoutesOptions {
   identify: IdentifyLogin;
-  tokens: SessionTokens;
+  /** Makes the session once the login mode has said who it is (see sign-in.ts). */
+  signIn: SignIn;
   authenticator: Authenticator;
   revocations: Revocations;
   supervisor: SupervisorClient;
-  /** Cached routes carry the user's plan; a login may have changed it. */
-  routes: RouteCache;
   /** Decides whether browsers get a sign-in page (see login-page.ts). */
   mode: GatewayConfig['AUTH_MODE'];
+  /** Named on the sign-in page in oidc mode. */
+  providerName?: string;
   /** onRequest hook of every POST here: refuses cross-site requests (see cross-site.ts). */
   refuseCrossSite: (request: FastifyRequest) => Promise<void>;
   /** Failed sign-ins per client (see failed-logins.ts). */
@@ -55,10 +55,9 @@ const LoginBody = Type.Object(
 const Next = Type.Optional(Type.String({ pattern: SAME_ORIGIN_PATH.source, maxLength: 2048 }));
 
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, options) => {
-  const { identify, tokens, authenticator, revocations, supervisor, routes, mode, refuseCrossSite, failedLogins } =
-    options;
+  const { identify, signIn, authenticator, revocations, supervisor, mode, refuseCrossSite, failedLogins } = options;
 
-  const page = loginPage(mode);
+  const page = loginPage(mode, options.providerName);
   if (page) {
     app.get('/auth/login', async (_request, reply) =>
       reply
@@ -89,28 +88,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         if (isTenancyError(err) && err.code === errors.loginForbidden.code) failedLogins.failed(client);
         throw err;
       }
-      const user = await supervisor.upsertUser(identity.userId, {
-        ...(identity.email ? { email: identity.email } : {}),
-        ...(identity.plan ? { plan: identity.plan } : {}),
-        ...(identity.onboardingCompleted === undefined ? {} : { onboardingCompleted: identity.onboardingCompleted }),
-      });
-      // The login may have changed the plan: this replica asks again at once, the others hear it
-      // on the supervisor's feed.
-      routes.drop(user.userId);
-      if (user.disabled)
-        return reply.code(403).send({
-          statusCode: 403,
-          code: 'GW_ERR_USER_DISABLED',
-          error: 'Forbidden',
-          message: 'this account is disabled',
-        });
-      const { token, session } = await tokens.sign({ userId: user.userId, email: user.email, plan: user.plan });
-      authenticator.setCookie(reply, token, session);
-      // Start the container now, so it is warm by the time the user asks for it.
-      supervisor.wake(user.userId, { wait: false, timeoutMs: 0 }).catch((err: unknown) => {
-        request.log.warn({ err, userId: user.userId }, 'wake at login failed');
-      });
-      request.log.info({ userId: user.userId }, 'user logged in');
+      const { user, session } = await signIn(request, reply, identity);
       if (request.query.next) return reply.redirect(request.query.next, 303);
       return {
         user_id: user.userId,

@@ -10,13 +10,16 @@
  *   tenancy-admin summary [--json]
  *   tenancy-admin backup [--json]
  *   tenancy-admin restore <backup file> [--database <path>] [--yes] [--json]
+ *   tenancy-admin admins [--json]
+ *   tenancy-admin admin-create <name> [--expires 90d] [--json]
+ *   tenancy-admin admin-revoke <id> [--json]
  *
  * Reads SUPERVISOR_URL (default http://127.0.0.1:4010) and ADMIN_TOKEN or ADMIN_TOKEN_FILE.
  * `restore` is the exception: it works on the database file itself, offline (DATABASE_PATH).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { isTenancyError } from '@tenancy/shared';
+import { isTenancyError, parseDuration } from '@tenancy/shared';
 import { SupervisorConfigSchema } from '../config.js';
 import { restoreDatabase } from '../store/restore.js';
 import { formatTable, formatTime } from './table.js';
@@ -39,6 +42,10 @@ commands:
   restore FILE [--database PATH] --yes
                                   replace the central database with a backup; the supervisor
                                   must be stopped (start it afterwards: it reconciles tenants)
+  admins                          named admin identities (never their tokens)
+  admin-create NAME [--expires D] a named admin token for an operator (printed once; D like
+                                  90d or 12h, default never); needs the bootstrap ADMIN_TOKEN
+  admin-revoke ID                 refuse that identity's token from now on; bootstrap only
 
 options:
   --json                          print the API's JSON instead of a table
@@ -64,11 +71,19 @@ async function call(
   conn: Connection,
   method: string,
   path: string,
+  json?: unknown,
 ): Promise<{ status: number; body: unknown; text: string }> {
   let res: Response;
   for (;;) {
     try {
-      res = await fetch(`${conn.url}${path}`, { method, headers: { authorization: `Bearer ${conn.token}` } });
+      res = await fetch(`${conn.url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${conn.token}`,
+          ...(json === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(json === undefined ? {} : { body: JSON.stringify(json) }),
+      });
     } catch (err) {
       throw new CliError(
         `cannot reach the supervisor at ${conn.url}: ${(err as Error).cause ?? (err as Error).message}`,
@@ -108,6 +123,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: (text: 
       limit: { type: 'string', default: '50' },
       yes: { type: 'boolean', default: false },
       database: { type: 'string' },
+      expires: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -244,6 +260,55 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: (text: 
       const { body } = await call(conn, 'POST', '/v1/backup');
       const b = body as Row;
       out(body, () => `backup written to ${b.path} (${b.bytes} bytes in ${b.ms} ms)`);
+      return 0;
+    }
+    case 'admins': {
+      const { body } = await call(conn, 'GET', '/v1/admins');
+      out(body, () =>
+        formatTable(
+          ['ID', 'NAME', 'CREATED', 'BY', 'EXPIRES', 'LAST USED', 'REVOKED'],
+          (body as { items: Row[] }).items.map((a) => [
+            a.id,
+            a.name,
+            formatTime(a.createdAt),
+            a.createdBy,
+            a.expiresAt === null ? 'never' : formatTime(a.expiresAt),
+            formatTime(a.lastUsedAt),
+            a.revokedAt === null ? '' : `${formatTime(a.revokedAt)} by ${a.revokedBy}`,
+          ]),
+        ),
+      );
+      return 0;
+    }
+    case 'admin-create': {
+      if (!user) throw new CliError('admin-create needs a name');
+      let expiresInSeconds: number | undefined;
+      if (values.expires !== undefined) {
+        try {
+          expiresInSeconds = Math.round(parseDuration(values.expires) / 1000);
+        } catch (err) {
+          throw new CliError(`--expires: ${(err as Error).message}`);
+        }
+      }
+      const { body } = await call(conn, 'POST', '/v1/admins', {
+        name: user,
+        ...(expiresInSeconds === undefined ? {} : { expiresInSeconds }),
+      });
+      const a = body as Row;
+      out(body, () =>
+        [
+          `created admin identity ${a.name} (id ${a.id}, expires ${a.expiresAt === null ? 'never' : formatTime(a.expiresAt)})`,
+          'its token, shown this once (give it to its holder as ADMIN_TOKEN or ADMIN_TOKEN_FILE):',
+          String(a.token),
+        ].join('\n'),
+      );
+      return 0;
+    }
+    case 'admin-revoke': {
+      if (!user) throw new CliError('admin-revoke needs the identity id (see tenancy-admin admins)');
+      const { body } = await call(conn, 'DELETE', `/v1/admins/${encodeURIComponent(user)}`);
+      const a = body as Row;
+      out(body, () => `revoked admin identity ${a.name} (id ${a.id})`);
       return 0;
     }
     default:

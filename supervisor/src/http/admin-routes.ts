@@ -9,6 +9,7 @@ import type { TenantRecord } from '../lifecycle/ports.js';
 import type { PlanTable } from '../plans.js';
 import type { DiskUsage } from '../runtime/tenant-disks.js';
 import type { Store } from '../store/index.js';
+import { adminOf } from './admin-auth.js';
 import {
   AuditQuery,
   DeleteQuery,
@@ -37,7 +38,10 @@ export interface AdminRoutesOptions {
   users: UserChanges;
 }
 
-/** The admin API under /v1 (Bearer ADMIN_TOKEN, checked by the caller's hook). */
+/**
+ * The admin API under /v1 (Bearer ADMIN_TOKEN or a named admin token, checked by the caller's
+ * hook). Every action is audited under the identity that made it.
+ */
 export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, options) => {
   const { store, controller, plans } = options;
 
@@ -111,7 +115,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
     async (request) => {
       const { userId } = request.params;
       if (!store.users.get(userId)) throw errors.userNotFound(`no user ${JSON.stringify(userId)}`);
-      await controller.wake(userId, { wait: true, actor: 'admin' });
+      await controller.wake(userId, { wait: true, actor: adminOf(request).actor });
       return view(tenantOr404(userId));
     },
   );
@@ -122,7 +126,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
     async (request) => {
       const { userId } = request.params;
       tenantOr404(userId);
-      await controller.stop(userId, 'admin', 'admin');
+      await controller.stop(userId, 'admin', adminOf(request).actor);
       return view(tenantOr404(userId));
     },
   );
@@ -133,7 +137,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
     async (request) => {
       const { userId } = request.params;
       tenantOr404(userId);
-      await controller.pause(userId, 'admin', 'admin');
+      await controller.pause(userId, 'admin', adminOf(request).actor);
       return view(tenantOr404(userId));
     },
   );
@@ -152,7 +156,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
       if (request.query.confirm !== userId) throw errors.confirmMismatch();
       if (!store.users.get(userId)) throw errors.userNotFound(`no user ${JSON.stringify(userId)}`);
       // Idempotent: deleting a tenant that is already gone succeeds.
-      await controller.remove(userId, 'admin');
+      await controller.remove(userId, adminOf(request).actor);
       store.tenants.remove(userId);
       return reply.code(204).send(null);
     },
@@ -185,8 +189,9 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
         if (!store.users.setDisabled(userId, disabled)) throw errors.userNotFound(`no user ${JSON.stringify(userId)}`);
         // Before the stop, so sessions end as revoked rather than as a container gone away.
         if (disabled) options.users.emit({ kind: 'revoke', userId });
-        if (disabled && store.tenants.get(userId)) await controller.stop(userId, 'admin', 'admin');
-        store.audit.append({ actor: 'admin', action: `user.${action}`, target: userId, result: 'ok' });
+        const { actor } = adminOf(request);
+        if (disabled && store.tenants.get(userId)) await controller.stop(userId, 'admin', actor);
+        store.audit.append({ actor, action: `user.${action}`, target: userId, result: 'ok' });
         return store.users.get(userId);
       },
     );
@@ -197,11 +202,17 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
     usage: store.summaries.totals(),
   }));
 
-  app.post('/v1/backup', async () => {
+  app.post('/v1/backup', async (request) => {
     await mkdir(options.backupDir, { recursive: true });
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const result = await store.backup(join(options.backupDir, `tenancy-${stamp}.db`));
-    store.audit.append({ actor: 'admin', action: 'store.backup', target: null, result: 'ok', detail: result });
+    store.audit.append({
+      actor: adminOf(request).actor,
+      action: 'store.backup',
+      target: null,
+      result: 'ok',
+      detail: result,
+    });
     return result;
   });
 

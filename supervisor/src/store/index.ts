@@ -1,11 +1,13 @@
 import { statSync } from 'node:fs';
 import type { LifecycleStore } from '../lifecycle/ports.js';
+import { createAdminIdentities } from './admin-identities.js';
 import { createAudit } from './audit.js';
 import type { Db } from './database.js';
 import { createSummaries } from './summaries.js';
 import { createTenants } from './tenants.js';
 import { createUsers } from './users.js';
 
+export type { AdminIdentity } from './admin-identities.js';
 export type { AuditRecord } from './audit.js';
 export { openDatabase } from './database.js';
 export type { TenantSummary } from './summaries.js';
@@ -18,6 +20,7 @@ export function createStore(db: Db, now: () => number = Date.now) {
     tenants: createTenants(db, now),
     audit: createAudit(db, now),
     summaries: createSummaries(db, now),
+    admins: createAdminIdentities(db, now),
 
     /**
      * Runs `fn` as one transaction. `synced: false` commits it without syncing the disk

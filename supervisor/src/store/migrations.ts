@@ -100,4 +100,20 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE tenants_next RENAME TO tenants;
   CREATE INDEX tenants_by_state ON tenants(state, user_id);
   `,
+  // Named admin identities: each operator's own token, stored as a SHA-256 hash (see
+  // admins/admin-tokens.ts for why not bcrypt). Rows are never deleted, so a name in the audit
+  // log always means one identity: revoking stamps revoked_at.
+  `
+  CREATE TABLE admin_identities (
+    id           TEXT PRIMARY KEY,
+    name         TEXT NOT NULL UNIQUE,
+    token_hash   TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    created_by   TEXT NOT NULL,
+    expires_at   INTEGER,
+    last_used_at INTEGER,
+    revoked_at   INTEGER,
+    revoked_by   TEXT
+  ) STRICT;
+  `,
 ];

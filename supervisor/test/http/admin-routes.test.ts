@@ -146,9 +146,9 @@ t.test('start wakes and waits; stop and pause put to sleep; each is audited as t
   t.match(
     store.audits().map(({ actor, action, target, result, detail }) => ({ actor, action, target, result, detail })),
     [
-      { actor: 'admin', action: 'tenant.wake', target: 'ada', result: 'ok', detail: { resume: false } },
-      { actor: 'admin', action: 'tenant.pause', target: 'ada', result: 'ok', detail: { reason: 'admin' } },
-      { actor: 'admin', action: 'tenant.stop', target: 'ada', result: 'ok', detail: { reason: 'admin' } },
+      { actor: 'bootstrap', action: 'tenant.wake', target: 'ada', result: 'ok', detail: { resume: false } },
+      { actor: 'bootstrap', action: 'tenant.pause', target: 'ada', result: 'ok', detail: { reason: 'admin' } },
+      { actor: 'bootstrap', action: 'tenant.stop', target: 'ada', result: 'ok', detail: { reason: 'admin' } },
     ],
   );
   t.equal(store.audits().length, 3, 'the repeated stop and the no-op pause add nothing');
@@ -187,8 +187,8 @@ t.test('delete needs the user id repeated, removes container and volumes, forget
   t.ok(store.users.get('ada'), 'the user stays');
   t.strictSame([calls.stop, calls.remove], [1, 1], 'stopped, then removed');
   t.match(store.audits().slice(-2), [
-    { actor: 'admin', action: 'tenant.stop', target: 'ada' },
-    { actor: 'admin', action: 'tenant.delete', target: 'ada', result: 'ok' },
+    { actor: 'bootstrap', action: 'tenant.stop', target: 'ada' },
+    { actor: 'bootstrap', action: 'tenant.delete', target: 'ada', result: 'ok' },
   ]);
 
   const again = await request('DELETE', '/v1/tenants/ada?confirm=ada');
@@ -259,9 +259,9 @@ t.test('disable stops the tenant and refuses wakes until enable; both audited', 
       .filter((entry) => entry.action.startsWith('user.'))
       .map(({ actor, action, target, result }) => [actor, action, target, result]),
     [
-      ['admin', 'user.disable', 'ada', 'ok'],
-      ['admin', 'user.enable', 'ada', 'ok'],
-      ['admin', 'user.disable', 'bob', 'ok'],
+      ['bootstrap', 'user.disable', 'ada', 'ok'],
+      ['bootstrap', 'user.enable', 'ada', 'ok'],
+      ['bootstrap', 'user.disable', 'bob', 'ok'],
     ],
   );
   for (const action of ['disable', 'enable']) {
@@ -280,7 +280,7 @@ t.test('backup writes an online copy into BACKUP_DIR and audits it', async (t) =
   t.equal((await stat(path)).size, bytes, 'the file is as large as reported');
   t.ok(Number.isInteger(ms) && ms >= 0);
   t.match(store.audits().at(-1), {
-    actor: 'admin',
+    actor: 'bootstrap',
     action: 'store.backup',
     target: null,
     result: 'ok',

@@ -29,7 +29,7 @@ t.test('tenancy-admin drives the real admin API', async (t) => {
 
   t.equal((await cli('logs', 'cli user', '--tail', '5')).code, 0);
   t.match((await cli('stop', 'cli user')).out, /state\s+asleep/);
-  t.match((await cli('audit', '--user', 'cli user')).out, /admin\s+tenant\.stop\s+cli user\s+ok/);
+  t.match((await cli('audit', '--user', 'cli user')).out, /bootstrap\s+tenant\.stop\s+cli user\s+ok/);
   t.match((await cli('summary')).out, /tenants asleep\s+1/);
 
   const backup = JSON.parse((await cli('backup', '--json')).out);
