@@ -10,6 +10,7 @@ import { createLoginIdentifier } from './auth/login-identity.js';
 import { createSignIn } from './auth/sign-in.js';
 import type { GatewayConfig } from './config.js';
 import { errors } from './errors.js';
+import { accountRoutes } from './http/account-routes.js';
 import { authRoutes } from './http/auth-routes.js';
 import { refuseCrossSite } from './http/cross-site.js';
 import { healthRoutes } from './http/health-routes.js';
@@ -195,6 +196,7 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
       // 10 failed sign-ins a minute per client, as nginx allows credential-less logins.
       failedLogins: new FailedLogins(10, 60_000, now),
     });
+    await platform.register(accountRoutes, { authenticator, revocations, supervisor, refuseCrossSite: crossSite });
     if (config.AUTH_MODE === 'oidc') await platform.register(oidcRoutes, oidcOptions(config, signIn, now));
     await platform.register(warmupRoutes, { authenticator, supervisor, routes, config, refuseCrossSite: crossSite });
     if (origins) await platform.register(platformEntryRoutes, { origins, authenticator, codes });

@@ -55,6 +55,16 @@ export const errors = {
     'the identity provider cannot be reached right now, retry shortly',
   ),
   userDisabled: defineError('GW_ERR_USER_DISABLED', 403, 'this account is disabled'),
+  deletionPending: defineError(
+    'GW_ERR_ACCOUNT_DELETION_PENDING',
+    403,
+    'this account is scheduled for deletion; POST /auth/account/restore to keep it',
+  ),
+  deletionNotPending: defineError(
+    'GW_ERR_ACCOUNT_DELETION_NOT_PENDING',
+    409,
+    'no deletion of this account is scheduled',
+  ),
   userMismatch: defineError('GW_ERR_USER_MISMATCH', 403, 'user_id does not match the session'),
   crossSiteRefused: defineError(
     'GW_ERR_CROSS_SITE_REFUSED',

@@ -98,6 +98,17 @@ export function fakeSupervisor(endpointUrl: string) {
       calls.wake++;
       return route();
     },
+    async exportUser() {
+      return new Response('', { status: 200, headers: { 'content-type': 'application/x-tar' } });
+    },
+    async requestDeletion() {
+      return { deletionDueAt: 0 };
+    },
+    async cancelDeletion(userId) {
+      const user = users.get(userId);
+      if (!user) throw new Error(`no user ${userId}`);
+      return user;
+    },
     async route() {
       calls.route++;
       return route();

@@ -70,6 +70,11 @@ export const PlanName = Type.String({ minLength: 1, maxLength: 64, pattern: '^[a
  *   phase `ready` or `failed`; starts a wake if none runs
  * - `GET  route`       → {@link TenantRoute} without waking; errors: 403 `SUP_ERR_USER_DISABLED`
  * - `POST activity`    body {@link ActivityBatch} → 204
+ * - `GET  exportUser` `?format=tar|tar.gz` → the user's data as one archive, streamed (see
+ *   supervisor/src/accounts/account-export.ts); errors: 404 `SUP_ERR_USER_NOT_FOUND`
+ * - `POST deletion`    → 202 {@link DeletionScheduled}: the account is refused from now on and erased
+ *   after DELETION_GRACE; `DELETE deletion` → the {@link UserRecord}, restored; errors: 409
+ *   `SUP_ERR_ACCOUNT_DELETION_NOT_PENDING`
  * - `GET  events`      Server-Sent Events for every gateway replica: `event: hello` once connected,
  *   then `event: unroute` with `{"userId"}` whenever a tenant stops being reachable at the endpoint
  *   it had (stopping, crashed, removed) or the user's plan changed, so cached routes are dropped at
@@ -83,7 +88,20 @@ export const INTERNAL_ROUTES = {
   route: '/internal/v1/tenants/:userId/route',
   activity: '/internal/v1/activity',
   events: '/internal/v1/events',
+  exportUser: '/internal/v1/users/:userId/export',
+  deletion: '/internal/v1/users/:userId/deletion',
 } as const;
+
+/** Query of an export (`GET exportUser`): plain tar (default) or gzipped. */
+export const ExportQuery = Type.Object(
+  { format: Type.Optional(Type.Union([Type.Literal('tar'), Type.Literal('tar.gz')])) },
+  { additionalProperties: false },
+);
+export type ExportQuery = Static<typeof ExportQuery>;
+
+/** Answer to `POST deletion`: when the account will be erased (epoch milliseconds). */
+export const DeletionScheduled = Type.Object({ deletionDueAt: Type.Integer() });
+export type DeletionScheduled = Static<typeof DeletionScheduled>;
 
 /** `PUT /internal/v1/users/:userId`: record a login. */
 export const UpsertUserBody = Type.Object(
@@ -104,6 +122,11 @@ export const UserRecord = Type.Object({
   onboardingCompleted: Type.Boolean(),
   /** A disabled user may not log in or wake a container. */
   disabled: Type.Boolean(),
+  /**
+   * Epoch milliseconds at which the account is erased, present only while its owner's request
+   * to delete it stands: until then it is refused like a disabled one, and may be restored.
+   */
+  deletionDueAt: Type.Optional(Type.Integer()),
 });
 export type UserRecord = Static<typeof UserRecord>;
 

@@ -1,5 +1,6 @@
 import {
   type ActivityBatch,
+  type DeletionScheduled,
   INTERNAL_ROUTES,
   type TenantRoute,
   type UpsertUserBody,
@@ -18,6 +19,12 @@ export interface SupervisorClient {
   /** The supervisor's SSE feed of tenants that stopped being reachable (`event: unroute`). */
   routeEvents(signal: AbortSignal): Promise<Response>;
   reportActivity(batch: ActivityBatch): Promise<void>;
+  /** The supervisor's streamed export of the user's data (a tar, gzipped with `gzip`); the caller reads the body. */
+  exportUser(userId: string, options: { gzip: boolean }, signal: AbortSignal): Promise<Response>;
+  /** Disables the account now and schedules its erasure; answers when. */
+  requestDeletion(userId: string): Promise<DeletionScheduled>;
+  /** Cancels a scheduled erasure (409 GW_ERR_ACCOUNT_DELETION_NOT_PENDING when none is). */
+  cancelDeletion(userId: string): Promise<UserRecord>;
   health(): Promise<void>;
 }
 
@@ -77,6 +84,20 @@ export function createSupervisorClient(baseUrl: string, token: string): Supervis
       return res;
     },
     reportActivity: (batch) => call('POST', INTERNAL_ROUTES.activity, batch, 5_000),
+    async exportUser(userId, { gzip }, signal) {
+      const url = `${base}${path(INTERNAL_ROUTES.exportUser, userId)}${gzip ? '?format=tar.gz' : ''}`;
+      const res = await fetch(url, { headers: { authorization: headers.authorization }, signal }).catch((err) => {
+        throw errors.supervisorUnavailable(undefined, { cause: err });
+      });
+      if (!res.ok || !res.body) {
+        const payload = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+        throw fromSupervisor(res.status, payload, res.headers.get('retry-after'));
+      }
+      return res;
+    },
+    // Stopping the container is part of the answer: bounded by the stop's grace and then some.
+    requestDeletion: (userId) => call('POST', path(INTERNAL_ROUTES.deletion, userId), {}, 60_000),
+    cancelDeletion: (userId) => call('DELETE', path(INTERNAL_ROUTES.deletion, userId), {}, 5_000),
     async health() {
       const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2_000) });
       if (!res.ok) throw errors.supervisorUnavailable();
@@ -95,6 +116,10 @@ function fromSupervisor(status: number, payload: Record<string, unknown>, retryA
       });
     case 'SUP_ERR_USER_DISABLED':
       return errors.userDisabled();
+    case 'SUP_ERR_ACCOUNT_DELETION_PENDING':
+      return errors.deletionPending();
+    case 'SUP_ERR_ACCOUNT_DELETION_NOT_PENDING':
+      return errors.deletionNotPending();
     // A valid session for a user the supervisor no longer knows (for example after a restore
     // from an older backup): the session is what is wrong, so the user signs in again.
     case 'SUP_ERR_USER_NOT_FOUND':

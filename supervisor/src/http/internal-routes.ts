@@ -71,7 +71,9 @@ export const internalRoutes: FastifyPluginAsyncTypebox<InternalRoutesOptions> = 
     { schema: { params: UserParams, response: { 200: TenantRoute, 403: ErrorBody } } },
     async (request) => {
       const { userId } = request.params;
-      if (store.users.get(userId)?.disabled) throw errors.userDisabled();
+      const user = store.users.get(userId);
+      if (user?.disabled) throw errors.userDisabled();
+      if (user?.deletionDueAt !== undefined) throw errors.deletionPending();
       return withPlan(userId, controller.route(userId));
     },
   );

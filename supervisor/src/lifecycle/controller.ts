@@ -239,6 +239,8 @@ export class TenantController {
       });
       throw errors.userDisabled();
     }
+    // An account its owner asked to delete stays asleep until it is restored or erased.
+    if (user.deletionDueAt !== undefined) throw errors.deletionPending();
     const ref = this.ref(userId);
     let early: TenantRoute | undefined;
     try {

@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import type { LifecycleStore } from '../lifecycle/ports.js';
+import { createAccounts } from './accounts.js';
 import { createAdminIdentities } from './admin-identities.js';
 import { createAudit } from './audit.js';
 import type { Db } from './database.js';
@@ -7,6 +8,7 @@ import { createSummaries } from './summaries.js';
 import { createTenants } from './tenants.js';
 import { createUsers } from './users.js';
 
+export type { AccountRecord } from './accounts.js';
 export type { AdminIdentity } from './admin-identities.js';
 export type { AuditRecord } from './audit.js';
 export { openDatabase } from './database.js';
@@ -21,6 +23,7 @@ export function createStore(db: Db, now: () => number = Date.now) {
     audit: createAudit(db, now),
     summaries: createSummaries(db, now),
     admins: createAdminIdentities(db, now),
+    accounts: createAccounts(db),
 
     /**
      * Runs `fn` as one transaction. `synced: false` commits it without syncing the disk
