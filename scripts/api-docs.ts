@@ -138,6 +138,22 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
       auth: 'none',
       answers: '200 JavaScript',
     },
+    'GET /auth/export': {
+      does: "A download of everything the platform holds about the signed-in user: both volumes of their container (files and history) and their record (user, tenant, usage, audit entries) as `account.json`, in one tar (`?format=tar.gz`: gzipped) under `tenancy-export/`. Works while the container sleeps without waking it; streamed end to end; audited. A plain GET on purpose (a link navigates to it): the answer is an attachment another site can neither read nor embed.",
+      auth: 'session',
+      answers:
+        '200 `application/x-tar` or `application/gzip` with `Content-Disposition: attachment`; 401 `GW_ERR_SESSION_INVALID`; 404 never (the supervisor knows every signed-in user)',
+    },
+    'POST /auth/account/delete': {
+      does: "Deletes the signed-in user's account after `DELETION_GRACE`: at once every session is revoked (the cookie cleared), the container stopped and the account refused (403 `GW_ERR_ACCOUNT_DELETION_PENDING`) except for signing in, `GET /auth/export` and `POST /auth/account/restore`. Then the container, network, volumes, disk and the user's record are erased, and the audit log keeps only a pseudonym.",
+      auth: 'session',
+      answers: '202 `{"deletion_due_at","restore"}`; 403 `GW_ERR_CROSS_SITE_REFUSED`',
+    },
+    'POST /auth/account/restore': {
+      does: 'Cancels a deletion within the grace: the account works again, with its data.',
+      auth: 'session',
+      answers: '200 `{"restored":true}`; 409 `GW_ERR_ACCOUNT_DELETION_NOT_PENDING`; 403 `GW_ERR_CROSS_SITE_REFUSED`',
+    },
     'ANY /': {
       does: "Proxied to the signed-in user's own container (see [Tenant app](#tenant-app-through-the-gateway)).",
       auth: 'session',
@@ -181,6 +197,41 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
       does: 'The gateway replicas’ feed: `event: hello` once connected, then `event: unroute` with `{"userId"}` whenever a tenant stops being reachable where it was (a stop begins, it crashed or was removed) or a login changed the user’s plan, so cached routes are dropped at once, and `event: revoke` with `{"userId"}` when the user is disabled: every replica revokes all their sessions.',
       auth: 'supervisor-token',
       answers: '200 `text/event-stream`, open until the client leaves',
+    },
+    'GET /internal/v1/users/:userId/export': {
+      does: "The user's data as one archive, streamed (see `GET /v1/users/:userId/export`); audited with actor `self`.",
+      auth: 'supervisor-token',
+      answers: '200 `application/x-tar` or `application/gzip`; 404 `SUP_ERR_USER_NOT_FOUND`; 502 `SUP_ERR_EXPORT_FAILED`',
+    },
+    'POST /internal/v1/users/:userId/deletion': {
+      does: 'The user asks to delete their account: refused from now on (`SUP_ERR_ACCOUNT_DELETION_PENDING` on route and wake), sessions revoked through the feed, container stopped; erased after `DELETION_GRACE`. Asking again keeps the first due time.',
+      auth: 'supervisor-token',
+      answers: '202 `{"deletionDueAt"}`; 404 `SUP_ERR_USER_NOT_FOUND`',
+    },
+    'DELETE /internal/v1/users/:userId/deletion': {
+      does: 'Cancels a scheduled deletion; answers the user record.',
+      auth: 'supervisor-token',
+      answers: '200; 409 `SUP_ERR_ACCOUNT_DELETION_NOT_PENDING`',
+    },
+    'GET /v1/users/:userId/export': {
+      does: "Everything held about a user as one tar (`?format=tar.gz`: gzipped): `tenancy-export/account.json` (user, tenant, usage, every audit entry about them) and both volumes under `tenancy-export/volumes/`. Read through a helper container that mounts the volumes read-only and is never started, so it works in any state without waking the tenant; streamed end to end; no secrets. Audited (`user.export`).",
+      auth: 'admin-token',
+      answers: '200 `application/x-tar` or `application/gzip` with `Content-Disposition: attachment`; 404 `SUP_ERR_USER_NOT_FOUND`; 502 `SUP_ERR_EXPORT_FAILED`',
+    },
+    'POST /v1/users/:userId/deletion': {
+      does: "Schedules the user's erasure after `DELETION_GRACE`, as if they asked; disabled at once.",
+      auth: 'admin-token',
+      answers: '202 `{"deletionDueAt"}`; 404 `SUP_ERR_USER_NOT_FOUND`',
+    },
+    'DELETE /v1/users/:userId/deletion': {
+      does: 'Cancels a scheduled deletion.',
+      auth: 'admin-token',
+      answers: '200 the user record; 409 `SUP_ERR_ACCOUNT_DELETION_NOT_PENDING`',
+    },
+    'DELETE /v1/users/:userId': {
+      does: "Erases the account at once (`confirm` repeats the user id): the tenant's container, network, volumes and disk, the user and tenant records; audit entries about the user keep only `erased:` and an HMAC of the id.",
+      auth: 'admin-token',
+      answers: '200 `{"erased"}` (the pseudonym); 400 `SUP_ERR_CONFIRM_MISMATCH`; 404 `SUP_ERR_USER_NOT_FOUND`',
     },
     'POST /internal/v1/activity': {
       does: 'Activity the gateway saw since its last report; moves each idle deadline forward (never back). Activity stamped in the future counts as now.',
