@@ -139,7 +139,7 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
       answers: '200 JavaScript',
     },
     'GET /auth/export': {
-      does: "A download of everything the platform holds about the signed-in user: both volumes of their container (files and history) and their record (user, tenant, usage, audit entries) as `account.json`, in one tar (`?format=tar.gz`: gzipped) under `tenancy-export/`. Works while the container sleeps without waking it; streamed end to end; audited. A plain GET on purpose (a link navigates to it): the answer is an attachment another site can neither read nor embed.",
+      does: 'A download of everything the platform holds about the signed-in user: both volumes of their container (files and history) and their record (user, tenant, usage, audit entries) as `account.json`, in one tar (`?format=tar.gz`: gzipped) under `tenancy-export/`. Works while the container sleeps without waking it; streamed end to end; audited. A plain GET on purpose (a link navigates to it): the answer is an attachment another site can neither read nor embed.',
       auth: 'session',
       answers:
         '200 `application/x-tar` or `application/gzip` with `Content-Disposition: attachment`; 401 `GW_ERR_SESSION_INVALID`; 404 never (the supervisor knows every signed-in user)',
@@ -201,7 +201,8 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
     'GET /internal/v1/users/:userId/export': {
       does: "The user's data as one archive, streamed (see `GET /v1/users/:userId/export`); audited with actor `self`.",
       auth: 'supervisor-token',
-      answers: '200 `application/x-tar` or `application/gzip`; 404 `SUP_ERR_USER_NOT_FOUND`; 502 `SUP_ERR_EXPORT_FAILED`',
+      answers:
+        '200 `application/x-tar` or `application/gzip`; 404 `SUP_ERR_USER_NOT_FOUND`; 502 `SUP_ERR_EXPORT_FAILED`',
     },
     'POST /internal/v1/users/:userId/deletion': {
       does: 'The user asks to delete their account: refused from now on (`SUP_ERR_ACCOUNT_DELETION_PENDING` on route and wake), sessions revoked through the feed, container stopped; erased after `DELETION_GRACE`. Asking again keeps the first due time.',
@@ -214,9 +215,10 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
       answers: '200; 409 `SUP_ERR_ACCOUNT_DELETION_NOT_PENDING`',
     },
     'GET /v1/users/:userId/export': {
-      does: "Everything held about a user as one tar (`?format=tar.gz`: gzipped): `tenancy-export/account.json` (user, tenant, usage, every audit entry about them) and both volumes under `tenancy-export/volumes/`. Read through a helper container that mounts the volumes read-only and is never started, so it works in any state without waking the tenant; streamed end to end; no secrets. Audited (`user.export`).",
+      does: 'Everything held about a user as one tar (`?format=tar.gz`: gzipped): `tenancy-export/account.json` (user, tenant, usage, every audit entry about them) and both volumes under `tenancy-export/volumes/`. Read through a helper container that mounts the volumes read-only and is never started, so it works in any state without waking the tenant; streamed end to end; no secrets. Audited (`user.export`).',
       auth: 'admin-token',
-      answers: '200 `application/x-tar` or `application/gzip` with `Content-Disposition: attachment`; 404 `SUP_ERR_USER_NOT_FOUND`; 502 `SUP_ERR_EXPORT_FAILED`',
+      answers:
+        '200 `application/x-tar` or `application/gzip` with `Content-Disposition: attachment`; 404 `SUP_ERR_USER_NOT_FOUND`; 502 `SUP_ERR_EXPORT_FAILED`',
     },
     'POST /v1/users/:userId/deletion': {
       does: "Schedules the user's erasure after `DELETION_GRACE`, as if they asked; disabled at once.",
