@@ -130,12 +130,13 @@ export const adminConsoleRoutes: FastifyPluginAsyncTypebox<AdminConsoleOptions> 
     const queryAt = raw.indexOf('?');
     const path = (queryAt === -1 ? raw : raw.slice(0, queryAt)).slice(API_PREFIX.length);
     const query = queryAt === -1 ? '' : raw.slice(queryAt);
-    if (!isConsoleCall(request.method, path)) throw errors.notFound();
+    // The session first: a caller without one learns nothing, not even which calls exist.
     const session = await sessions.get(request.cookies[cookie.name]);
     if (!session) {
       if (request.cookies[cookie.name] !== undefined) reply.clearCookie(cookie.name, cookie.options);
       throw errors.adminSessionMissing();
     }
+    if (!isConsoleCall(request.method, path)) throw errors.notFound();
     const answer = await api.call(session.token, request.method, `/v1${path}${query}`);
     // The token was revoked or expired since the sign-in: the session ends with it.
     if (answer.status === 401) {

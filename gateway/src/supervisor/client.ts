@@ -59,7 +59,7 @@ export function createSupervisorClient(baseUrl: string, token: string): Supervis
       ),
     route: (userId) => call('GET', path(INTERNAL_ROUTES.route, userId), undefined, 5_000),
     // A stop waits for the container's graceful shutdown (the engine's stop timeout, 10 s by default).
-    stop: (userId) => call('POST', path(INTERNAL_ROUTES.stop, userId), undefined, 30_000),
+    stop: (userId) => call('POST', path(INTERNAL_ROUTES.stop, userId), {}, 30_000),
     async wakeEvents(userId, signal) {
       const res = await fetch(`${base}${path(INTERNAL_ROUTES.wakeEvents, userId)}`, { headers, signal }).catch(
         (err) => {
