@@ -91,6 +91,18 @@ export const errors = {
     503,
     'signing in to your container cannot be done right now, retry shortly',
   ),
+  // The admin console (see pages/admin-sessions.ts).
+  adminSessionMissing: defineError(
+    'GW_ERR_ADMIN_SESSION_MISSING',
+    401,
+    'sign in to the admin console first (/_tenancy/admin/login)',
+  ),
+  adminTokenRefused: defineError('GW_ERR_ADMIN_TOKEN_REFUSED', 401, 'the supervisor did not accept this admin token'),
+  adminSessionUnavailable: defineError(
+    'GW_ERR_ADMIN_SESSION_UNAVAILABLE',
+    503,
+    'admin sessions cannot be checked right now, retry shortly',
+  ),
   badRequest: defineError('GW_ERR_REQUEST_INVALID', 400, 'invalid request'),
   notFound: defineError('GW_ERR_ROUTE_NOT_FOUND', 404, 'no such route'),
   revocationUnavailable: defineError(

@@ -46,6 +46,7 @@ export const StopReason = Type.Union(
     Type.Literal('oom'),
     Type.Literal('failed-start'),
     Type.Literal('memory'),
+    Type.Literal('user'),
   ],
   { description: 'Why the tenant was last stopped' },
 );
@@ -86,6 +87,8 @@ export const INTERNAL_ROUTES = {
   wake: '/internal/v1/tenants/:userId/wake',
   wakeEvents: '/internal/v1/tenants/:userId/wake/events',
   route: '/internal/v1/tenants/:userId/route',
+  /** The user's own "stop now" (the workspace page), relayed by the gateway. */
+  stop: '/internal/v1/tenants/:userId/stop',
   activity: '/internal/v1/activity',
   events: '/internal/v1/events',
   exportUser: '/internal/v1/users/:userId/export',

@@ -14,6 +14,8 @@ export interface SupervisorClient {
   /** Wakes the tenant; with `wait` resolves when it is ready (bounded by `timeoutMs`). */
   wake(userId: string, options: { wait: boolean; timeoutMs: number }): Promise<TenantRoute>;
   route(userId: string): Promise<TenantRoute>;
+  /** The user's own "stop now": stops the container, audited under the user. */
+  stop(userId: string): Promise<TenantRoute>;
   /** The supervisor's SSE stream of the wake's progress (starts a wake if needed). */
   wakeEvents(userId: string, signal: AbortSignal): Promise<Response>;
   /** The supervisor's SSE feed of tenants that stopped being reachable (`event: unroute`). */
@@ -63,6 +65,8 @@ export function createSupervisorClient(baseUrl: string, token: string): Supervis
         wait ? timeoutMs + 5_000 : 5_000,
       ),
     route: (userId) => call('GET', path(INTERNAL_ROUTES.route, userId), undefined, 5_000),
+    // A stop waits for the container's graceful shutdown (the engine's stop timeout, 10 s by default).
+    stop: (userId) => call('POST', path(INTERNAL_ROUTES.stop, userId), {}, 30_000),
     async wakeEvents(userId, signal) {
       const res = await fetch(`${base}${path(INTERNAL_ROUTES.wakeEvents, userId)}`, { headers, signal }).catch(
         (err) => {
