@@ -41,6 +41,12 @@ export function adminCookie(publicBaseUrl: string): { name: string; options: Coo
 
 const sessionKey = (key: Buffer) => `tenancy:admin:${createHash('sha256').update(key).digest('hex')}`;
 
+/** The Redis key of the session a cookie value names, if it is well formed (tests look it up). */
+export function adminSessionKey(cookie: string): string | undefined {
+  const key = keyOf(cookie);
+  return key && sessionKey(key);
+}
+
 /**
  * Admin sessions of the console. The admin's token is held server-side, never in the browser:
  * the cookie holds only a random 256-bit key; Redis holds the token encrypted under that key,
