@@ -124,6 +124,19 @@ export function fakeSupervisor(endpointUrl: string) {
       calls.activity.push(batch);
     },
     async health() {},
+    // API keys live in the real supervisor; api-keys.test.ts runs against it.
+    async listApiKeys() {
+      return { items: [] };
+    },
+    async createApiKey() {
+      throw new Error('the fake supervisor keeps no API keys');
+    },
+    async revokeApiKey() {
+      throw new Error('the fake supervisor keeps no API keys');
+    },
+    async verifyApiKey() {
+      throw new Error('the fake supervisor keeps no API keys');
+    },
   };
   return { client, calls, users };
 }

@@ -4,9 +4,11 @@ import { RequestLog } from '@tenancy/shared/request-log';
 import Fastify, { type FastifyBaseLogger, type FastifyRequest } from 'fastify';
 import type { SupervisorConfig } from './config.js';
 import { errors } from './errors.js';
+import { adminApiKeyRoutes } from './http/admin-api-key-routes.js';
 import { createAdminAuth } from './http/admin-auth.js';
 import { adminIdentityRoutes } from './http/admin-identity-routes.js';
 import { adminRoutes } from './http/admin-routes.js';
+import { internalApiKeyRoutes } from './http/api-key-routes.js';
 import { bearerToken, secretsMatch } from './http/bearer-auth.js';
 import { internalRoutes } from './http/internal-routes.js';
 import type { SupervisorMetrics } from './http/metrics.js';
@@ -89,6 +91,7 @@ export async function buildApp(config: Config, deps: SupervisorDeps) {
       requireToken(() => config.SUPERVISOR_TOKEN),
     );
     await internal.register(internalRoutes, { store: deps.store, controller: deps.controller, users });
+    await internal.register(internalApiKeyRoutes, { store: deps.store, users });
   });
 
   // The store is looked up per request, not now: scripts/api-docs.ts builds the app without one.
@@ -121,6 +124,7 @@ export async function buildApp(config: Config, deps: SupervisorDeps) {
       users,
     });
     await admin.register(adminIdentityRoutes, { store: deps.store });
+    await admin.register(adminApiKeyRoutes, { store: deps.store, users });
   });
 
   return app;

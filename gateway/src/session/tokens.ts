@@ -30,6 +30,11 @@ export interface Session {
   issuedAt: number;
   /** Tenant-origin tokens only: the label of the one tenant host the token is valid on. */
   label?: string;
+  /**
+   * Requests made with a personal API key only: the key's lookup id. Such a "session" is the
+   * key's verification (api-keys/api-key-auth.ts), never a token, and never refreshed.
+   */
+  keyId?: string;
 }
 
 export interface SessionTokensOptions {

@@ -1,9 +1,13 @@
 import {
   type ActivityBatch,
+  type ApiKeyList,
+  type ApiKeyRecord,
+  type CreateApiKeyBody,
   INTERNAL_ROUTES,
   type TenantRoute,
   type UpsertUserBody,
   type UserRecord,
+  type VerifiedApiKey,
 } from '@tenancy/shared';
 import { errors } from '../errors.js';
 
@@ -19,6 +23,14 @@ export interface SupervisorClient {
   routeEvents(signal: AbortSignal): Promise<Response>;
   reportActivity(batch: ActivityBatch): Promise<void>;
   health(): Promise<void>;
+  /** The user's personal API keys, revoked ones included. */
+  listApiKeys(userId: string): Promise<ApiKeyList>;
+  /** Records a key the gateway minted (its hash only). */
+  createApiKey(userId: string, body: CreateApiKeyBody): Promise<ApiKeyRecord>;
+  /** Revokes one of the user's keys; 404 GW_ERR_API_KEY_NOT_FOUND when it is not theirs. */
+  revokeApiKey(userId: string, keyId: string): Promise<ApiKeyRecord>;
+  /** The key with this id and hash, if live; 401 GW_ERR_API_KEY_INVALID otherwise. */
+  verifyApiKey(keyId: string, keyHash: string): Promise<VerifiedApiKey>;
 }
 
 export function createSupervisorClient(baseUrl: string, token: string): SupervisorClient {
@@ -77,6 +89,17 @@ export function createSupervisorClient(baseUrl: string, token: string): Supervis
       return res;
     },
     reportActivity: (batch) => call('POST', INTERNAL_ROUTES.activity, batch, 5_000),
+    listApiKeys: (userId) => call('GET', path(INTERNAL_ROUTES.apiKeys, userId), undefined, 5_000),
+    createApiKey: (userId, body) => call('POST', path(INTERNAL_ROUTES.apiKeys, userId), body, 5_000),
+    revokeApiKey: (userId, keyId) =>
+      call(
+        'DELETE',
+        path(INTERNAL_ROUTES.apiKey, userId).replace(':keyId', encodeURIComponent(keyId)),
+        undefined,
+        5_000,
+      ),
+    verifyApiKey: (keyId, keyHash) =>
+      call('POST', INTERNAL_ROUTES.verifyApiKey.replace(':keyId', encodeURIComponent(keyId)), { keyHash }, 5_000),
     async health() {
       const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2_000) });
       if (!res.ok) throw errors.supervisorUnavailable();
@@ -93,6 +116,12 @@ function fromSupervisor(status: number, payload: Record<string, unknown>, retryA
       return errors.capacity(undefined, {
         details: { retryAfterSeconds: retryAfterOf(retryAfter, payload, 30) },
       });
+    case 'SUP_ERR_API_KEY_INVALID':
+      return errors.apiKeyInvalid();
+    case 'SUP_ERR_API_KEY_NOT_FOUND':
+      return errors.apiKeyNotFound();
+    case 'SUP_ERR_API_KEY_LIMIT':
+      return errors.apiKeyLimit();
     case 'SUP_ERR_USER_DISABLED':
       return errors.userDisabled();
     // A valid session for a user the supervisor no longer knows (for example after a restore
