@@ -245,6 +245,7 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
       supervisor,
       revocations,
       refuseCrossSite: crossSite,
+      now,
     });
     await platform.register(warmupRoutes, {
       authenticate: withApiKeys((request, reply) => authenticator.authenticate(request, reply)),

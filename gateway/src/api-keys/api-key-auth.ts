@@ -44,15 +44,19 @@ export interface ApiKeyAuthOptions {
  * revocation (disabled, or signed out everywhere) drops that user's keys from memory, so the
  * next request asks the supervisor, which refuses a disabled user.
  *
- * Emits nothing itself; logs `api key revoked` once per replica when it hears of a revocation.
+ * Logs `api key revoked` once per replica when it first hears of a revocation.
  */
 export class ApiKeyAuth {
   private readonly verified: LRUCache<string, Session>;
   private readonly now: () => number;
+  /** Revocations already heard (one is often heard more than once: its write, the feed's). */
+  private readonly heard = new LRUCache<string, true>({ max: 10_000 });
   private readonly onRevoked = (message: RevocationMessage) => {
     if (message.kind === 'key') {
       for (const [key, session] of this.verified.entries())
         if (session.keyId === message.keyId) this.verified.delete(key);
+      if (this.heard.has(message.keyId)) return;
+      this.heard.set(message.keyId, true);
       this.options.log.info({ keyId: message.keyId }, 'api key revoked');
     } else if (message.kind === 'user') {
       for (const [key, session] of this.verified.entries())

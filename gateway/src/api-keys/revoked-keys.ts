@@ -29,6 +29,8 @@ export class RevokedKeys {
 
   /** Revokes the key everywhere; returns at once, retrying in the background. */
   revoke(keyId: string): void {
+    // Already recorded (the replica that revoked it published it before the feed spoke).
+    if (this.revocations.isViewTrusted() && this.revocations.hasKeyRevocation(keyId)) return;
     void this.attempt(keyId, this.now(), RETRY_MIN_MS);
   }
 

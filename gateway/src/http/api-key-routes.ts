@@ -15,6 +15,7 @@ export interface ApiKeyRoutesOptions {
   revocations: Revocations;
   /** onRequest hook of POST and DELETE: refuses cross-site requests (see cross-site.ts). */
   refuseCrossSite: (request: FastifyRequest) => Promise<void>;
+  now?: () => number;
 }
 
 /** A key as the user sees it (times ISO 8601); never its hash. */
@@ -47,6 +48,7 @@ const CreateBody = Type.Object(
  */
 export const apiKeyRoutes: FastifyPluginAsyncTypebox<ApiKeyRoutesOptions> = async (app, options) => {
   const { authenticate, supervisor, revocations, refuseCrossSite } = options;
+  const now = options.now ?? Date.now;
   const sessions = new WeakMap<FastifyRequest, Session>();
   // Before validation, so a caller without a session learns nothing about the body it sent.
   const signedIn = async (request: FastifyRequest, reply: FastifyReply) => {
@@ -70,7 +72,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<ApiKeyRoutesOptions> = asyn
         name: request.body.name,
         keyHash: hash,
         scope: 'tenant',
-        expiresAt: ttl === undefined ? null : Date.now() + ttl * 1000,
+        expiresAt: ttl === undefined ? null : now() + ttl * 1000,
       });
       request.log.info({ userId, keyId: id }, 'api key created');
       reply.header('cache-control', 'no-store');

@@ -152,6 +152,11 @@ export class Revocations extends EventEmitter {
     if (revoked) throw errors.apiKeyInvalid(undefined, { details: { reason: 'REVOKED' } });
   }
 
+  /** True when the view holds the key's revocation (however much the view is trusted). */
+  hasKeyRevocation(keyId: string): boolean {
+    return this.keys.has(keyId);
+  }
+
   /** Revokes one API key everywhere (its row in the supervisor is the lasting record). */
   async revokeKey(keyId: string): Promise<void> {
     const message: RevocationMessage = { kind: 'key', keyId };

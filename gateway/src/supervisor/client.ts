@@ -43,7 +43,8 @@ export function createSupervisorClient(baseUrl: string, token: string): Supervis
     try {
       res = await fetch(`${base}${url}`, {
         method,
-        headers,
+        // A content type without a body is an error to Fastify (a DELETE has none).
+        headers: body === undefined ? { authorization: headers.authorization } : headers,
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(timeoutMs),
       });

@@ -28,6 +28,10 @@ export const warmupRoutes: FastifyPluginAsyncTypebox<WarmupRoutesOptions> = asyn
     '/warmup',
     {
       onRequest: refuseCrossSite,
+      // `curl -X POST` sends no body; Ajv would call the absent optional body a wrong type.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
       schema: {
         body: Type.Optional(Type.Object({ user_id: Type.Optional(Type.String()) }, { additionalProperties: false })),
       },
