@@ -70,6 +70,7 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
   const supervisor = deps.supervisor ?? createSupervisorClient(config.SUPERVISOR_URL, config.SUPERVISOR_TOKEN);
   const tokens = createSessionTokens({
     secret: config.COOKIE_JWT_SECRET,
+    previousSecrets: config.COOKIE_JWT_PREVIOUS_SECRETS ?? [],
     issuer: config.PUBLIC_BASE_URL,
     ttlMs: config.SESSION_TTL,
     maxAgeMs: config.SESSION_MAX_AGE,
@@ -93,6 +94,7 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
   const origins = createTenantOrigins(config);
   const tenantTokens = createSessionTokens({
     secret: config.COOKIE_JWT_SECRET,
+    previousSecrets: config.COOKIE_JWT_PREVIOUS_SECRETS ?? [],
     issuer: config.PUBLIC_BASE_URL,
     ttlMs: config.SESSION_TTL,
     maxAgeMs: config.SESSION_MAX_AGE,
