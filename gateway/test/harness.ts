@@ -254,14 +254,19 @@ export async function until(what: string, condition: () => boolean | Promise<boo
 }
 
 /** Opens a WebSocket through the gateway: 101 and the socket, or the refusal's status. */
-export function openWebSocket(gw: Pick<TestGateway, 'port'>, cookie: string) {
+export function openWebSocket(
+  gw: Pick<TestGateway, 'port'>,
+  cookie: string,
+  extraHeaders: Record<string, string> = {},
+) {
   return new Promise<{ status: number; socket?: Duplex }>((resolve, reject) => {
     const req = request({
       host: '127.0.0.1',
       port: gw.port,
       path: '/ws',
       headers: {
-        cookie,
+        ...(cookie ? { cookie } : {}),
+        ...extraHeaders,
         connection: 'Upgrade',
         upgrade: 'websocket',
         'sec-websocket-version': '13',
