@@ -132,6 +132,16 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
       auth: 'session',
       answers: '200 `{user_id, email, plan, expires_at, tenant: {state, idle_deadline} | null}`',
     },
+    'GET /auth/keys': {
+      does: 'The page of the signed-in user’s API keys: make one (shown once), list, revoke; through the JSON routes below. Without a session it offers the sign-in page.',
+      auth: 'none',
+      answers: '200 HTML',
+    },
+    'GET /auth/keys.js': {
+      does: 'The script of the API keys page (served separately so the page needs no inline script).',
+      auth: 'none',
+      answers: '200 JavaScript',
+    },
     'POST /auth/api-keys': {
       does: 'Makes a personal API key for the signed-in user: `{name, expires_in_seconds?}` (at least 60 s; absent: until revoked). The answer holds the key (`tny_…`), this once: only its SHA-256 is kept. Scope `tenant`: the key reaches the user’s own container (proxy, warmup, WebSocket) with `Authorization: Bearer`, nothing else. Audited as `api-key.create`.',
       auth: 'session',

@@ -7,6 +7,8 @@ import { errors } from '../errors.js';
 import type { Revocations } from '../revocation/revocations.js';
 import type { Session } from '../session/tokens.js';
 import type { SupervisorClient } from '../supervisor/client.js';
+import { API_KEYS_PAGE, API_KEYS_SCRIPT } from './api-keys-page.js';
+import { PAGE_POLICY } from './page-policy.js';
 
 export interface ApiKeyRoutesOptions {
   /** The caller's session from the cookie only: a key cannot make or revoke keys. Throws 401. */
@@ -59,6 +61,18 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<ApiKeyRoutesOptions> = asyn
     if (!session) throw errors.unauthenticated();
     return session;
   };
+
+  // The page asks for the list itself: without a session it offers the sign-in page.
+  app.get('/auth/keys', async (_request, reply) =>
+    reply
+      .type('text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .header('content-security-policy', PAGE_POLICY)
+      .send(API_KEYS_PAGE),
+  );
+  app.get('/auth/keys.js', async (_request, reply) =>
+    reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(API_KEYS_SCRIPT),
+  );
 
   app.post(
     '/auth/api-keys',
