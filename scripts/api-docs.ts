@@ -43,7 +43,8 @@ export type Auth =
   | 'supervisor-token'
   | 'admin-token'
   | 'admin-or-summary'
-  | 'secret';
+  | 'secret'
+  | 'admin-session';
 
 const AUTH_TEXT: Readonly<Record<Auth, string>> = {
   none: 'none',
@@ -55,6 +56,7 @@ const AUTH_TEXT: Readonly<Record<Auth, string>> = {
   'admin-token': '`Authorization: Bearer <ADMIN_TOKEN>` or a named admin token (`tnya_…`)',
   'admin-or-summary': "`Authorization: Bearer <ADMIN_TOKEN>`, a named admin token, or the tenant's own summary token",
   secret: '`x-tenancy-tenant-secret` (the gateway adds it)',
+  'admin-session': 'the admin console cookie (`POST /_tenancy/admin/login` with an admin token; docs/pages.md)',
 };
 
 /** The auth column of the overview tables. */
@@ -67,6 +69,7 @@ const AUTH_SHORT: Readonly<Record<Auth, string>> = {
   'admin-token': 'admin token',
   'admin-or-summary': 'admin token or summary token',
   secret: 'secret header',
+  'admin-session': 'admin console cookie',
 };
 
 /** What the route schemas cannot say. Keyed by `METHOD url` as Fastify registers it. */
@@ -175,6 +178,109 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
       auth: 'none',
       answers: '200 JavaScript',
     },
+    'GET /auth/export': {
+      does: 'A download of everything the platform holds about the signed-in user: both volumes of their container (files and history) and their record (user, tenant, usage, audit entries) as `account.json`, in one tar (`?format=tar.gz`: gzipped) under `tenancy-export/`. Works while the container sleeps without waking it; streamed end to end; audited. A plain GET on purpose (a link navigates to it): the answer is an attachment another site can neither read nor embed.',
+      auth: 'session',
+      answers:
+        '200 `application/x-tar` or `application/gzip` with `Content-Disposition: attachment`; 401 `GW_ERR_SESSION_INVALID`; 404 never (the supervisor knows every signed-in user)',
+    },
+    'POST /auth/account/delete': {
+      does: "Deletes the signed-in user's account after `DELETION_GRACE`: at once every session is revoked (the cookie cleared), the container stopped and the account refused (403 `GW_ERR_ACCOUNT_DELETION_PENDING`) except for signing in, `GET /auth/export` and `POST /auth/account/restore`. Then the container, network, volumes, disk and the user's record are erased, and the audit log keeps only a pseudonym.",
+      auth: 'session',
+      answers: '202 `{"deletion_due_at","restore"}`; 403 `GW_ERR_CROSS_SITE_REFUSED`',
+    },
+    'POST /auth/account/restore': {
+      does: 'Cancels a deletion within the grace: the account works again, with its data.',
+      auth: 'session',
+      answers: '200 `{"restored":true}`; 409 `GW_ERR_ACCOUNT_DELETION_NOT_PENDING`; 403 `GW_ERR_CROSS_SITE_REFUSED`',
+    },
+    'GET /_tenancy/pages.css': {
+      does: 'The stylesheet of the platform pages (docs/pages.md).',
+      auth: 'none',
+      answers: '200 CSS',
+    },
+    'GET /_tenancy/workspace': {
+      does: 'The user\'s "My workspace" page (docs/pages.md): container state and wake progress, time left before it sleeps with keep awake and a warning shortly before, stop now, links to API keys, export and deletion.',
+      auth: 'session',
+      answers: '200 HTML; without a session a page load is redirected (303) to the sign-in page',
+    },
+    'GET /_tenancy/workspace.js': {
+      does: 'The script of the workspace page.',
+      auth: 'none',
+      answers: '200 JavaScript',
+    },
+    'POST /auth/tenant/activity': {
+      does: '"Keep awake": counts as activity of the session\'s running container now, so its idle deadline moves to now + `IDLE_TIMEOUT`. A container that is not running is left alone.',
+      auth: 'session',
+      answers:
+        '200 `{state, idle_deadline}`; 403 `GW_ERR_CROSS_SITE_REFUSED` from a page of another site (see [Cross-site requests](#cross-site-requests))',
+    },
+    'POST /auth/tenant/stop': {
+      does: '"Stop now": stops the session\'s container (stop reason `user`, audited as `tenant.stop` by `user:<id>`); its data stays and the next request wakes it.',
+      auth: 'session',
+      answers:
+        '200 `{state, idle_deadline}`; 403 `GW_ERR_USER_DISABLED`; 403 `GW_ERR_CROSS_SITE_REFUSED` from a page of another site (see [Cross-site requests](#cross-site-requests))',
+    },
+    'GET /_tenancy/admin/login': {
+      does: 'The admin console sign-in form (no script): posts an admin token to `POST /_tenancy/admin/login`.',
+      auth: 'none',
+      answers: '200 HTML',
+    },
+    'POST /_tenancy/admin/login': {
+      does: 'Form body `token`: asks the supervisor whose admin token it is (`GET /v1/whoami` with it); when it is one, keeps it server-side (Redis, encrypted under a key only the cookie holds) and sets the HttpOnly, SameSite=Strict, host-only admin cookie.',
+      auth: 'none',
+      answers:
+        '303 to `/_tenancy/admin`; 401 HTML (the form again) for a refused token; 429 HTML after 10 refused tokens from the client within a minute; 403 `GW_ERR_CROSS_SITE_REFUSED` from a page of another site (see [Cross-site requests](#cross-site-requests))',
+    },
+    'POST /_tenancy/admin/logout': {
+      does: 'Ends the admin session and clears its cookie.',
+      auth: 'none',
+      answers:
+        '303 to `/_tenancy/admin/login`; 403 `GW_ERR_CROSS_SITE_REFUSED` from a page of another site (see [Cross-site requests](#cross-site-requests))',
+    },
+    'GET /_tenancy/admin': {
+      does: 'The admin console: capacity at a glance and the tenants table (search, paging, refreshed every 5 s).',
+      auth: 'admin-session',
+      answers: '200 HTML; without an admin session a page load is redirected (303) to `/_tenancy/admin/login`',
+    },
+    'GET /_tenancy/admin/audit': {
+      does: 'The audit log with filters (target, action), newest first.',
+      auth: 'admin-session',
+      answers: '200 HTML; as `GET /_tenancy/admin` without a session',
+    },
+    'GET /_tenancy/admin/tenants/:userId': {
+      does: 'One tenant: overview, actions (wake, sleep, stop, disable, enable, delete with typed confirmation), usage and disk, log tail, audit entries.',
+      auth: 'admin-session',
+      answers: '200 HTML; as `GET /_tenancy/admin` without a session',
+    },
+    'GET /_tenancy/admin.js': {
+      does: 'The script of the admin console pages.',
+      auth: 'none',
+      answers: '200 JavaScript',
+    },
+    'GET /_tenancy/admin/api/*': {
+      does: "Relayed to the supervisor's admin API (`/v1/*`) with the signed-in admin's own token: `summary`, `tenants`, `tenants/:userId`, `tenants/:userId/logs`, `audit` only.",
+      auth: 'admin-session',
+      answers:
+        "the supervisor's answer; 401 `GW_ERR_ADMIN_SESSION_MISSING` without a session or when the supervisor no longer accepts the token (the session ends); 404 `GW_ERR_ROUTE_NOT_FOUND` for any other path; 503 `GW_ERR_ADMIN_SESSION_UNAVAILABLE` when Redis does not answer",
+    },
+    'POST /_tenancy/admin/api/*': {
+      does: 'As the GET relay, for `tenants/:userId/start|stop|pause` and `users/:userId/disable|enable`: audited by the supervisor under the admin.',
+      auth: 'admin-session',
+      answers:
+        'as the GET relay; 403 `GW_ERR_CROSS_SITE_REFUSED` from a page of another site (see [Cross-site requests](#cross-site-requests))',
+    },
+    'DELETE /_tenancy/admin/api/*': {
+      does: 'As the GET relay, for `tenants/:userId?confirm=<userId>`.',
+      auth: 'admin-session',
+      answers:
+        'as the GET relay; 403 `GW_ERR_CROSS_SITE_REFUSED` from a page of another site (see [Cross-site requests](#cross-site-requests))',
+    },
+    'ANY /_tenancy/*': {
+      does: 'Every other path under the prefix: the gateway owns it on the platform origin, so it never reaches a tenant.',
+      auth: 'none',
+      answers: '404 `GW_ERR_ROUTE_NOT_FOUND`',
+    },
     'ANY /': {
       does: "Proxied to the signed-in user's own container (see [Tenant app](#tenant-app-through-the-gateway)).",
       auth: 'session-or-key',
@@ -219,7 +325,7 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
       answers: '404 `SUP_ERR_USER_NOT_FOUND`; 409 `SUP_ERR_API_KEY_LIMIT` (50 live keys)',
     },
     'DELETE /internal/v1/users/:userId/api-keys/:keyId': {
-      does: 'Revokes one of the user’s keys (audited once as `api-key.revoke` by `user:<userId>`) and announces it on the feed (`event: revoke-key`).',
+      does: 'Revokes one of the user’s keys (audited once as `api-key.revoke` by `self`) and announces it on the feed (`event: revoke-key`).',
       auth: 'supervisor-token',
       answers: '404 `SUP_ERR_API_KEY_NOT_FOUND` (also for another user’s key)',
     },
@@ -227,7 +333,7 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
       does: 'Checks a presented key by its hash: live, unexpired, its user not disabled. Notes the use (at most once a minute) and audits the first as `api-key.first-use`.',
       auth: 'supervisor-token',
       answers:
-        '401 `SUP_ERR_API_KEY_INVALID` (unknown, wrong hash, revoked or expired: one answer for all); 403 `SUP_ERR_USER_DISABLED`',
+        '401 `SUP_ERR_API_KEY_INVALID` (unknown, wrong hash, revoked or expired: one answer for all); 403 `SUP_ERR_USER_DISABLED`, `SUP_ERR_ACCOUNT_DELETION_PENDING`',
     },
     'GET /internal/v1/tenants/:userId/route': {
       does: "State and endpoint of the tenant, without waking it, with the user's current `plan`. `endpoint` is present only while running.",
@@ -239,17 +345,59 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
       auth: 'supervisor-token',
       answers: '200 `text/event-stream`, open until the client leaves',
     },
+    'GET /internal/v1/users/:userId/export': {
+      does: "The user's data as one archive, streamed (see `GET /v1/users/:userId/export`); audited with actor `self`.",
+      auth: 'supervisor-token',
+      answers:
+        '200 `application/x-tar` or `application/gzip`; 404 `SUP_ERR_USER_NOT_FOUND`; 502 `SUP_ERR_EXPORT_FAILED`',
+    },
+    'POST /internal/v1/users/:userId/deletion': {
+      does: 'The user asks to delete their account: refused from now on (`SUP_ERR_ACCOUNT_DELETION_PENDING` on route and wake), sessions revoked through the feed, container stopped; erased after `DELETION_GRACE`. Asking again keeps the first due time.',
+      auth: 'supervisor-token',
+      answers: '202 `{"deletionDueAt"}`; 404 `SUP_ERR_USER_NOT_FOUND`',
+    },
+    'DELETE /internal/v1/users/:userId/deletion': {
+      does: 'Cancels a scheduled deletion; answers the user record.',
+      auth: 'supervisor-token',
+      answers: '200; 409 `SUP_ERR_ACCOUNT_DELETION_NOT_PENDING`',
+    },
+    'GET /v1/users/:userId/export': {
+      does: 'Everything held about a user as one tar (`?format=tar.gz`: gzipped): `tenancy-export/account.json` (user, tenant, usage, every audit entry about them) and both volumes under `tenancy-export/volumes/`. Read through a helper container that mounts the volumes read-only and is never started, so it works in any state without waking the tenant; streamed end to end; no secrets. Audited (`user.export`).',
+      auth: 'admin-token',
+      answers:
+        '200 `application/x-tar` or `application/gzip` with `Content-Disposition: attachment`; 404 `SUP_ERR_USER_NOT_FOUND`; 502 `SUP_ERR_EXPORT_FAILED`',
+    },
+    'POST /v1/users/:userId/deletion': {
+      does: "Schedules the user's erasure after `DELETION_GRACE`, as if they asked; disabled at once.",
+      auth: 'admin-token',
+      answers: '202 `{"deletionDueAt"}`; 404 `SUP_ERR_USER_NOT_FOUND`',
+    },
+    'DELETE /v1/users/:userId/deletion': {
+      does: 'Cancels a scheduled deletion.',
+      auth: 'admin-token',
+      answers: '200 the user record; 409 `SUP_ERR_ACCOUNT_DELETION_NOT_PENDING`',
+    },
+    'DELETE /v1/users/:userId': {
+      does: "Erases the account at once (`confirm` repeats the user id): the tenant's container, network, volumes and disk, the user and tenant records; audit entries about the user keep only `erased:` and an HMAC of the id.",
+      auth: 'admin-token',
+      answers: '200 `{"erased"}` (the pseudonym); 400 `SUP_ERR_CONFIRM_MISMATCH`; 404 `SUP_ERR_USER_NOT_FOUND`',
+    },
+    'POST /internal/v1/tenants/:userId/stop': {
+      does: 'The user\'s own "stop now" (the gateway\'s `POST /auth/tenant/stop`): stops the tenant (stop reason `user`), audited as `tenant.stop` by `user:<id>`; answers the route as `route` does. A no-op without a tenant.',
+      auth: 'supervisor-token',
+      answers: '403 `SUP_ERR_USER_DISABLED`',
+    },
     'POST /internal/v1/activity': {
       does: 'Activity the gateway saw since its last report; moves each idle deadline forward (never back). Activity stamped in the future counts as now.',
       auth: 'supervisor-token',
       answers: '204',
     },
     'GET /v1/tenants': {
-      does: 'Tenants, ordered by user id; `next` is the `after` of the next page.',
+      does: 'Tenants, ordered by user id; `next` is the `after` of the next page; `q` keeps the user ids that contain it.',
       auth: 'admin-token',
     },
     'GET /v1/tenants/:userId': {
-      does: 'One tenant: state, phase, endpoint, activity, idle deadline, stop reason, wake timings, limits.',
+      does: 'One tenant: state, phase, endpoint, activity, idle deadline, stop reason, wake timings, limits, disk use and its latest usage summary.',
       auth: 'admin-token',
     },
     'GET /v1/tenants/:userId/logs': {
@@ -281,9 +429,15 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
       answers: '204; 404 `SUP_ERR_TENANT_NOT_FOUND`',
     },
     'GET /v1/summary': {
-      does: 'Tenants by state and usage totals over every tenant that reported.',
+      does: 'Tenants by state, usage totals over every tenant that reported, and capacity: `MAX_RUNNING_TENANTS` (resolved), `WAKE_CONCURRENCY` and the start queue now.',
       auth: 'admin-token',
-      answers: '200 `{tenants: {<state>: n}, usage: {tenants, messages, replies, tokensUsed, bytesStored}}`',
+      answers:
+        '200 `{tenants: {<state>: n}, usage: {tenants, messages, replies, tokensUsed, bytesStored}, capacity: {maxRunning, wakeConcurrency, startQueue}}`',
+    },
+    'GET /v1/whoami': {
+      does: 'Who the bearer token is: what the audit log names for it. The admin console checks a sign-in with it.',
+      auth: 'admin-token',
+      answers: '200 `{actor}` (`bootstrap` or `admin:<name>`)',
     },
     'POST /v1/users/:userId/disable': {
       does: 'Refuses the user’s logins and wakes from now on and stops their container (reason `admin`), so it takes effect at once. Audited as `user.disable`.',

@@ -12,6 +12,7 @@ import { createLoginIdentifier } from './auth/login-identity.js';
 import { createSignIn } from './auth/sign-in.js';
 import type { GatewayConfig } from './config.js';
 import { errors } from './errors.js';
+import { accountRoutes } from './http/account-routes.js';
 import { apiKeyRoutes } from './http/api-key-routes.js';
 import { authRoutes } from './http/auth-routes.js';
 import { clientAddress } from './http/client-address.js';
@@ -26,6 +27,9 @@ import { platformEntryRoutes } from './origins/platform-entry-routes.js';
 import { tenantHostRoutes } from './origins/tenant-host-routes.js';
 import { createTenantOrigins } from './origins/tenant-origins.js';
 import { TenantSessions } from './origins/tenant-session.js';
+import { createAdminApi } from './pages/admin-api.js';
+import { AdminSessions } from './pages/admin-sessions.js';
+import { pagesRoutes } from './pages/pages-routes.js';
 import { proxyRoutes } from './proxy/proxy-routes.js';
 import { RouteCache } from './proxy/route-cache.js';
 import { RouteInvalidation } from './proxy/route-invalidation.js';
@@ -241,6 +245,7 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
       // 10 failed sign-ins a minute per client, as nginx allows credential-less logins.
       failedLogins: new FailedLogins(10, 60_000, now),
     });
+    await platform.register(accountRoutes, { authenticator, revocations, supervisor, refuseCrossSite: crossSite });
     if (config.AUTH_MODE === 'oidc') await platform.register(oidcRoutes, oidcOptions(config, signIn, now));
     await platform.register(apiKeyRoutes, {
       authenticate: (request, reply) => authenticator.authenticate(request, reply),
@@ -255,6 +260,18 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
       routes,
       config,
       refuseCrossSite: crossSite,
+    });
+    // The workspace page and the admin console, under /_tenancy/ (docs/pages.md).
+    await platform.register(pagesRoutes, {
+      authenticator,
+      supervisor,
+      adminSessions: new AdminSessions(deps.redis, config.REDIS_TIMEOUT, now),
+      adminApi: createAdminApi(config.SUPERVISOR_URL),
+      publicBaseUrl: config.PUBLIC_BASE_URL,
+      tenantUrl: origins ? '/auth/tenant' : '/',
+      refuseCrossSite: crossSite,
+      failedAdminLogins: new FailedLogins(10, 60_000, now),
+      now,
     });
     if (origins) await platform.register(platformEntryRoutes, { origins, authenticator, codes });
     else

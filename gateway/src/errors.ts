@@ -74,6 +74,16 @@ export const errors = {
     'the key is revoked, but not yet on every gateway: it may still be accepted for up to a minute',
   ),
   userDisabled: defineError('GW_ERR_USER_DISABLED', 403, 'this account is disabled'),
+  deletionPending: defineError(
+    'GW_ERR_ACCOUNT_DELETION_PENDING',
+    403,
+    'this account is scheduled for deletion; POST /auth/account/restore to keep it',
+  ),
+  deletionNotPending: defineError(
+    'GW_ERR_ACCOUNT_DELETION_NOT_PENDING',
+    409,
+    'no deletion of this account is scheduled',
+  ),
   userMismatch: defineError('GW_ERR_USER_MISMATCH', 403, 'user_id does not match the session'),
   crossSiteRefused: defineError(
     'GW_ERR_CROSS_SITE_REFUSED',
@@ -99,6 +109,18 @@ export const errors = {
     'GW_ERR_EXCHANGE_UNAVAILABLE',
     503,
     'signing in to your container cannot be done right now, retry shortly',
+  ),
+  // The admin console (see pages/admin-sessions.ts).
+  adminSessionMissing: defineError(
+    'GW_ERR_ADMIN_SESSION_MISSING',
+    401,
+    'sign in to the admin console first (/_tenancy/admin/login)',
+  ),
+  adminTokenRefused: defineError('GW_ERR_ADMIN_TOKEN_REFUSED', 401, 'the supervisor did not accept this admin token'),
+  adminSessionUnavailable: defineError(
+    'GW_ERR_ADMIN_SESSION_UNAVAILABLE',
+    503,
+    'admin sessions cannot be checked right now, retry shortly',
   ),
   badRequest: defineError('GW_ERR_REQUEST_INVALID', 400, 'invalid request'),
   notFound: defineError('GW_ERR_ROUTE_NOT_FOUND', 404, 'no such route'),

@@ -78,7 +78,7 @@ export async function echoTenant(t: Teardown) {
 
 /** A supervisor stand-in for the gateway's own tests; the real one is used in flow.test.ts. */
 export function fakeSupervisor(endpointUrl: string) {
-  const calls = { upsert: 0, wake: 0, route: 0, activity: [] as unknown[] };
+  const calls = { upsert: 0, wake: 0, route: 0, stop: 0, activity: [] as unknown[] };
   const users = new Map<string, UserRecord>();
   const route = (): TenantRoute => ({ state: 'running', endpoint: { url: endpointUrl, secret: 'tenant-secret-1' } });
   const client: SupervisorClient = {
@@ -98,9 +98,24 @@ export function fakeSupervisor(endpointUrl: string) {
       calls.wake++;
       return route();
     },
+    async exportUser() {
+      return new Response('', { status: 200, headers: { 'content-type': 'application/x-tar' } });
+    },
+    async requestDeletion() {
+      return { deletionDueAt: 0 };
+    },
+    async cancelDeletion(userId) {
+      const user = users.get(userId);
+      if (!user) throw new Error(`no user ${userId}`);
+      return user;
+    },
     async route() {
       calls.route++;
       return route();
+    },
+    async stop() {
+      calls.stop++;
+      return { state: 'asleep' };
     },
     async wakeEvents() {
       return new Response(

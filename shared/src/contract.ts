@@ -46,6 +46,7 @@ export const StopReason = Type.Union(
     Type.Literal('oom'),
     Type.Literal('failed-start'),
     Type.Literal('memory'),
+    Type.Literal('user'),
   ],
   { description: 'Why the tenant was last stopped' },
 );
@@ -70,6 +71,11 @@ export const PlanName = Type.String({ minLength: 1, maxLength: 64, pattern: '^[a
  *   phase `ready` or `failed`; starts a wake if none runs
  * - `GET  route`       → {@link TenantRoute} without waking; errors: 403 `SUP_ERR_USER_DISABLED`
  * - `POST activity`    body {@link ActivityBatch} → 204
+ * - `GET  exportUser` `?format=tar|tar.gz` → the user's data as one archive, streamed (see
+ *   supervisor/src/accounts/account-export.ts); errors: 404 `SUP_ERR_USER_NOT_FOUND`
+ * - `POST deletion`    → 202 {@link DeletionScheduled}: the account is refused from now on and erased
+ *   after DELETION_GRACE; `DELETE deletion` → the {@link UserRecord}, restored; errors: 409
+ *   `SUP_ERR_ACCOUNT_DELETION_NOT_PENDING`
  * - `GET  events`      Server-Sent Events for every gateway replica: `event: hello` once connected,
  *   then `event: unroute` with `{"userId"}` whenever a tenant stops being reachable at the endpoint
  *   it had (stopping, crashed, removed) or the user's plan changed, so cached routes are dropped at
@@ -83,19 +89,34 @@ export const PlanName = Type.String({ minLength: 1, maxLength: 64, pattern: '^[a
  *   (also for another user's key)
  * - `POST verifyApiKey` body {@link VerifyApiKeyBody} → {@link VerifiedApiKey}; errors: 401
  *   `SUP_ERR_API_KEY_INVALID` (unknown, wrong hash, revoked or expired: one answer for all),
- *   403 `SUP_ERR_USER_DISABLED`. Notes the use (at most once a minute) and audits the first.
+ *   403 `SUP_ERR_USER_DISABLED` and `SUP_ERR_ACCOUNT_DELETION_PENDING`. Notes the use (at most once a minute) and audits the first.
  */
 export const INTERNAL_ROUTES = {
   upsertUser: '/internal/v1/users/:userId',
   wake: '/internal/v1/tenants/:userId/wake',
   wakeEvents: '/internal/v1/tenants/:userId/wake/events',
   route: '/internal/v1/tenants/:userId/route',
+  /** The user's own "stop now" (the workspace page), relayed by the gateway. */
+  stop: '/internal/v1/tenants/:userId/stop',
   activity: '/internal/v1/activity',
   events: '/internal/v1/events',
   apiKeys: '/internal/v1/users/:userId/api-keys',
   apiKey: '/internal/v1/users/:userId/api-keys/:keyId',
   verifyApiKey: '/internal/v1/api-keys/:keyId/verify',
+  exportUser: '/internal/v1/users/:userId/export',
+  deletion: '/internal/v1/users/:userId/deletion',
 } as const;
+
+/** Query of an export (`GET exportUser`): plain tar (default) or gzipped. */
+export const ExportQuery = Type.Object(
+  { format: Type.Optional(Type.Union([Type.Literal('tar'), Type.Literal('tar.gz')])) },
+  { additionalProperties: false },
+);
+export type ExportQuery = Static<typeof ExportQuery>;
+
+/** Answer to `POST deletion`: when the account will be erased (epoch milliseconds). */
+export const DeletionScheduled = Type.Object({ deletionDueAt: Type.Integer() });
+export type DeletionScheduled = Static<typeof DeletionScheduled>;
 
 /** `PUT /internal/v1/users/:userId`: record a login. */
 export const UpsertUserBody = Type.Object(
@@ -116,6 +137,11 @@ export const UserRecord = Type.Object({
   onboardingCompleted: Type.Boolean(),
   /** A disabled user may not log in or wake a container. */
   disabled: Type.Boolean(),
+  /**
+   * Epoch milliseconds at which the account is erased, present only while its owner's request
+   * to delete it stands: until then it is refused like a disabled one, and may be restored.
+   */
+  deletionDueAt: Type.Optional(Type.Integer()),
 });
 export type UserRecord = Static<typeof UserRecord>;
 
@@ -229,7 +255,7 @@ export const ApiKeyRecord = Type.Object({
   /** Epoch milliseconds of its last use, to the minute; null: never used. */
   lastUsedAt: Type.Union([Type.Null(), Type.Number()]),
   revokedAt: Type.Union([Type.Null(), Type.Number()]),
-  /** Audit actor that revoked it: `user:<userId>`, `bootstrap` or `admin:<name>`. */
+  /** Audit actor that revoked it: `self` (the user), `bootstrap` or `admin:<name>`. */
   revokedBy: Type.Union([Type.Null(), Type.String()]),
 });
 export type ApiKeyRecord = Static<typeof ApiKeyRecord>;

@@ -2,8 +2,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { loggerOptions, parseCidr, refuseConnectionsFrom, toErrorBody } from '@tenancy/shared';
 import { RequestLog } from '@tenancy/shared/request-log';
 import Fastify, { type FastifyBaseLogger, type FastifyRequest } from 'fastify';
+import { AccountDeletion } from './accounts/account-deletion.js';
 import type { SupervisorConfig } from './config.js';
 import { errors } from './errors.js';
+import { adminAccountRoutes, internalAccountRoutes } from './http/account-routes.js';
 import { adminApiKeyRoutes } from './http/admin-api-key-routes.js';
 import { createAdminAuth } from './http/admin-auth.js';
 import { adminIdentityRoutes } from './http/admin-identity-routes.js';
@@ -26,6 +28,13 @@ export interface SupervisorDeps {
   controller: TenantController;
   plans: PlanTable;
   metrics: SupervisorMetrics;
+  /**
+   * Asks, cancels and performs account deletions; server.ts starts its reaper. By default the
+   * app makes one without a reaper.
+   */
+  deletion?: AccountDeletion;
+  /** The feed of user changes to the gateways; shared with `deletion` when both are given. */
+  users?: UserChanges;
   /** The process logger; by default the app makes its own. */
   logger?: FastifyBaseLogger;
 }
@@ -34,7 +43,7 @@ type Config = Pick<
   SupervisorConfig,
   'ADMIN_TOKEN' | 'SUPERVISOR_TOKEN' | 'TENANT_NAMESPACE_KEY' | 'LOG_LEVEL' | 'BACKUP_DIR'
 > &
-  Partial<Pick<SupervisorConfig, 'TENANT_SUBNET_POOL'>>;
+  Partial<Pick<SupervisorConfig, 'TENANT_SUBNET_POOL' | 'TENANT_IMAGE' | 'DELETION_GRACE' | 'REAPER_INTERVAL'>>;
 
 /** Builds the supervisor's HTTP app: health, metrics, the internal API and the admin API. */
 export async function buildApp(config: Config, deps: SupervisorDeps) {
@@ -84,7 +93,28 @@ export async function buildApp(config: Config, deps: SupervisorDeps) {
   });
 
   // Disables and plan changes, from the admin and internal APIs to the gateways' feed.
-  const users = new UserChanges();
+  const users = deps.users ?? new UserChanges();
+  const deletion =
+    deps.deletion ??
+    new AccountDeletion({
+      store: deps.store,
+      controller: deps.controller,
+      users,
+      namespaceKey: config.TENANT_NAMESPACE_KEY,
+      graceMs: config.DELETION_GRACE ?? 7 * 24 * 3600_000,
+      intervalMs: config.REAPER_INTERVAL ?? 5_000,
+      log: app.log,
+    });
+  const accounts = {
+    store: deps.store,
+    deletion,
+    exports: {
+      store: deps.store,
+      runtime: deps.runtime,
+      namesFor: (userId: string) => deps.controller.namesFor(userId),
+      image: config.TENANT_IMAGE ?? '',
+    },
+  };
   await app.register(async (internal) => {
     internal.addHook(
       'onRequest',
@@ -92,6 +122,7 @@ export async function buildApp(config: Config, deps: SupervisorDeps) {
     );
     await internal.register(internalRoutes, { store: deps.store, controller: deps.controller, users });
     await internal.register(internalApiKeyRoutes, { store: deps.store, users });
+    await internal.register(internalAccountRoutes, accounts);
   });
 
   // The store is looked up per request, not now: scripts/api-docs.ts builds the app without one.
@@ -125,6 +156,7 @@ export async function buildApp(config: Config, deps: SupervisorDeps) {
     });
     await admin.register(adminIdentityRoutes, { store: deps.store });
     await admin.register(adminApiKeyRoutes, { store: deps.store, users });
+    await admin.register(adminAccountRoutes, accounts);
   });
 
   return app;

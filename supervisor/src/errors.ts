@@ -21,6 +21,17 @@ export const errors = {
   userNotFound: defineError('SUP_ERR_USER_NOT_FOUND', 404, 'unknown user'),
   tenantNotFound: defineError('SUP_ERR_TENANT_NOT_FOUND', 404, 'unknown tenant'),
   userDisabled: defineError('SUP_ERR_USER_DISABLED', 403, 'this user is disabled'),
+  deletionPending: defineError(
+    'SUP_ERR_ACCOUNT_DELETION_PENDING',
+    403,
+    'this account is scheduled for deletion; restore it to use it again',
+  ),
+  deletionNotPending: defineError(
+    'SUP_ERR_ACCOUNT_DELETION_NOT_PENDING',
+    409,
+    'no deletion of this account is scheduled',
+  ),
+  exportFailed: defineError('SUP_ERR_EXPORT_FAILED', 502, 'the tenant volumes could not be read for the export'),
   confirmMismatch: defineError('SUP_ERR_CONFIRM_MISMATCH', 400, 'confirm must repeat the user id'),
   capacityFull: defineError('SUP_ERR_CAPACITY_FULL', 429, 'no capacity to start another tenant, retry later'),
   // Both are 503 with Retry-After: the host was busy, and asking again later is the right move.

@@ -3,9 +3,11 @@ import { availableParallelism, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { ConfigError, formatCidr, isTenancyError, loggerOptions, parseCidr } from '@tenancy/shared';
 import { type Logger, pino } from 'pino';
+import { AccountDeletion } from './accounts/account-deletion.js';
 import { buildApp } from './app.js';
 import { loadSupervisorConfig, type SupervisorConfig } from './config.js';
 import { createMetrics, diskSampler } from './http/metrics.js';
+import { UserChanges } from './http/user-changes.js';
 import { TenantController } from './lifecycle/controller.js';
 import { createPlanTable } from './plans.js';
 import { createDockerRuntime } from './runtime/docker-runtime.js';
@@ -117,7 +119,20 @@ async function main(): Promise<void> {
 
   await runtime.ping();
   await controller.start();
-  const app = await buildApp(config, { store, runtime, controller, plans, metrics, logger: log });
+  const removed = await runtime.removeExportHelpers();
+  if (removed > 0) log.info({ removed }, 'removed export helpers left by a crash');
+  const users = new UserChanges();
+  const deletion = new AccountDeletion({
+    store,
+    controller,
+    users,
+    namespaceKey: config.TENANT_NAMESPACE_KEY,
+    graceMs: config.DELETION_GRACE,
+    intervalMs: config.REAPER_INTERVAL,
+    log,
+  });
+  deletion.start();
+  const app = await buildApp(config, { store, runtime, controller, plans, metrics, users, deletion, logger: log });
   await app.listen({ host: config.SUPERVISOR_HOST, port: config.SUPERVISOR_PORT });
 
   let closing = false;
@@ -126,6 +141,7 @@ async function main(): Promise<void> {
     closing = true;
     log.info({ signal }, 'supervisor stopping; tenants keep running');
     await app.close();
+    await deletion.close();
     await controller.close();
     store.close();
     process.exit(0);

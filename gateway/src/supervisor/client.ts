@@ -3,6 +3,7 @@ import {
   type ApiKeyList,
   type ApiKeyRecord,
   type CreateApiKeyBody,
+  type DeletionScheduled,
   INTERNAL_ROUTES,
   type TenantRoute,
   type UpsertUserBody,
@@ -17,11 +18,19 @@ export interface SupervisorClient {
   /** Wakes the tenant; with `wait` resolves when it is ready (bounded by `timeoutMs`). */
   wake(userId: string, options: { wait: boolean; timeoutMs: number }): Promise<TenantRoute>;
   route(userId: string): Promise<TenantRoute>;
+  /** The user's own "stop now": stops the container, audited under the user. */
+  stop(userId: string): Promise<TenantRoute>;
   /** The supervisor's SSE stream of the wake's progress (starts a wake if needed). */
   wakeEvents(userId: string, signal: AbortSignal): Promise<Response>;
   /** The supervisor's SSE feed of tenants that stopped being reachable (`event: unroute`). */
   routeEvents(signal: AbortSignal): Promise<Response>;
   reportActivity(batch: ActivityBatch): Promise<void>;
+  /** The supervisor's streamed export of the user's data (a tar, gzipped with `gzip`); the caller reads the body. */
+  exportUser(userId: string, options: { gzip: boolean }, signal: AbortSignal): Promise<Response>;
+  /** Disables the account now and schedules its erasure; answers when. */
+  requestDeletion(userId: string): Promise<DeletionScheduled>;
+  /** Cancels a scheduled erasure (409 GW_ERR_ACCOUNT_DELETION_NOT_PENDING when none is). */
+  cancelDeletion(userId: string): Promise<UserRecord>;
   health(): Promise<void>;
   /** The user's personal API keys, revoked ones included. */
   listApiKeys(userId: string): Promise<ApiKeyList>;
@@ -69,6 +78,8 @@ export function createSupervisorClient(baseUrl: string, token: string): Supervis
         wait ? timeoutMs + 5_000 : 5_000,
       ),
     route: (userId) => call('GET', path(INTERNAL_ROUTES.route, userId), undefined, 5_000),
+    // A stop waits for the container's graceful shutdown (the engine's stop timeout, 10 s by default).
+    stop: (userId) => call('POST', path(INTERNAL_ROUTES.stop, userId), {}, 30_000),
     async wakeEvents(userId, signal) {
       const res = await fetch(`${base}${path(INTERNAL_ROUTES.wakeEvents, userId)}`, { headers, signal }).catch(
         (err) => {
@@ -101,6 +112,20 @@ export function createSupervisorClient(baseUrl: string, token: string): Supervis
       ),
     verifyApiKey: (keyId, keyHash) =>
       call('POST', INTERNAL_ROUTES.verifyApiKey.replace(':keyId', encodeURIComponent(keyId)), { keyHash }, 5_000),
+    async exportUser(userId, { gzip }, signal) {
+      const url = `${base}${path(INTERNAL_ROUTES.exportUser, userId)}${gzip ? '?format=tar.gz' : ''}`;
+      const res = await fetch(url, { headers: { authorization: headers.authorization }, signal }).catch((err) => {
+        throw errors.supervisorUnavailable(undefined, { cause: err });
+      });
+      if (!res.ok || !res.body) {
+        const payload = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+        throw fromSupervisor(res.status, payload, res.headers.get('retry-after'));
+      }
+      return res;
+    },
+    // Stopping the container is part of the answer: bounded by the stop's grace and then some.
+    requestDeletion: (userId) => call('POST', path(INTERNAL_ROUTES.deletion, userId), {}, 60_000),
+    cancelDeletion: (userId) => call('DELETE', path(INTERNAL_ROUTES.deletion, userId), {}, 5_000),
     async health() {
       const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2_000) });
       if (!res.ok) throw errors.supervisorUnavailable();
@@ -125,6 +150,10 @@ function fromSupervisor(status: number, payload: Record<string, unknown>, retryA
       return errors.apiKeyLimit();
     case 'SUP_ERR_USER_DISABLED':
       return errors.userDisabled();
+    case 'SUP_ERR_ACCOUNT_DELETION_PENDING':
+      return errors.deletionPending();
+    case 'SUP_ERR_ACCOUNT_DELETION_NOT_PENDING':
+      return errors.deletionNotPending();
     // A valid session for a user the supervisor no longer knows (for example after a restore
     // from an older backup): the session is what is wrong, so the user signs in again.
     case 'SUP_ERR_USER_NOT_FOUND':

@@ -143,9 +143,9 @@ t.test(
         entry.detail.keyId,
       ]);
     t.strictSame(actions, [
-      ['api-key.revoke', 'user:key-user', id],
-      ['api-key.first-use', 'user:key-user', id],
-      ['api-key.create', 'user:key-user', id],
+      ['api-key.revoke', 'self', id],
+      ['api-key.first-use', 'self', id],
+      ['api-key.create', 'self', id],
     ]);
   },
 );

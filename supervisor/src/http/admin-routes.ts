@@ -82,8 +82,13 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
   const notFound = { 404: ErrorBody };
 
   app.get('/v1/tenants', { schema: { querystring: ListQuery, response: { 200: TenantList } } }, async (request) => {
-    const { state, limit, after } = request.query;
-    const page = store.tenants.list({ limit: limit + 1, ...(state ? { state } : {}), ...(after ? { after } : {}) });
+    const { state, limit, after, q } = request.query;
+    const page = store.tenants.list({
+      limit: limit + 1,
+      ...(state ? { state } : {}),
+      ...(after ? { after } : {}),
+      ...(q ? { q } : {}),
+    });
     const items = page.slice(0, limit).map(view);
     const last = items[items.length - 1];
     return page.length > limit && last ? { items, next: last.userId } : { items };
@@ -95,7 +100,11 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
     async (request): Promise<TenantDetail> => {
       const tenant = tenantOr404(request.params.userId);
       const disk = await options.diskUsage(tenant.userId);
-      return { ...view(tenant), disk: disk ? { sizeBytes: disk.sizeBytes, usedBytes: disk.usedBytes } : null };
+      return {
+        ...view(tenant),
+        disk: disk ? { sizeBytes: disk.sizeBytes, usedBytes: disk.usedBytes } : null,
+        usage: store.summaries.get(tenant.userId) ?? null,
+      };
     },
   );
 
@@ -200,7 +209,10 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
   app.get('/v1/summary', async () => ({
     tenants: store.tenants.countByState(),
     usage: store.summaries.totals(),
+    capacity: controller.limits,
   }));
+
+  app.get('/v1/whoami', async (request) => ({ actor: adminOf(request).actor }));
 
   app.post('/v1/backup', async (request) => {
     await mkdir(options.backupDir, { recursive: true });

@@ -28,7 +28,8 @@ const MAX_LIVE_KEYS = 50;
 
 /**
  * Revokes a key (audited once, however often it is asked) and announces it on the gateways'
- * feed. Shared by the user's own revocation (through the gateway) and an admin's.
+ * feed. The user's own actions are audited as `self` (the target names the user, and erasing an
+ * account rewrites targets only); key names, the user's own words, stay out of the audit log. Shared by the user's own revocation (through the gateway) and an admin's.
  */
 export function revokeApiKey(store: Store, users: UserChanges, keyId: string, actor: string): ApiKeyRecord {
   const revoked = store.transaction(() => {
@@ -41,7 +42,7 @@ export function revokeApiKey(store: Store, users: UserChanges, keyId: string, ac
         action: 'api-key.revoke',
         target: before.userId,
         result: 'ok',
-        detail: { keyId, name: before.name },
+        detail: { keyId },
       });
     return after;
   });
@@ -79,11 +80,11 @@ export const internalApiKeyRoutes: FastifyPluginAsyncTypebox<ApiKeyRoutesOptions
         if (store.apiKeys.liveCount(userId) >= MAX_LIVE_KEYS) throw errors.apiKeyLimit();
         const key = store.apiKeys.create(userId, request.body);
         store.audit.append({
-          actor: `user:${userId}`,
+          actor: 'self',
           action: 'api-key.create',
           target: userId,
           result: 'ok',
-          detail: { keyId: key.id, name: key.name, scope: key.scope, expiresAt: key.expiresAt },
+          detail: { keyId: key.id, scope: key.scope, expiresAt: key.expiresAt },
         });
         return key;
       });
@@ -103,7 +104,7 @@ export const internalApiKeyRoutes: FastifyPluginAsyncTypebox<ApiKeyRoutesOptions
       const { userId, keyId } = request.params;
       // Another user's key is as unknown as a key that does not exist.
       if (store.apiKeys.get(keyId)?.userId !== userId) throw errors.apiKeyNotFound();
-      return revokeApiKey(store, users, keyId, `user:${userId}`);
+      return revokeApiKey(store, users, keyId, 'self');
     },
   );
 
@@ -130,14 +131,16 @@ export const internalApiKeyRoutes: FastifyPluginAsyncTypebox<ApiKeyRoutesOptions
       if (key.expiresAt !== null && key.expiresAt <= now()) throw refuse('expired');
       const user = store.users.get(key.userId);
       if (!user || user.disabled) throw errors.userDisabled();
+      // An account whose deletion is scheduled is refused at once, its keys with it.
+      if (user.deletionDueAt !== undefined) throw errors.deletionPending();
       store.transaction(() => {
         if (store.apiKeys.touch(keyId))
           store.audit.append({
-            actor: `user:${key.userId}`,
+            actor: 'self',
             action: 'api-key.first-use',
             target: key.userId,
             result: 'ok',
-            detail: { keyId, name: key.name },
+            detail: { keyId },
           });
       });
       return { ...(store.apiKeys.get(keyId) ?? key), email: user.email, plan: user.plan };

@@ -71,7 +71,21 @@ export const internalRoutes: FastifyPluginAsyncTypebox<InternalRoutesOptions> = 
     { schema: { params: UserParams, response: { 200: TenantRoute, 403: ErrorBody } } },
     async (request) => {
       const { userId } = request.params;
+      const user = store.users.get(userId);
+      if (user?.disabled) throw errors.userDisabled();
+      if (user?.deletionDueAt !== undefined) throw errors.deletionPending();
+      return withPlan(userId, controller.route(userId));
+    },
+  );
+
+  // The user's own "stop now": audited under the user, with its own stop reason.
+  app.post(
+    INTERNAL_ROUTES.stop,
+    { schema: { params: UserParams, response: { 200: TenantRoute, 403: ErrorBody } } },
+    async (request) => {
+      const { userId } = request.params;
       if (store.users.get(userId)?.disabled) throw errors.userDisabled();
+      if (store.tenants.get(userId)) await controller.stop(userId, 'user', `user:${userId}`);
       return withPlan(userId, controller.route(userId));
     },
   );

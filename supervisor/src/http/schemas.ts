@@ -63,6 +63,21 @@ export const TenantDetail = Type.Composite([
         },
       ),
     ),
+    usage: Nullable(
+      Type.Object(
+        {
+          messages: Type.Integer(),
+          replies: Type.Integer(),
+          tokensUsed: Type.Integer(),
+          bytesStored: Type.Integer(),
+          lastActivity: Nullable(Type.Number()),
+          receivedAt: Type.Number({ description: 'When the tenant last reported it' }),
+        },
+        {
+          description: 'The latest summary the tenant pushed (POST /v1/tenants/:userId/summary); null before its first',
+        },
+      ),
+    ),
   }),
 ]);
 export type TenantDetail = Static<typeof TenantDetail>;
@@ -78,6 +93,9 @@ export const ListQuery = Type.Object(
     state: Type.Optional(TenantState),
     limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
     after: Type.Optional(UserId),
+    q: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'Only user ids containing this (case-insensitive)' }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -193,6 +193,16 @@ export class TenantController {
     return this.ref(userId).names;
   }
 
+  /** The limits the admin console shows: MAX_RUNNING_TENANTS, WAKE_CONCURRENCY and the start queue now. */
+  get limits(): { maxRunning: number; wakeConcurrency: number; startQueue: number } {
+    const { settings } = this.deps;
+    return {
+      maxRunning: settings.maxRunning,
+      wakeConcurrency: settings.wakeConcurrency,
+      startQueue: this.queue.length,
+    };
+  }
+
   /** Starts waiting for a start slot (the start queue's length). */
   get queueLength(): number {
     return this.queue.length;
@@ -239,6 +249,8 @@ export class TenantController {
       });
       throw errors.userDisabled();
     }
+    // An account its owner asked to delete stays asleep until it is restored or erased.
+    if (user.deletionDueAt !== undefined) throw errors.deletionPending();
     const ref = this.ref(userId);
     let early: TenantRoute | undefined;
     try {

@@ -8,6 +8,7 @@ import { LABELS } from './labels.js';
 import { type NetworkFilter, tenantBridgeName } from './network-filter.js';
 import type { TenantDisks } from './tenant-disks.js';
 import type { ContainerStatus, EnsureResult, RunningTenant, RuntimeEvent, TenantRuntime, TenantSpec } from './types.js';
+import { archiveVolumes, removeExportHelpers } from './volume-archive.js';
 
 export interface DockerRuntimeOptions {
   /** dockerode client; by default the engine at DOCKER_HOST or the default socket. */
@@ -49,6 +50,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
   const { disks } = options;
   const instanceFilter = [`${LABELS.instance}=${options.instance}`, `${LABELS.role}=tenant`];
   const { callMs, startMs } = { ...DEFAULT_ENGINE_TIMEOUTS, ...options.timeouts };
+  const archiveOptions = { docker, instance: options.instance, extraLabels, disks, callMs, startMs };
   /** A quick engine call, bounded by the caller's signal when it has one, else by DOCKER_TIMEOUT. */
   const quick = <T>(operation: string, call: (abortSignal: AbortSignal) => Promise<T>, signal?: AbortSignal) =>
     engineCall(operation, callLimit(callMs, signal), signal, call);
@@ -273,6 +275,14 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
 
     async diskUsage(names) {
       return disks?.usage(names.disk);
+    },
+
+    archiveVolumes(names, image) {
+      return archiveVolumes(archiveOptions, names, image);
+    },
+
+    removeExportHelpers() {
+      return removeExportHelpers(archiveOptions);
     },
 
     inspect(names) {

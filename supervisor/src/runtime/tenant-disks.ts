@@ -34,6 +34,12 @@ export interface TenantDisks {
    * while mounted, and the data might not fit).
    */
   ensure(name: string, bytes: number): Promise<TenantDiskPaths>;
+  /**
+   * Mounts the tenant's filesystem when its image exists and is not mounted (after a host
+   * reboot), at its current size; false when the tenant has no image. For reading its volumes
+   * while it sleeps (an export), without growing or creating anything.
+   */
+  mountExisting(name: string): Promise<boolean>;
   /** Copies everything in `source` (a host folder) into `target` (one of `ensure`'s folders). */
   adopt(source: string, target: string): Promise<void>;
   /** Unmounts and deletes the tenant's filesystem and everything on it. Missing is fine. */
@@ -151,6 +157,12 @@ export function createTenantDisks(options: TenantDisksOptions): TenantDisks {
         await shell(ENSURE_SCRIPT, [image(name), mountPoint(name), String(bytes), owner]);
       }
       return paths(name);
+    },
+    async mountExisting(name) {
+      const size = await imageSize(name);
+      if (size === 0) return false;
+      await disks.ensure(name, size);
+      return true;
     },
     async adopt(source, target) {
       await shell(ADOPT_SCRIPT, [source, target]);

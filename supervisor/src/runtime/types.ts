@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { PlanLimits } from '../plans.js';
 import type { TenantObjectNames } from './names.js';
 import type { DiskUsage } from './tenant-disks.js';
@@ -44,6 +45,15 @@ export interface TenantRuntime {
    * until the next wake).
    */
   diskUsage(names: TenantObjectNames): Promise<DiskUsage | undefined>;
+  /**
+   * A tar stream of the tenant's two volumes (entries `volumes/files/…` and `volumes/history/…`),
+   * read without starting or touching the tenant's container, in any state; undefined when it
+   * has no volumes. `image` is one the engine has (the tenant image): the helper container that
+   * mounts the volumes is made from it and never started (see volume-archive.ts).
+   */
+  archiveVolumes(names: TenantObjectNames, image: string): Promise<Readable | undefined>;
+  /** Removes export helpers a crash left behind; returns how many. */
+  removeExportHelpers(): Promise<number>;
   /** The container's current state, or undefined when it does not exist. */
   inspect(names: TenantObjectNames): Promise<ContainerStatus | undefined>;
   /** The last `tail` lines of the container's output. */

@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import type { LifecycleStore } from '../lifecycle/ports.js';
+import { createAccounts } from './accounts.js';
 import { createAdminIdentities } from './admin-identities.js';
 import { createApiKeys } from './api-keys.js';
 import { createAudit } from './audit.js';
@@ -8,6 +9,7 @@ import { createSummaries } from './summaries.js';
 import { createTenants } from './tenants.js';
 import { createUsers } from './users.js';
 
+export type { AccountRecord } from './accounts.js';
 export type { AdminIdentity } from './admin-identities.js';
 export type { AuditRecord } from './audit.js';
 export { openDatabase } from './database.js';
@@ -23,6 +25,7 @@ export function createStore(db: Db, now: () => number = Date.now) {
     summaries: createSummaries(db, now),
     admins: createAdminIdentities(db, now),
     apiKeys: createApiKeys(db, now),
+    accounts: createAccounts(db),
 
     /**
      * Runs `fn` as one transaction. `synced: false` commits it without syncing the disk

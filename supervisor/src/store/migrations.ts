@@ -116,6 +116,20 @@ export const MIGRATIONS: readonly string[] = [
     revoked_by   TEXT
   ) STRICT;
   `,
+  // Data rights (docs/security.md, "Data rights"): an account whose owner asked for its deletion
+  // is refused at once and erased after DELETION_GRACE. Erasing replaces the user id in the audit
+  // log with a pseudonym (`erased:` and an HMAC of it): the log stays append-only for everything
+  // else, so the one update it now allows is that replacement, which keeps when, who, what and
+  // the outcome of every row.
+  `
+  ALTER TABLE users ADD COLUMN deletion_due_at INTEGER;
+  CREATE INDEX users_by_deletion_due ON users(deletion_due_at) WHERE deletion_due_at IS NOT NULL;
+  DROP TRIGGER audit_no_update;
+  CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+    WHEN NOT (NEW.target LIKE 'erased:%' AND NEW.id = OLD.id AND NEW.at = OLD.at AND NEW.actor = OLD.actor
+              AND NEW.action = OLD.action AND NEW.result = OLD.result)
+    BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+  `,
   // Personal API keys (gateway/src/api-keys/key-format.ts): only a SHA-256 of each key is kept,
   // with its public lookup id. Rows stay after revocation (revoked_at), so the listing and the
   // audit log keep meaning something; they go with their user.

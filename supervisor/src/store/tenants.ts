@@ -41,8 +41,12 @@ export function createTenants(db: Db, now: () => number) {
   const insert = db.prepare(
     'INSERT OR IGNORE INTO tenants (user_id, tenant_hash, created_at, updated_at) VALUES (?, ?, ?, ?)',
   );
-  const list = db.prepare<{ state: string | null; after: string | null; limit: number }, TenantRecord>(
+  const list = db.prepare<
+    { state: string | null; after: string | null; q: string | null; limit: number },
+    TenantRecord
+  >(
     `${SELECT} WHERE (@state IS NULL OR state = @state) AND (@after IS NULL OR user_id > @after)
+       AND (@q IS NULL OR instr(lower(user_id), lower(@q)) > 0)
      ORDER BY user_id LIMIT @limit`,
   );
   const countByState = db.prepare<[], { state: TenantState; n: number }>(
@@ -116,8 +120,14 @@ export function createTenants(db: Db, now: () => number) {
     },
 
     /** A page of tenants ordered by user id; pass the last user id seen as `after` for the next. */
-    list(filter: { state?: TenantState; limit: number; after?: string }): TenantRecord[] {
-      return list.all({ state: filter.state ?? null, after: filter.after ?? null, limit: filter.limit });
+    /** A page in user id order; `q` keeps the user ids that contain it (case-insensitive). */
+    list(filter: { state?: TenantState; limit: number; after?: string; q?: string }): TenantRecord[] {
+      return list.all({
+        state: filter.state ?? null,
+        after: filter.after ?? null,
+        q: filter.q ?? null,
+        limit: filter.limit,
+      });
     },
 
     countByState(): Partial<Record<TenantState, number>> {

@@ -7,6 +7,7 @@ interface UserRow {
   plan: string;
   onboarding_completed: number;
   disabled: number;
+  deletion_due_at: number | null;
 }
 
 const toUser = (row: UserRow): UserRecord => ({
@@ -15,6 +16,8 @@ const toUser = (row: UserRow): UserRecord => ({
   plan: row.plan,
   onboardingCompleted: row.onboarding_completed === 1,
   disabled: row.disabled === 1,
+  // Present only while a deletion is scheduled: clients of older contracts see no new field.
+  ...(row.deletion_due_at === null ? {} : { deletionDueAt: row.deletion_due_at }),
 });
 
 /** Users as the gateway reports them at login. */

@@ -72,13 +72,18 @@ t.test('list pages through tenants in user id order, filtered by state; get show
     (await request('GET', '/v1/tenants?state=asleep')).json().items.map((item: { userId: string }) => item.userId),
     ['carol'],
   );
+  // Search: user ids that contain the text, in any case.
+  t.strictSame(
+    (await request('GET', '/v1/tenants?q=AR')).json().items.map((item: { userId: string }) => item.userId),
+    ['carol'],
+  );
 
-  // The detail adds the tenant's disk, as the runtime reports it.
+  // The detail adds the tenant's disk, as the runtime reports it, and its usage (none reported yet).
   control.diskUsage = { sizeBytes: 1_000_000, usedBytes: 250_000 };
   const ada = await request('GET', '/v1/tenants/ada');
   t.strictSame(
     [ada.statusCode, ada.json()],
-    [200, { ...runningView('ada', tenantApp.url), disk: { sizeBytes: 1_000_000, usedBytes: 250_000 } }],
+    [200, { ...runningView('ada', tenantApp.url), disk: { sizeBytes: 1_000_000, usedBytes: 250_000 }, usage: null }],
   );
   control.diskUsage = undefined;
   const carol = await request('GET', '/v1/tenants/carol');
@@ -89,6 +94,7 @@ t.test('list pages through tenants in user id order, filtered by state; get show
       stopReason: 'admin',
     }),
     disk: null,
+    usage: null,
   });
   const missing = await request('GET', '/v1/tenants/nobody');
   t.strictSame([missing.statusCode, missing.json()], [404, tenantNotFound('nobody')]);
@@ -205,6 +211,7 @@ t.test('summary push is stored; /v1/summary totals tenants by state and usage', 
   t.strictSame((await request('GET', '/v1/summary')).json(), {
     tenants: {},
     usage: { tenants: 0, messages: 0, replies: 0, tokensUsed: 0, bytesStored: 0 },
+    capacity: { maxRunning: 10, wakeConcurrency: 4, startQueue: 0 },
   });
   for (const user of ['ada', 'bob']) {
     store.addUser(user);
@@ -219,7 +226,9 @@ t.test('summary push is stored; /v1/summary totals tenants by state and usage', 
   t.strictSame((await request('GET', '/v1/summary')).json(), {
     tenants: { asleep: 1, running: 1 },
     usage: { tenants: 2, messages: 6, replies: 4, tokensUsed: 240, bytesStored: 4096 },
+    capacity: { maxRunning: 10, wakeConcurrency: 4, startQueue: 0 },
   });
+  t.match((await request('GET', '/v1/tenants/ada')).json().usage, { ...figures, receivedAt: Number });
   const missing = await request('POST', '/v1/tenants/nobody/summary', { body: figures });
   t.strictSame([missing.statusCode, missing.json()], [404, tenantNotFound('nobody')]);
 });

@@ -46,17 +46,31 @@ t.test('create, verify (first use audited once), list, revoke (announced on the 
   t.equal(notTheirs.json().code, 'SUP_ERR_API_KEY_NOT_FOUND');
   const revoked = await request('DELETE', '/internal/v1/users/ada/api-keys/AAAAAAAAAAAA', internal);
   t.equal(revoked.statusCode, 200);
-  t.match(revoked.json(), { revokedAt: Number, revokedBy: 'user:ada' });
+  t.match(revoked.json(), { revokedAt: Number, revokedBy: 'self' });
   t.equal((await verify()).statusCode, 401, 'a revoked key is refused');
 
   const admin = await request('DELETE', '/v1/api-keys/AAAAAAAAAAAA');
   t.equal(admin.statusCode, 200, 'revoking again is no error');
-  t.equal(admin.json().revokedBy, 'user:ada', 'and changes nothing');
+  t.equal(admin.json().revokedBy, 'self', 'and changes nothing');
   const actions = store.audit
     .list({ target: 'ada', limit: 20 })
     .map((entry) => entry.action)
     .filter((action) => action.startsWith('api-key.'));
   t.strictSame(actions, ['api-key.revoke', 'api-key.first-use', 'api-key.create']);
+});
+
+t.test('a user whose account is being deleted is refused with their keys', async (t) => {
+  const { request } = await build(t);
+  await request('PUT', '/internal/v1/users/eve', { ...internal, body: {} });
+  t.equal((await request('POST', '/internal/v1/users/eve/api-keys', { ...internal, body: body() })).statusCode, 201);
+  const verify = () =>
+    request('POST', '/internal/v1/api-keys/AAAAAAAAAAAA/verify', { ...internal, body: { keyHash: hashOf(KEY) } });
+  t.equal((await verify()).statusCode, 200);
+  const deletion = await request('POST', '/internal/v1/users/eve/deletion', { ...internal, body: {} });
+  t.equal(deletion.statusCode, 202, deletion.body);
+  const refused = await verify();
+  t.equal(refused.statusCode, 403);
+  t.equal(refused.json().code, 'SUP_ERR_ACCOUNT_DELETION_PENDING');
 });
 
 t.test('refused: an expired key, a disabled user, an unknown user, the 51st live key', async (t) => {

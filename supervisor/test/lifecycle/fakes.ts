@@ -112,6 +112,12 @@ export function fakeRuntime(endpointUrl: string) {
   /** Every `logs` call: which container, how many lines. */
   const logRequests: { container: string; tail: number }[] = [];
   const runtime: TenantRuntime = {
+    async archiveVolumes() {
+      return undefined;
+    },
+    async removeExportHelpers() {
+      return 0;
+    },
     async ensure(spec, signal) {
       calls.ensure++;
       specs.push(spec);

@@ -1,0 +1,168 @@
+import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { seg, startSupervisor, testDocker } from '@tenancy/test-support';
+import t from 'tap';
+import tar from 'tar-stream';
+import { deriveIdentity, objectNames } from '../../src/runtime/names.js';
+import { exec } from './helpers.js';
+
+/** One entry of a parsed archive: its type, and its bytes for small files (large ones: only the size). */
+interface Entry {
+  type: string;
+  size: number;
+  body?: Buffer;
+}
+
+/**
+ * Reads a tar (or gzipped tar) response to its end with a real tar parser. `onBytes` hears every
+ * chunk's running total: the memory test samples the supervisor there.
+ */
+async function readArchive(res: Response, options: { gzip?: boolean; onBytes?: (total: number) => void } = {}) {
+  const entries = new Map<string, Entry>();
+  const extract = tar.extract();
+  extract.on('entry', (header, stream, next) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    stream.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= 1024 * 1024) chunks.push(chunk);
+    });
+    stream.on('end', () => {
+      entries.set(header.name, {
+        type: header.type ?? 'file',
+        size,
+        ...(size <= 1024 * 1024 ? { body: Buffer.concat(chunks) } : {}),
+      });
+      next();
+    });
+  });
+  const body = Readable.fromWeb(res.body as never);
+  let total = 0;
+  body.on('data', (chunk: Buffer) => {
+    total += chunk.length;
+    options.onBytes?.(total);
+  });
+  await new Promise<void>((resolve, reject) => {
+    extract.on('finish', resolve);
+    extract.on('error', reject);
+    body.on('error', reject);
+    (options.gzip ? body.pipe(createGunzip()) : body).pipe(extract);
+  });
+  return entries;
+}
+
+/** Resident and peak memory of a process, bytes, from /proc. */
+function memoryOf(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+  return { rss: field('VmRSS'), peak: field('VmHWM') };
+}
+
+t.test('export: one archive of both volumes and the record, running, paused or stopped, streamed', async (t) => {
+  const supervisor = await startSupervisor(t, { PAUSE_TIMEOUT: '1h' });
+  const docker = testDocker();
+  const userId = 'ada@example.com';
+  const identity = deriveIdentity(supervisor.namespaceKey, userId);
+  const names = objectNames(supervisor.instance, identity.hash);
+  await supervisor.api('PUT', `/internal/v1/users/${seg(userId)}`, { email: userId }, 'internal');
+  const woke = await supervisor.api('POST', `/internal/v1/tenants/${seg(userId)}/wake`, { wait: true }, 'internal');
+  t.equal(woke.status, 200, 'the tenant runs');
+  const wrote = await exec(docker, names.container, [
+    'node',
+    '-e',
+    "require('fs').writeFileSync('/data/files/note.txt', 'written by the tenant\\n')",
+  ]);
+  t.equal(wrote.exitCode, 0, 'the tenant wrote a file');
+
+  const exportOf = async (state: string, format?: string) => {
+    const res = await supervisor.api('GET', `/v1/users/${seg(userId)}/export${format ? `?format=${format}` : ''}`);
+    t.equal(res.status, 200, `${state}: 200`);
+    return res;
+  };
+  const check = (state: string, entries: Map<string, Entry>) => {
+    t.equal(
+      entries.get('tenancy-export/volumes/files/note.txt')?.body?.toString(),
+      'written by the tenant\n',
+      `${state}: the file the tenant wrote`,
+    );
+    const history = [...entries.keys()].filter((name) => /^tenancy-export\/volumes\/history\/[^/]+\.db$/.test(name));
+    t.equal(history.length, 1, `${state}: the history database`);
+    const account = JSON.parse(entries.get('tenancy-export/account.json')?.body?.toString() ?? '{}');
+    t.equal(account.user.userId, userId, `${state}: the user record`);
+    t.equal(account.user.email, userId, `${state}: with the email`);
+    t.equal(account.tenant.tenantId, identity.hash, `${state}: the tenant record`);
+    t.ok(
+      account.audit.some((entry: { action: string }) => entry.action === 'user.login'),
+      `${state}: audit entries about the user`,
+    );
+    for (const [name, entry] of entries) {
+      for (const secret of [identity.secret, identity.summaryToken, supervisor.namespaceKey]) {
+        t.notOk(entry.body?.includes(secret), `${state}: no secret in ${name}`);
+      }
+    }
+  };
+
+  const running = await exportOf('running');
+  t.equal(running.headers.get('content-type'), 'application/x-tar');
+  t.match(running.headers.get('content-disposition'), /^attachment; filename="tenancy-export-\d{4}-\d{2}-\d{2}\.tar"$/);
+  check('running', await readArchive(running));
+
+  t.equal((await supervisor.api('POST', `/v1/tenants/${seg(userId)}/pause`)).status, 200);
+  const gz = await exportOf('paused', 'tar.gz');
+  t.equal(gz.headers.get('content-type'), 'application/gzip');
+  check('paused', await readArchive(gz, { gzip: true }));
+  t.equal((await docker.getContainer(names.container).inspect()).State.Paused, true, 'still paused after the export');
+
+  t.equal((await supervisor.api('POST', `/v1/tenants/${seg(userId)}/stop`)).status, 200);
+  check('stopped', await readArchive(await exportOf('stopped')));
+  const after = await docker.getContainer(names.container).inspect();
+  t.equal(after.State.Running, false, 'not started by the export');
+
+  const helpers = await docker.listContainers({
+    all: true,
+    filters: { label: [`dev.tenancy.instance=${supervisor.instance}`, 'dev.tenancy.role=export'] },
+  });
+  t.equal(helpers.length, 0, 'no export helper left behind');
+
+  const audit = (await (await supervisor.api('GET', `/v1/audit?target=${seg(userId)}&action=user.export`)).json()) as {
+    items: { actor: string; result: string }[];
+  };
+  t.equal(audit.items.length, 3, 'every export audited');
+  t.equal(audit.items[0]?.actor, 'bootstrap', 'under the admin who asked');
+
+  t.test('a 200 MB file streams through in bounded memory', async (t) => {
+    await supervisor.api('POST', `/internal/v1/tenants/${seg(userId)}/wake`, { wait: true }, 'internal');
+    const big = await exec(docker, names.container, [
+      'node',
+      '-e',
+      "const fs=require('fs');const fd=fs.openSync('/data/files/big.bin','w');const b=Buffer.alloc(1<<20,7);for(let i=0;i<200;i++)fs.writeSync(fd,b);fs.closeSync(fd)",
+    ]);
+    t.equal(big.exitCode, 0, 'the tenant wrote 200 MB');
+    const pid = supervisor.pid();
+    if (!pid) throw new Error('no supervisor process');
+    const before = memoryOf(pid);
+    let highest = before.rss;
+    let nextSample = 0;
+    const entries = await readArchive(await exportOf('large'), {
+      onBytes: (total) => {
+        // Sampled every 10 MB received: while the stream passes, not after a guessed delay.
+        if (total < nextSample) return;
+        nextSample = total + 10 * 1024 * 1024;
+        highest = Math.max(highest, memoryOf(pid).rss);
+      },
+    });
+    t.equal(entries.get('tenancy-export/volumes/files/big.bin')?.size, 200 * 1024 * 1024, 'the whole file');
+    const grew = Math.max(highest, memoryOf(pid).peak) - before.rss;
+    t.comment(
+      `supervisor RSS before ${Math.round(before.rss / 2 ** 20)} MiB, grew by ${Math.round(grew / 2 ** 20)} MiB`,
+    );
+    t.ok(grew < 64 * 1024 * 1024, `the supervisor's memory grew by less than 64 MiB (${grew} bytes)`);
+  });
+
+  t.test('an unknown user gets 404', async (t) => {
+    const res = await supervisor.api('GET', '/v1/users/nobody/export');
+    t.equal(res.status, 404);
+    t.equal(((await res.json()) as { code: string }).code, 'SUP_ERR_USER_NOT_FOUND');
+  });
+});
