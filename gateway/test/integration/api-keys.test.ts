@@ -123,10 +123,14 @@ t.test(
     t.same(during, {}, `Redis commands during 50 requests with a key: ${JSON.stringify(during)}`);
 
     // Revoked on replica A; replica B hears it on the revocation channel.
+    const revokeSent = Date.now();
     const revoke = await fetch(`${a.url}/auth/api-keys/${id}`, { method: 'DELETE', headers: { cookie } });
     t.equal(revoke.status, 200);
     t.match(await readJson(revoke), { id, revoked_at: String });
     await until('replica B has heard of the revocation', () => revokedOn(logB.lines, id));
+    // A figure, not a threshold: from sending the DELETE to replica B's log line (pino's clock).
+    const heardAt = logB.lines.find((line) => line.msg === 'api key revoked' && line.keyId === id)?.time;
+    t.comment(`replica B heard of the revocation ${Number(heardAt) - revokeSent} ms after the DELETE was sent`);
     const refused = await fetch(`${b.url}/history`, { headers: bearer(key) });
     t.equal(refused.status, 401);
     t.equal((await readJson(refused)).code, 'GW_ERR_API_KEY_INVALID');
