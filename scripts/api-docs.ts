@@ -38,6 +38,7 @@ import { fieldsOf, type SchemaNode, typeText } from './schema-text.js';
 export type Auth =
   | 'none'
   | 'session'
+  | 'session-or-key'
   | 'login'
   | 'supervisor-token'
   | 'admin-token'
@@ -48,6 +49,7 @@ export type Auth =
 const AUTH_TEXT: Readonly<Record<Auth, string>> = {
   none: 'none',
   session: 'session cookie',
+  'session-or-key': 'session cookie, or `Authorization: Bearer tny_…` (a personal API key, no cookie needed)',
   login:
     'by `AUTH_MODE`: `Authorization: Bearer <LOGIN_TOKEN>` (token), a Cloudflare Access assertion (access), nobody checked (dev), refused (oidc: through the provider)',
   'supervisor-token': '`Authorization: Bearer <SUPERVISOR_TOKEN>`',
@@ -61,6 +63,7 @@ const AUTH_TEXT: Readonly<Record<Auth, string>> = {
 const AUTH_SHORT: Readonly<Record<Auth, string>> = {
   none: 'none',
   session: 'session',
+  'session-or-key': 'session or API key',
   login: 'per `AUTH_MODE`',
   'supervisor-token': '`SUPERVISOR_TOKEN`',
   'admin-token': 'admin token',
@@ -132,15 +135,42 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
       auth: 'session',
       answers: '200 `{user_id, email, plan, expires_at, tenant: {state, idle_deadline} | null}`',
     },
+    'GET /auth/keys': {
+      does: 'The page of the signed-in user’s API keys: make one (shown once), list, revoke; through the JSON routes below. Without a session it offers the sign-in page.',
+      auth: 'none',
+      answers: '200 HTML',
+    },
+    'GET /auth/keys.js': {
+      does: 'The script of the API keys page (served separately so the page needs no inline script).',
+      auth: 'none',
+      answers: '200 JavaScript',
+    },
+    'POST /auth/api-keys': {
+      does: 'Makes a personal API key for the signed-in user: `{name, expires_in_seconds?}` (at least 60 s; absent: until revoked). The answer holds the key (`tny_…`), this once: only its SHA-256 is kept. Scope `tenant`: the key reaches the user’s own container (proxy, warmup, WebSocket) with `Authorization: Bearer`, nothing else. Audited as `api-key.create`.',
+      auth: 'session',
+      answers:
+        '201 `{id, name, scope, created_at, expires_at, last_used_at, revoked_at, key}`; 409 `GW_ERR_API_KEY_LIMIT` (50 live keys); 403 `GW_ERR_CROSS_SITE_REFUSED` from a page of another site (see [Cross-site requests](#cross-site-requests))',
+    },
+    'GET /auth/api-keys': {
+      does: 'The signed-in user’s API keys, revoked ones included; never a key itself. `last_used_at` is to the minute; the first use is audited as `api-key.first-use`.',
+      auth: 'session',
+      answers: '200 `{items: [{id, name, scope, created_at, expires_at, last_used_at, revoked_at}]}`',
+    },
+    'DELETE /auth/api-keys/:id': {
+      does: 'Revokes one of the signed-in user’s keys. Answered once Redis has the revocation: from then on every gateway replica refuses the key from its own view. Idempotent; audited once as `api-key.revoke`.',
+      auth: 'session',
+      answers:
+        '200 the key, with `revoked_at`; 404 `GW_ERR_API_KEY_NOT_FOUND` (not theirs, or none); 503 `GW_ERR_API_KEY_REVOCATION_PENDING` when Redis could not record it (the key is revoked; replicas refuse it within a minute); 403 `GW_ERR_CROSS_SITE_REFUSED`',
+    },
     'POST /warmup': {
       does: "Wakes the session's container and waits until it is ready (at most `WARMUP_TIMEOUT`); with `Prefer: respond-async` answers at once. `user_id`, when given, must be the session's own.",
-      auth: 'session',
+      auth: 'session-or-key',
       answers:
         '200 `{user_id, state, phase, ready, waited_ms, idle_deadline}`; 403 `GW_ERR_USER_MISMATCH`; 403 `GW_ERR_CROSS_SITE_REFUSED` from a page of another site (see [Cross-site requests](#cross-site-requests)); 429 `GW_ERR_CAPACITY_FULL` with `Retry-After`; 502 `GW_ERR_TENANT_WAKE_FAILED`; 503 with `Retry-After` computed from the start queue: `GW_ERR_TENANT_WAKE_PENDING` (not ready within `WARMUP_TIMEOUT`; the wake goes on), `GW_ERR_TENANT_WARMING` (`Prefer: respond-async`, with `position` in the start queue), `GW_ERR_TENANT_WAKE_TIMEOUT`',
     },
     'GET /warmup/events': {
       does: 'Progress of the wake as Server-Sent Events (`event: progress`, data [WakeProgress](#wakeprogress)), starting a wake if the container sleeps; ends after phase `ready` or `failed`.',
-      auth: 'session',
+      auth: 'session-or-key',
       answers: '200 `text/event-stream`',
     },
     'GET /warmup/waiting.js': {
@@ -253,13 +283,13 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
     },
     'ANY /': {
       does: "Proxied to the signed-in user's own container (see [Tenant app](#tenant-app-through-the-gateway)).",
-      auth: 'session',
+      auth: 'session-or-key',
       answers:
         "the tenant's answer; without a valid session a browser page load is redirected (303) to `/auth/login?next=…` in dev and access modes; a stopped container: browser page loads get the waiting page (503 with `Retry-After` from the start queue), requests with `Prefer: respond-async` get 503 `GW_ERR_TENANT_WARMING` with `Retry-After`, others are held until ready (at most `WARMUP_TIMEOUT`, then 503 `GW_ERR_TENANT_WAKE_PENDING`); a paused container is thawed and every request held (tens of milliseconds); 502 `GW_ERR_UPSTREAM_UNAVAILABLE`; 504 `GW_ERR_UPSTREAM_TIMEOUT`",
     },
     'ANY /*': {
       does: 'Same as `ANY /`, for every other path. WebSocket upgrades on any path are authenticated the same way and tunnelled (a sleeping container answers 503 `GW_ERR_TENANT_WARMING`).',
-      auth: 'session',
+      auth: 'session-or-key',
     },
   },
   supervisor: {
@@ -285,13 +315,33 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
       auth: 'supervisor-token',
       answers: '200 `text/event-stream`; errors before the stream starts are JSON as for `wake`',
     },
+    'GET /internal/v1/users/:userId/api-keys': {
+      does: 'The user’s personal API keys, revoked ones included.',
+      auth: 'supervisor-token',
+    },
+    'POST /internal/v1/users/:userId/api-keys': {
+      does: 'Records a key the gateway minted: its id, name, scope, expiry and SHA-256 (the key itself never reaches the supervisor). Audited as `api-key.create`.',
+      auth: 'supervisor-token',
+      answers: '404 `SUP_ERR_USER_NOT_FOUND`; 409 `SUP_ERR_API_KEY_LIMIT` (50 live keys)',
+    },
+    'DELETE /internal/v1/users/:userId/api-keys/:keyId': {
+      does: 'Revokes one of the user’s keys (audited once as `api-key.revoke` by `self`) and announces it on the feed (`event: revoke-key`).',
+      auth: 'supervisor-token',
+      answers: '404 `SUP_ERR_API_KEY_NOT_FOUND` (also for another user’s key)',
+    },
+    'POST /internal/v1/api-keys/:keyId/verify': {
+      does: 'Checks a presented key by its hash: live, unexpired, its user not disabled. Notes the use (at most once a minute) and audits the first as `api-key.first-use`.',
+      auth: 'supervisor-token',
+      answers:
+        '401 `SUP_ERR_API_KEY_INVALID` (unknown, wrong hash, revoked or expired: one answer for all); 403 `SUP_ERR_USER_DISABLED`, `SUP_ERR_ACCOUNT_DELETION_PENDING`',
+    },
     'GET /internal/v1/tenants/:userId/route': {
       does: "State and endpoint of the tenant, without waking it, with the user's current `plan`. `endpoint` is present only while running.",
       auth: 'supervisor-token',
       answers: '403 `SUP_ERR_USER_DISABLED`',
     },
     'GET /internal/v1/events': {
-      does: 'The gateway replicas’ feed: `event: hello` once connected, then `event: unroute` with `{"userId"}` whenever a tenant stops being reachable where it was (a stop begins, it crashed or was removed) or a login changed the user’s plan, so cached routes are dropped at once, and `event: revoke` with `{"userId"}` when the user is disabled: every replica revokes all their sessions.',
+      does: 'The gateway replicas’ feed: `event: hello` once connected, then `event: unroute` with `{"userId"}` whenever a tenant stops being reachable where it was (a stop begins, it crashed or was removed) or a login changed the user’s plan, so cached routes are dropped at once, and `event: revoke` with `{"userId"}` when the user is disabled: every replica revokes all their sessions, and `event: revoke-key` with `{"userId","keyId"}` when an API key is revoked: every replica records it and refuses the key.',
       auth: 'supervisor-token',
       answers: '200 `text/event-stream`, open until the client leaves',
     },
@@ -413,6 +463,15 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
     'DELETE /v1/admins/:id': {
       does: 'Revokes a named admin identity (bootstrap `ADMIN_TOKEN` only): its token is refused from the next request. Idempotent; audited once as `admin.revoke`.',
       auth: 'admin-token',
+    },
+    'GET /v1/api-keys': {
+      does: 'Every user’s personal API keys, or one user’s (`?userId=`), revoked ones included; never a key or its hash.',
+      auth: 'admin-token',
+    },
+    'DELETE /v1/api-keys/:keyId': {
+      does: 'Revokes a user’s API key: announced on the gateways’ feed (`event: revoke-key`), so every replica records it in Redis and refuses the key. Idempotent; audited once as `api-key.revoke` under the admin who did it.',
+      auth: 'admin-token',
+      answers: '404 `SUP_ERR_API_KEY_NOT_FOUND`',
     },
     'GET /v1/audit': {
       does: 'The append-only audit log, newest first; `before` (an entry id) pages back.',

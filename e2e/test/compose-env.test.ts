@@ -52,6 +52,7 @@ const SECRET_HOLDERS: Record<string, string[]> = {
   TENANT_NAMESPACE_KEY: ['supervisor'],
   TENANT_ENV: ['supervisor'],
   COOKIE_JWT_SECRET: ['api'],
+  COOKIE_JWT_PREVIOUS_SECRETS: ['api'],
   TENANT_LABEL_KEY: ['api'],
   LOGIN_TOKEN: ['api'],
   OIDC_CLIENT_SECRET: ['api'],

@@ -2,16 +2,20 @@ import fastifyCookie from '@fastify/cookie';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { parseCidr, refuseConnectionsFrom, toErrorBody } from '@tenancy/shared';
 import { RequestLog } from '@tenancy/shared/request-log';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { ActivityRecorder } from './activity/activity-recorder.js';
+import { ApiKeyAuth } from './api-keys/api-key-auth.js';
+import { RevokedKeys } from './api-keys/revoked-keys.js';
 import { FailedLogins } from './auth/failed-logins.js';
 import { createLoginIdentifier } from './auth/login-identity.js';
 import { createSignIn } from './auth/sign-in.js';
 import type { GatewayConfig } from './config.js';
 import { errors } from './errors.js';
 import { accountRoutes } from './http/account-routes.js';
+import { apiKeyRoutes } from './http/api-key-routes.js';
 import { authRoutes } from './http/auth-routes.js';
+import { clientAddress } from './http/client-address.js';
 import { refuseCrossSite } from './http/cross-site.js';
 import { healthRoutes } from './http/health-routes.js';
 import { loginPage, safeNext } from './http/login-page.js';
@@ -35,6 +39,7 @@ import { Revocations } from './revocation/revocations.js';
 import { Authenticator } from './session/authenticator.js';
 import { sessionCookie, tenantCookie } from './session/cookie.js';
 import { SessionStreams } from './session/session-streams.js';
+import type { Session } from './session/tokens.js';
 import { createSessionTokens } from './session/tokens.js';
 import { VerifiedTokenCache } from './session/verified-cache.js';
 import { createSupervisorClient, type SupervisorClient } from './supervisor/client.js';
@@ -69,6 +74,7 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
   const supervisor = deps.supervisor ?? createSupervisorClient(config.SUPERVISOR_URL, config.SUPERVISOR_TOKEN);
   const tokens = createSessionTokens({
     secret: config.COOKIE_JWT_SECRET,
+    previousSecrets: config.COOKIE_JWT_PREVIOUS_SECRETS ?? [],
     issuer: config.PUBLIC_BASE_URL,
     ttlMs: config.SESSION_TTL,
     maxAgeMs: config.SESSION_MAX_AGE,
@@ -92,6 +98,7 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
   const origins = createTenantOrigins(config);
   const tenantTokens = createSessionTokens({
     secret: config.COOKIE_JWT_SECRET,
+    previousSecrets: config.COOKIE_JWT_PREVIOUS_SECRETS ?? [],
     issuer: config.PUBLIC_BASE_URL,
     ttlMs: config.SESSION_TTL,
     maxAgeMs: config.SESSION_MAX_AGE,
@@ -113,9 +120,41 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
   const codes = new ExchangeCodes(deps.redis, config.REDIS_TIMEOUT);
   const routes = new RouteCache(config.ROUTE_CACHE_TTL, now);
   const disabledUsers = new DisabledUsers(revocations, deps.logger, config.SESSION_MAX_AGE, now);
+  const revokedKeys = new RevokedKeys(revocations, deps.logger, now);
   const invalidation = new RouteInvalidation(supervisor, routes, deps.logger, {
     onRevoke: (userId) => disabledUsers.revoke(userId),
+    onRevokeKey: (keyId) => revokedKeys.revoke(keyId),
   });
+  // Personal API keys (`Authorization: Bearer tny_…`) on the tenant routes; see api-keys/.
+  const apiKeys = new ApiKeyAuth({
+    supervisor,
+    revocations,
+    // 10 failed key attempts a minute per client, as for sign-ins; counted apart from them.
+    failures: new FailedLogins(10, 60_000, now),
+    capacity: config.TOKEN_CACHE_SIZE,
+    log: deps.logger,
+    now,
+  });
+  /**
+   * The caller of a tenant route: an API key when the request presents one (it then decides
+   * alone: a refused key is not retried as a cookie), else `cookie`. On a tenant host (subdomain
+   * mode) the key must be the host owner's.
+   */
+  const withApiKeys =
+    (cookie: (request: FastifyRequest, reply: FastifyReply) => Promise<Session>) =>
+    async (request: FastifyRequest, reply: FastifyReply): Promise<Session> => {
+      const key = apiKeys.keyOf(request.headers);
+      if (key === undefined) return cookie(request, reply);
+      const session = await apiKeys.verify(key, clientAddress(request.headers, request.ip));
+      onOwnHost(request.headers.host, session);
+      return session;
+    };
+  /** In subdomain mode, a key used on a tenant host must be that tenant's user's. */
+  const onOwnHost = (host: string | undefined, session: Session): void => {
+    const kind = origins?.classify(host);
+    if (origins && kind?.kind === 'tenant' && kind.label !== origins.labelOf(session.userId))
+      throw errors.tenantForbidden();
+  };
   const activity = new ActivityRecorder((batch) => supervisor.reportActivity(batch), deps.logger, now);
 
   const crossSite = refuseCrossSite(config.PUBLIC_BASE_URL);
@@ -154,6 +193,13 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
   await revocations.start();
   const streams = new SessionStreams(revocations, deps.logger, now);
   const sessionOf: UpgradeSession = async (request) => {
+    const key = apiKeys.keyOf(request.headers);
+    if (key !== undefined) {
+      if (origins?.classify(request.headers.host).kind === 'platform') throw errors.tenantOnOwnOrigin();
+      const session = await apiKeys.verify(key, clientAddress(request.headers, request.socket.remoteAddress));
+      onOwnHost(request.headers.host, session);
+      return { session, credential: key };
+    }
     const cookies = parseCookies(request.headers.cookie ?? '');
     if (!origins || !tenantSessions) {
       const credential = authenticator.tokenOf(cookies);
@@ -201,7 +247,20 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     });
     await platform.register(accountRoutes, { authenticator, revocations, supervisor, refuseCrossSite: crossSite });
     if (config.AUTH_MODE === 'oidc') await platform.register(oidcRoutes, oidcOptions(config, signIn, now));
-    await platform.register(warmupRoutes, { authenticator, supervisor, routes, config, refuseCrossSite: crossSite });
+    await platform.register(apiKeyRoutes, {
+      authenticate: (request, reply) => authenticator.authenticate(request, reply),
+      supervisor,
+      revocations,
+      refuseCrossSite: crossSite,
+      now,
+    });
+    await platform.register(warmupRoutes, {
+      authenticate: withApiKeys((request, reply) => authenticator.authenticate(request, reply)),
+      supervisor,
+      routes,
+      config,
+      refuseCrossSite: crossSite,
+    });
     // The workspace page and the admin console, under /_tenancy/ (docs/pages.md).
     await platform.register(pagesRoutes, {
       authenticator,
@@ -218,8 +277,8 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     else
       await platform.register(proxyRoutes, {
         ...proxyDeps,
-        authenticate: (request, reply) => authenticator.authenticate(request, reply),
-        credentialOf: (request) => authenticator.tokenOf(request.cookies),
+        authenticate: withApiKeys((request, reply) => authenticator.authenticate(request, reply)),
+        credentialOf: (request) => apiKeys.keyOf(request.headers) ?? authenticator.tokenOf(request.cookies),
         waitingPage: waitingPage(PLATFORM_WAITING_PATHS),
       });
   });
@@ -236,8 +295,9 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
       });
       await tenant.register(proxyRoutes, {
         ...proxyDeps,
-        authenticate: (request, reply) => tenantSessions.authenticate(request, reply),
-        credentialOf: (request) => tenantSessions.authenticator.tokenOf(request.cookies),
+        authenticate: withApiKeys((request, reply) => tenantSessions.authenticate(request, reply)),
+        credentialOf: (request) =>
+          apiKeys.keyOf(request.headers) ?? tenantSessions.authenticator.tokenOf(request.cookies),
         waitingPage: waitingPage(TENANT_WAITING_PATHS),
       });
     });
@@ -253,6 +313,8 @@ export async function buildApp(config: Readonly<GatewayConfig>, deps: GatewayDep
     revocations.close();
     await invalidation.stop();
     disabledUsers.close();
+    revokedKeys.close();
+    apiKeys.close();
     tunnels.close();
     streams.close();
     await activity.stop();

@@ -1,5 +1,5 @@
 import { type StaticDecode, Type } from '@sinclair/typebox';
-import { ConfigError, Duration, loadConfig, Secret, TenantSubnetPool } from '@tenancy/shared';
+import { ConfigError, Duration, loadConfig, SECRET, Secret, TenantSubnetPool } from '@tenancy/shared';
 import { isLoopbackOrigin } from './auth/loopback-origin.js';
 
 /** The one value of ALLOW_DEV_LOGIN_ON_PUBLIC_URL that lets dev login run on a public origin. */
@@ -21,7 +21,22 @@ export const GatewayConfigSchema = Type.Object({
     default: 'http://localhost:8080',
     description: 'Public origin users reach; https makes the cookie Secure with the __Host- prefix',
   }),
-  COOKIE_JWT_SECRET: Secret('HMAC key signing session cookies (HS256); at least 32 characters'),
+  COOKIE_JWT_SECRET: Secret(
+    'HMAC key signing session cookies (HS256); at least 32 characters. To rotate it without signing anyone out, move the old value to COOKIE_JWT_PREVIOUS_SECRETS (docs/operations.md)',
+  ),
+  COOKIE_JWT_PREVIOUS_SECRETS: Type.Optional(
+    Type.Transform(
+      Type.String({
+        // One or more secrets of at least 32 characters, separated by commas or whitespace (a file: one a line).
+        pattern: '^[\\s,]*[^\\s,]{32,}(?:[\\s,]+[^\\s,]{32,})*[\\s,]*$',
+        description:
+          'Former COOKIE_JWT_SECRET values, comma- or newline-separated: sessions they signed are still accepted until they end (a refresh re-signs with the current key); new sessions are signed with COOKIE_JWT_SECRET only. Remove one once SESSION_TTL has passed since every replica signs with the new key',
+        [SECRET]: true,
+      }),
+    )
+      .Decode((text) => text.split(/[\s,]+/).filter(Boolean))
+      .Encode((secrets) => secrets.join(',')),
+  ),
   SESSION_TTL: Duration('30m', 'Sliding session window: a session unused this long expires'),
   SESSION_MAX_AGE: Duration('12h', 'Absolute cap on a session, however active'),
   AUTH_MODE: Type.Union([Type.Literal('access'), Type.Literal('token'), Type.Literal('oidc'), Type.Literal('dev')], {

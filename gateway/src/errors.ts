@@ -54,6 +54,25 @@ export const errors = {
     503,
     'the identity provider cannot be reached right now, retry shortly',
   ),
+  // Personal API keys (see api-keys/): one code for every refusal of a presented key, so a
+  // caller learns nothing about which keys exist; the reason is logged.
+  apiKeyInvalid: defineError('GW_ERR_API_KEY_INVALID', 401, 'the API key is malformed, unknown, revoked or expired'),
+  apiKeyRateLimited: defineError(
+    'GW_ERR_API_KEY_RATE_LIMITED',
+    429,
+    'too many failed API key attempts from this address: wait before trying again',
+  ),
+  apiKeyNotFound: defineError('GW_ERR_API_KEY_NOT_FOUND', 404, 'you have no API key with this id'),
+  apiKeyLimit: defineError(
+    'GW_ERR_API_KEY_LIMIT',
+    409,
+    'you have as many API keys as allowed (50): revoke one you no longer use first',
+  ),
+  apiKeyRevocationPending: defineError(
+    'GW_ERR_API_KEY_REVOCATION_PENDING',
+    503,
+    'the key is revoked, but not yet on every gateway: it may still be accepted for up to a minute',
+  ),
   userDisabled: defineError('GW_ERR_USER_DISABLED', 403, 'this account is disabled'),
   deletionPending: defineError(
     'GW_ERR_ACCOUNT_DELETION_PENDING',

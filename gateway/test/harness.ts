@@ -139,6 +139,19 @@ export function fakeSupervisor(endpointUrl: string) {
       calls.activity.push(batch);
     },
     async health() {},
+    // API keys live in the real supervisor; api-keys.test.ts runs against it.
+    async listApiKeys() {
+      return { items: [] };
+    },
+    async createApiKey() {
+      throw new Error('the fake supervisor keeps no API keys');
+    },
+    async revokeApiKey() {
+      throw new Error('the fake supervisor keeps no API keys');
+    },
+    async verifyApiKey() {
+      throw new Error('the fake supervisor keeps no API keys');
+    },
   };
   return { client, calls, users };
 }
@@ -256,14 +269,19 @@ export async function until(what: string, condition: () => boolean | Promise<boo
 }
 
 /** Opens a WebSocket through the gateway: 101 and the socket, or the refusal's status. */
-export function openWebSocket(gw: Pick<TestGateway, 'port'>, cookie: string) {
+export function openWebSocket(
+  gw: Pick<TestGateway, 'port'>,
+  cookie: string,
+  extraHeaders: Record<string, string> = {},
+) {
   return new Promise<{ status: number; socket?: Duplex }>((resolve, reject) => {
     const req = request({
       host: '127.0.0.1',
       port: gw.port,
       path: '/ws',
       headers: {
-        cookie,
+        ...(cookie ? { cookie } : {}),
+        ...extraHeaders,
         connection: 'Upgrade',
         upgrade: 'websocket',
         'sec-websocket-version': '13',

@@ -80,7 +80,16 @@ export const PlanName = Type.String({ minLength: 1, maxLength: 64, pattern: '^[a
  *   then `event: unroute` with `{"userId"}` whenever a tenant stops being reachable at the endpoint
  *   it had (stopping, crashed, removed) or the user's plan changed, so cached routes are dropped at
  *   once, and `event: revoke` with `{"userId"}` when the user is disabled: every session of theirs
- *   must end now
+ *   must end now, and `event: revoke-key` with `{"userId","keyId"}` when an API key was revoked:
+ *   every replica records the revocation and forgets the key at once
+ * - `GET  apiKeys`      → {@link ApiKeyList}: the user's personal API keys, revoked ones included
+ * - `POST apiKeys`      body {@link CreateApiKeyBody} → 201 {@link ApiKeyRecord}; errors: 404
+ *   `SUP_ERR_USER_NOT_FOUND`, 409 `SUP_ERR_API_KEY_LIMIT`
+ * - `DELETE apiKey`     → {@link ApiKeyRecord}, revoked; errors: 404 `SUP_ERR_API_KEY_NOT_FOUND`
+ *   (also for another user's key)
+ * - `POST verifyApiKey` body {@link VerifyApiKeyBody} → {@link VerifiedApiKey}; errors: 401
+ *   `SUP_ERR_API_KEY_INVALID` (unknown, wrong hash, revoked or expired: one answer for all),
+ *   403 `SUP_ERR_USER_DISABLED` and `SUP_ERR_ACCOUNT_DELETION_PENDING`. Notes the use (at most once a minute) and audits the first.
  */
 export const INTERNAL_ROUTES = {
   upsertUser: '/internal/v1/users/:userId',
@@ -91,6 +100,9 @@ export const INTERNAL_ROUTES = {
   stop: '/internal/v1/tenants/:userId/stop',
   activity: '/internal/v1/activity',
   events: '/internal/v1/events',
+  apiKeys: '/internal/v1/users/:userId/api-keys',
+  apiKey: '/internal/v1/users/:userId/api-keys/:keyId',
+  verifyApiKey: '/internal/v1/api-keys/:keyId/verify',
   exportUser: '/internal/v1/users/:userId/export',
   deletion: '/internal/v1/users/:userId/deletion',
 } as const;
@@ -223,3 +235,61 @@ export const TENANT_HEADERS = {
   secret: 'x-tenancy-tenant-secret',
   requestId: 'x-request-id',
 } as const;
+
+/** A personal API key's lookup id: the 12 base62 characters after `tny_`. */
+export const ApiKeyId = Type.String({ pattern: '^[0-9A-Za-z]{12}$' });
+
+/** What a personal API key may do. `tenant`: reach its user's own tenant (proxy and warmup), nothing else. */
+export const ApiKeyScope = Type.Literal('tenant');
+
+/** A personal API key as stored (nullable fields: null first, or Ajv's coercion makes a null 0), without its hash (never the key: it is shown once, when made). */
+export const ApiKeyRecord = Type.Object({
+  id: ApiKeyId,
+  userId: UserId,
+  name: Type.String(),
+  scope: ApiKeyScope,
+  /** Epoch milliseconds. */
+  createdAt: Type.Number(),
+  /** Epoch milliseconds after which the key is refused; null: never expires. */
+  expiresAt: Type.Union([Type.Null(), Type.Number()]),
+  /** Epoch milliseconds of its last use, to the minute; null: never used. */
+  lastUsedAt: Type.Union([Type.Null(), Type.Number()]),
+  revokedAt: Type.Union([Type.Null(), Type.Number()]),
+  /** Audit actor that revoked it: `self` (the user), `bootstrap` or `admin:<name>`. */
+  revokedBy: Type.Union([Type.Null(), Type.String()]),
+});
+export type ApiKeyRecord = Static<typeof ApiKeyRecord>;
+
+export const ApiKeyList = Type.Object({ items: Type.Array(ApiKeyRecord) });
+export type ApiKeyList = Static<typeof ApiKeyList>;
+
+/** A key's name: what the user calls it, printable, at most 64 characters. */
+export const ApiKeyName = Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\u0000-\\u001f\\u007f]+$' });
+
+/** `POST /internal/v1/users/:userId/api-keys`: the gateway minted a key; the supervisor keeps its hash. */
+export const CreateApiKeyBody = Type.Object(
+  {
+    id: ApiKeyId,
+    name: ApiKeyName,
+    /** Hex SHA-256 of the whole key. */
+    keyHash: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    scope: ApiKeyScope,
+    expiresAt: Type.Union([Type.Null(), Type.Number()]),
+  },
+  { additionalProperties: false },
+);
+export type CreateApiKeyBody = Static<typeof CreateApiKeyBody>;
+
+/** A verified key with what the gateway tells the tenant about its user (as a session carries it). */
+export const VerifiedApiKey = Type.Composite([
+  ApiKeyRecord,
+  Type.Object({ email: Type.Union([Type.Null(), Type.String()]), plan: PlanName }),
+]);
+export type VerifiedApiKey = Static<typeof VerifiedApiKey>;
+
+/** `POST /internal/v1/api-keys/:keyId/verify`: the hash of a presented key (the key never leaves the gateway). */
+export const VerifyApiKeyBody = Type.Object(
+  { keyHash: Type.String({ pattern: '^[0-9a-f]{64}$' }) },
+  { additionalProperties: false },
+);
+export type VerifyApiKeyBody = Static<typeof VerifyApiKeyBody>;

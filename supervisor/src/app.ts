@@ -6,9 +6,11 @@ import { AccountDeletion } from './accounts/account-deletion.js';
 import type { SupervisorConfig } from './config.js';
 import { errors } from './errors.js';
 import { adminAccountRoutes, internalAccountRoutes } from './http/account-routes.js';
+import { adminApiKeyRoutes } from './http/admin-api-key-routes.js';
 import { createAdminAuth } from './http/admin-auth.js';
 import { adminIdentityRoutes } from './http/admin-identity-routes.js';
 import { adminRoutes } from './http/admin-routes.js';
+import { internalApiKeyRoutes } from './http/api-key-routes.js';
 import { bearerToken, secretsMatch } from './http/bearer-auth.js';
 import { internalRoutes } from './http/internal-routes.js';
 import type { SupervisorMetrics } from './http/metrics.js';
@@ -119,6 +121,7 @@ export async function buildApp(config: Config, deps: SupervisorDeps) {
       requireToken(() => config.SUPERVISOR_TOKEN),
     );
     await internal.register(internalRoutes, { store: deps.store, controller: deps.controller, users });
+    await internal.register(internalApiKeyRoutes, { store: deps.store, users });
     await internal.register(internalAccountRoutes, accounts);
   });
 
@@ -152,6 +155,7 @@ export async function buildApp(config: Config, deps: SupervisorDeps) {
       users,
     });
     await admin.register(adminIdentityRoutes, { store: deps.store });
+    await admin.register(adminApiKeyRoutes, { store: deps.store, users });
     await admin.register(adminAccountRoutes, accounts);
   });
 

@@ -1,4 +1,3 @@
-import { isIP } from 'node:net';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { isTenancyError, PlanName, UserId } from '@tenancy/shared';
@@ -11,6 +10,7 @@ import { errors } from '../errors.js';
 import type { Revocations } from '../revocation/revocations.js';
 import type { Authenticator } from '../session/authenticator.js';
 import type { SupervisorClient } from '../supervisor/client.js';
+import { clientAddress } from './client-address.js';
 import { LOGIN_SCRIPT, loginPage, SAME_ORIGIN_PATH } from './login-page.js';
 import { PAGE_POLICY } from './page-policy.js';
 
@@ -31,14 +31,9 @@ export interface AuthRoutesOptions {
   failedLogins: FailedLogins;
 }
 
-/**
- * The client a login comes from: the address nginx names in X-Real-IP (it always replaces the
- * client's own, see nginx/tenancy-proxy.conf), else the socket's (no nginx in front: tests, curl
- * on the host).
- */
+/** The client a login comes from (see client-address.ts). */
 function clientOf(request: FastifyRequest): string {
-  const named = request.headers['x-real-ip'];
-  return typeof named === 'string' && isIP(named) ? named : request.ip;
+  return clientAddress(request.headers, request.ip);
 }
 
 const LoginBody = Type.Object(

@@ -84,6 +84,8 @@ export function forwardHeaders(
     if (lower === 'authorization') {
       const text = Array.isArray(value) ? value.join(',') : value;
       if (options.platformCredentials.some((credential) => credential && text.includes(credential))) continue;
+      // A personal API key (`tny_`) is the platform's, whether or not it was the one used.
+      if (/\btny_/i.test(text)) continue;
     }
     out[lower] = value;
   }

@@ -8,6 +8,8 @@ export interface RouteInvalidationOptions {
   retryMs?: number;
   /** Called when the supervisor announces a disabled user: their sessions must end now. */
   onRevoke?: (userId: string) => void;
+  /** Called when the supervisor announces a revoked API key: every replica records it. */
+  onRevokeKey?: (keyId: string) => void;
 }
 
 /**
@@ -16,7 +18,8 @@ export interface RouteInvalidationOptions {
  * evicted or removed (it would get a 502 until the entry expired), nor tells a tenant a plan the
  * user no longer has. On every (re)connection the whole cache is dropped, since stops may have
  * been missed while the feed was down; while it is down, entries still expire after
- * ROUTE_CACHE_TTL. The same feed announces disabled users (`revoke`), passed to `onRevoke`.
+ * ROUTE_CACHE_TTL. The same feed announces disabled users (`revoke`), passed to `onRevoke`, and
+ * revoked API keys (`revoke-key`), passed to `onRevokeKey`.
  */
 export class RouteInvalidation {
   private readonly abort = new AbortController();
@@ -26,6 +29,7 @@ export class RouteInvalidation {
 
   private readonly retryMs: number;
   private readonly onRevoke: (userId: string) => void;
+  private readonly onRevokeKey: (keyId: string) => void;
 
   constructor(
     private readonly supervisor: SupervisorClient,
@@ -35,6 +39,7 @@ export class RouteInvalidation {
   ) {
     this.retryMs = options.retryMs ?? 1_000;
     this.onRevoke = options.onRevoke ?? (() => {});
+    this.onRevokeKey = options.onRevokeKey ?? (() => {});
   }
 
   start(): void {
@@ -64,6 +69,9 @@ export class RouteInvalidation {
             if (userId === undefined) continue;
             this.routes.drop(userId);
             if (event === 'revoke') this.onRevoke(userId);
+          } else if (event === 'revoke-key') {
+            const keyId = fieldOf(data, 'keyId');
+            if (keyId !== undefined) this.onRevokeKey(keyId);
           }
         }
         this.following = false;
@@ -96,9 +104,14 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 function userIdOf(data: string): string | undefined {
+  return fieldOf(data, 'userId');
+}
+
+/** A string field of an event's JSON data, or undefined. */
+function fieldOf(data: string, name: string): string | undefined {
   try {
-    const { userId } = JSON.parse(data) as { userId?: unknown };
-    return typeof userId === 'string' ? userId : undefined;
+    const value = (JSON.parse(data) as Record<string, unknown>)[name];
+    return typeof value === 'string' ? value : undefined;
   } catch {
     return undefined;
   }

@@ -4,6 +4,8 @@ import { createHash } from 'node:crypto';
 export const REVOCATION_CHANNEL = 'tenancy:revocations';
 export const sessionKey = (sid: string) => `tenancy:revoked:sid:${sid}`;
 export const userKey = (userId: string) => `tenancy:revoked:user:${userHash(userId)}`;
+/** A revoked personal API key, by its lookup id (base62: no `:` in it). */
+export const apiKeyKey = (keyId: string) => `tenancy:revoked:key:${keyId}`;
 export const REVOCATION_KEY_PATTERN = 'tenancy:revoked:*';
 
 /** User ids may hold anything; keys and messages carry a digest instead. */
@@ -12,4 +14,7 @@ export function userHash(userId: string): string {
 }
 
 /** A message on the revocation channel. */
-export type RevocationMessage = { kind: 'session'; sid: string } | { kind: 'user'; user: string; before: number };
+export type RevocationMessage =
+  | { kind: 'session'; sid: string }
+  | { kind: 'user'; user: string; before: number }
+  | { kind: 'key'; keyId: string };

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { errors } from '../errors.js';
 import type { Session } from '../session/tokens.js';
 import {
+  apiKeyKey,
   REVOCATION_CHANNEL,
   REVOCATION_KEY_PATTERN,
   type RevocationMessage,
@@ -58,6 +59,8 @@ const RETRY_MAX_MS = 5_000;
 export class Revocations extends EventEmitter {
   private readonly sessions = new Map<string, number>();
   private readonly users = new Map<string, number>();
+  /** Revoked API key ids, with when their entry may be forgotten. */
+  private readonly keys = new Map<string, number>();
   private readonly now: () => number;
   /** When the view stopped being current, or undefined while it is; 0 until the first load. */
   private staleSince: number | undefined = 0;
@@ -138,6 +141,35 @@ export class Revocations extends EventEmitter {
     }
   }
 
+  /**
+   * Throws 401 GW_ERR_API_KEY_INVALID when the API key is revoked, 503 when that cannot be known.
+   * Like a session check: from the view, no Redis round trip, while the view is trusted.
+   */
+  async checkKey(keyId: string): Promise<void> {
+    const revoked = this.isViewTrusted()
+      ? this.keys.has(keyId)
+      : (await this.withTimeout(this.options.redis.exists(apiKeyKey(keyId)))) === 1;
+    if (revoked) throw errors.apiKeyInvalid(undefined, { details: { reason: 'REVOKED' } });
+  }
+
+  /** True when the view holds the key's revocation (however much the view is trusted). */
+  hasKeyRevocation(keyId: string): boolean {
+    return this.keys.has(keyId);
+  }
+
+  /** Revokes one API key everywhere (its row in the supervisor is the lasting record). */
+  async revokeKey(keyId: string): Promise<void> {
+    const message: RevocationMessage = { kind: 'key', keyId };
+    await this.withTimeout(
+      this.options.redis
+        .multi()
+        .set(apiKeyKey(keyId), '1', 'PX', this.options.retentionMs)
+        .publish(REVOCATION_CHANNEL, JSON.stringify(message))
+        .exec(),
+    );
+    this.apply(message);
+  }
+
   /** Revokes one session everywhere. */
   async revokeSession(sid: string): Promise<void> {
     const message: RevocationMessage = { kind: 'session', sid };
@@ -188,6 +220,7 @@ export class Revocations extends EventEmitter {
   private apply(message: RevocationMessage): void {
     const expires = this.now() + this.options.retentionMs;
     if (message.kind === 'session' && typeof message.sid === 'string') this.sessions.set(message.sid, expires);
+    else if (message.kind === 'key' && typeof message.keyId === 'string') this.keys.set(message.keyId, expires);
     else if (message.kind === 'user' && typeof message.user === 'string' && typeof message.before === 'number') {
       this.users.set(message.user, Math.max(this.users.get(message.user) ?? 0, message.before));
     } else return;
@@ -259,15 +292,18 @@ export class Revocations extends EventEmitter {
         const [, , kind, id] = key.split(':');
         if (!id) return;
         if (kind === 'sid') this.sessions.set(id, this.now() + this.options.retentionMs);
+        if (kind === 'key') this.keys.set(id, this.now() + this.options.retentionMs);
         if (kind === 'user') this.users.set(id, Math.max(this.users.get(id) ?? 0, Number(values[index] ?? 0)));
       });
     } while (cursor !== '0');
   }
 
   private prune(): void {
-    if (this.sessions.size < 100_000) return;
     const now = this.now();
-    for (const [sid, expires] of this.sessions) if (expires <= now) this.sessions.delete(sid);
+    for (const entries of [this.sessions, this.keys]) {
+      if (entries.size < 100_000) continue;
+      for (const [id, expires] of entries) if (expires <= now) entries.delete(id);
+    }
   }
 
   private async withTimeout<T>(work: Promise<T>): Promise<T> {

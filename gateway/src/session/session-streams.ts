@@ -30,6 +30,7 @@ export class SessionStreams {
     for (const bound of this.open) {
       if (
         (message.kind === 'session' && bound.session.sid === message.sid) ||
+        (message.kind === 'key' && bound.session.keyId === message.keyId) ||
         (message.kind === 'user' && bound.user === message.user && bound.session.authTime <= message.before)
       ) {
         this.finish(bound, 'revoked');

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { createHmac, randomBytes } from 'node:crypto';
+import { decodeProtectedHeader, type JWTVerifyResult, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { errors } from '../errors.js';
 
 /** The JWT `typ` of a session token: a token of any other kind is refused. */
@@ -30,10 +30,21 @@ export interface Session {
   issuedAt: number;
   /** Tenant-origin tokens only: the label of the one tenant host the token is valid on. */
   label?: string;
+  /**
+   * Requests made with a personal API key only: the key's lookup id. Such a "session" is the
+   * key's verification (api-keys/api-key-auth.ts), never a token, and never refreshed.
+   */
+  keyId?: string;
 }
 
 export interface SessionTokensOptions {
+  /** The current key: signs every new or refreshed token. */
   secret: string;
+  /**
+   * Former keys: tokens they signed still verify until they end, and are re-signed with
+   * `secret` when refreshed. Rotation without logging anyone out (docs/operations.md).
+   */
+  previousSecrets?: readonly string[];
   /** `iss` claim: the public origin. */
   issuer: string;
   /** Sliding window (ms). */
@@ -64,11 +75,57 @@ export interface SessionTokens {
   shouldRefresh(session: Session): boolean;
 }
 
+/** A signing key and its id. */
+interface SigningKey {
+  kid: string;
+  key: Uint8Array;
+}
+
+/**
+ * The key id of a secret: 12 base64url characters of an HMAC under the secret itself, so it is
+ * stable (every replica with the same secret names it the same, no configuration), different
+ * for each secret, and says nothing usable about the secret.
+ */
+export function keyIdOf(secret: string): string {
+  return createHmac('sha256', secret).update('tenancy-session-kid').digest('base64url').slice(0, 12);
+}
+
+const signingKey = (secret: string): SigningKey => ({ kid: keyIdOf(secret), key: new TextEncoder().encode(secret) });
+
 export function createSessionTokens(options: SessionTokensOptions): SessionTokens {
-  const key = new TextEncoder().encode(options.secret);
+  const current = signingKey(options.secret);
+  const keys = [current, ...(options.previousSecrets ?? []).filter((s) => s !== options.secret).map(signingKey)];
   const now = options.now ?? Date.now;
   const tenant = options.kind === 'tenant';
   const typ = tenant ? TENANT_SESSION_TYP : SESSION_TYP;
+
+  /**
+   * Verifies with the key the token names (`kid`). A token without one was signed before keys
+   * had ids: each key is tried in turn. A `kid` no key has is refused without trying any.
+   */
+  async function verifyWithKeys(token: string): Promise<JWTVerifyResult> {
+    const { kid } = decodeProtectedHeader(token);
+    const candidates = kid === undefined ? keys : keys.filter((k) => k.kid === kid);
+    if (candidates.length === 0) throw new joseErrors.JWSSignatureVerificationFailed('no key has this key id');
+    for (const [index, candidate] of candidates.entries()) {
+      try {
+        return await jwtVerify(token, candidate.key, {
+          algorithms: [ALGORITHM],
+          issuer: options.issuer,
+          audience: AUDIENCE,
+          typ,
+          requiredClaims: tenant
+            ? ['sub', 'sid', 'jti', 'iat', 'exp', 'sat', 'lbl']
+            : ['sub', 'sid', 'jti', 'iat', 'exp', 'sat'],
+          currentDate: new Date(now()),
+        });
+      } catch (err) {
+        const last = index === candidates.length - 1;
+        if (last || !(err instanceof joseErrors.JWSSignatureVerificationFailed)) throw err;
+      }
+    }
+    throw new joseErrors.JWSSignatureVerificationFailed();
+  }
 
   return {
     async sign(input) {
@@ -80,14 +137,14 @@ export function createSessionTokens(options: SessionTokensOptions): SessionToken
       if (tenant && !input.label) throw new Error('a tenant-origin token needs a label');
       const claims = { sid, sat: authTime, email: input.email, plan: input.plan };
       const token = await new SignJWT(tenant ? { ...claims, lbl: input.label } : claims)
-        .setProtectedHeader({ alg: ALGORITHM, typ })
+        .setProtectedHeader({ alg: ALGORITHM, typ, kid: current.kid })
         .setIssuer(options.issuer)
         .setAudience(AUDIENCE)
         .setSubject(input.userId)
         .setJti(jti)
         .setIssuedAt(Math.floor(issuedAt / 1000))
         .setExpirationTime(Math.floor(expiresAt / 1000))
-        .sign(key);
+        .sign(current.key);
       return {
         token,
         session: {
@@ -108,16 +165,7 @@ export function createSessionTokens(options: SessionTokensOptions): SessionToken
     async verify(token) {
       let payload: Record<string, unknown>;
       try {
-        ({ payload } = await jwtVerify(token, key, {
-          algorithms: [ALGORITHM],
-          issuer: options.issuer,
-          audience: AUDIENCE,
-          typ,
-          requiredClaims: tenant
-            ? ['sub', 'sid', 'jti', 'iat', 'exp', 'sat', 'lbl']
-            : ['sub', 'sid', 'jti', 'iat', 'exp', 'sat'],
-          currentDate: new Date(now()),
-        }));
+        ({ payload } = await verifyWithKeys(token));
       } catch (err) {
         const reason = err instanceof joseErrors.JOSEError ? err.code : 'ERR_MALFORMED';
         throw errors.sessionInvalid(undefined, { cause: err, details: { reason } });

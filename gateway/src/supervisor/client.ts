@@ -1,10 +1,14 @@
 import {
   type ActivityBatch,
+  type ApiKeyList,
+  type ApiKeyRecord,
+  type CreateApiKeyBody,
   type DeletionScheduled,
   INTERNAL_ROUTES,
   type TenantRoute,
   type UpsertUserBody,
   type UserRecord,
+  type VerifiedApiKey,
 } from '@tenancy/shared';
 import { errors } from '../errors.js';
 
@@ -28,6 +32,14 @@ export interface SupervisorClient {
   /** Cancels a scheduled erasure (409 GW_ERR_ACCOUNT_DELETION_NOT_PENDING when none is). */
   cancelDeletion(userId: string): Promise<UserRecord>;
   health(): Promise<void>;
+  /** The user's personal API keys, revoked ones included. */
+  listApiKeys(userId: string): Promise<ApiKeyList>;
+  /** Records a key the gateway minted (its hash only). */
+  createApiKey(userId: string, body: CreateApiKeyBody): Promise<ApiKeyRecord>;
+  /** Revokes one of the user's keys; 404 GW_ERR_API_KEY_NOT_FOUND when it is not theirs. */
+  revokeApiKey(userId: string, keyId: string): Promise<ApiKeyRecord>;
+  /** The key with this id and hash, if live; 401 GW_ERR_API_KEY_INVALID otherwise. */
+  verifyApiKey(keyId: string, keyHash: string): Promise<VerifiedApiKey>;
 }
 
 export function createSupervisorClient(baseUrl: string, token: string): SupervisorClient {
@@ -40,7 +52,8 @@ export function createSupervisorClient(baseUrl: string, token: string): Supervis
     try {
       res = await fetch(`${base}${url}`, {
         method,
-        headers,
+        // A content type without a body is an error to Fastify (a DELETE has none).
+        headers: body === undefined ? { authorization: headers.authorization } : headers,
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(timeoutMs),
       });
@@ -88,6 +101,17 @@ export function createSupervisorClient(baseUrl: string, token: string): Supervis
       return res;
     },
     reportActivity: (batch) => call('POST', INTERNAL_ROUTES.activity, batch, 5_000),
+    listApiKeys: (userId) => call('GET', path(INTERNAL_ROUTES.apiKeys, userId), undefined, 5_000),
+    createApiKey: (userId, body) => call('POST', path(INTERNAL_ROUTES.apiKeys, userId), body, 5_000),
+    revokeApiKey: (userId, keyId) =>
+      call(
+        'DELETE',
+        path(INTERNAL_ROUTES.apiKey, userId).replace(':keyId', encodeURIComponent(keyId)),
+        undefined,
+        5_000,
+      ),
+    verifyApiKey: (keyId, keyHash) =>
+      call('POST', INTERNAL_ROUTES.verifyApiKey.replace(':keyId', encodeURIComponent(keyId)), { keyHash }, 5_000),
     async exportUser(userId, { gzip }, signal) {
       const url = `${base}${path(INTERNAL_ROUTES.exportUser, userId)}${gzip ? '?format=tar.gz' : ''}`;
       const res = await fetch(url, { headers: { authorization: headers.authorization }, signal }).catch((err) => {
@@ -118,6 +142,12 @@ function fromSupervisor(status: number, payload: Record<string, unknown>, retryA
       return errors.capacity(undefined, {
         details: { retryAfterSeconds: retryAfterOf(retryAfter, payload, 30) },
       });
+    case 'SUP_ERR_API_KEY_INVALID':
+      return errors.apiKeyInvalid();
+    case 'SUP_ERR_API_KEY_NOT_FOUND':
+      return errors.apiKeyNotFound();
+    case 'SUP_ERR_API_KEY_LIMIT':
+      return errors.apiKeyLimit();
     case 'SUP_ERR_USER_DISABLED':
       return errors.userDisabled();
     case 'SUP_ERR_ACCOUNT_DELETION_PENDING':

@@ -6,13 +6,13 @@ import type { GatewayConfig } from '../config.js';
 import { errors } from '../errors.js';
 import { prefersAsync } from '../http/navigation.js';
 import type { RouteCache } from '../proxy/route-cache.js';
-import type { Authenticator } from '../session/authenticator.js';
 import type { Session } from '../session/tokens.js';
 import type { SupervisorClient } from '../supervisor/client.js';
 import { WAITING_SCRIPT } from './waiting-page.js';
 
 export interface WarmupRoutesOptions {
-  authenticator: Authenticator;
+  /** The caller: the session cookie, or a personal API key (`Authorization: Bearer tny_…`). Throws 401. */
+  authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<Session>;
   supervisor: SupervisorClient;
   routes: RouteCache;
   config: Pick<GatewayConfig, 'WARMUP_TIMEOUT'>;
@@ -21,19 +21,23 @@ export interface WarmupRoutesOptions {
 }
 
 export const warmupRoutes: FastifyPluginAsyncTypebox<WarmupRoutesOptions> = async (app, options) => {
-  const { authenticator, supervisor, routes, config, refuseCrossSite } = options;
+  const { authenticate, supervisor, routes, config, refuseCrossSite } = options;
 
   // The seed's shape: {"user_id"} must be the session's own user.
   app.post(
     '/warmup',
     {
       onRequest: refuseCrossSite,
+      // `curl -X POST` sends no body; Ajv would call the absent optional body a wrong type.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
       schema: {
         body: Type.Optional(Type.Object({ user_id: Type.Optional(Type.String()) }, { additionalProperties: false })),
       },
     },
     async (request, reply) => {
-      const session = await authenticator.authenticate(request, reply);
+      const session = await authenticate(request, reply);
       if (request.body?.user_id !== undefined && request.body.user_id !== session.userId) throw errors.userMismatch();
       const started = performance.now();
       if (prefersAsync(request)) {
@@ -59,7 +63,7 @@ export const warmupRoutes: FastifyPluginAsyncTypebox<WarmupRoutesOptions> = asyn
   );
 
   app.get('/warmup/events', async (request, reply) =>
-    relayWakeEvents(supervisor, request, reply, await authenticator.authenticate(request, reply)),
+    relayWakeEvents(supervisor, request, reply, await authenticate(request, reply)),
   );
   app.get('/warmup/waiting.js', sendWaitingScript);
 };

@@ -76,6 +76,10 @@ t.test('Authorization passes unless it carries a platform credential', async (t)
     ['Bearer tenant-own-token', true],
     ['Bearer login-token-123', false],
     ['Bearer session.jwt.value', false],
+    // A personal API key is the platform's even when it is not the credential the request used.
+    [`Bearer tny_${'A'.repeat(61)}`, false],
+    [`token tny_${'A'.repeat(61)}`, false],
+    ['Bearer stny_not-ours', true],
   ];
   for (const [value, forwarded] of rows) {
     const out = forwardHeaders({ authorization: value }, identity, {

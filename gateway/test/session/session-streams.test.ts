@@ -29,6 +29,9 @@ t.test('which revocations end a bound connection, and which do not', async (t) =
     ['another session revoked', session(), { kind: 'session', sid: 'sid-2' }, undefined],
     ['every session of its user', session(), { kind: 'user', user: userHash('alice'), before: NOW }, 'revoked'],
     ['another user', session(), { kind: 'user', user: userHash('bob'), before: NOW }, undefined],
+    ['its API key revoked', session({ sid: 'key:K1', keyId: 'K1' }), { kind: 'key', keyId: 'K1' }, 'revoked'],
+    ['another API key revoked', session({ sid: 'key:K1', keyId: 'K1' }), { kind: 'key', keyId: 'K2' }, undefined],
+    ['an API key revoked, a cookie session bound', session(), { kind: 'key', keyId: 'K1' }, undefined],
     [
       'a session begun after the revocation',
       session({ authTime: NOW + 1 }),

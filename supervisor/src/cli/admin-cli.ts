@@ -13,6 +13,8 @@
  *   tenancy-admin admins [--json]
  *   tenancy-admin admin-create <name> [--expires 90d] [--json]
  *   tenancy-admin admin-revoke <id> [--json]
+ *   tenancy-admin api-keys [<user>] [--json]
+ *   tenancy-admin api-key-revoke <id> [--json]
  *
  * Reads SUPERVISOR_URL (default http://127.0.0.1:4010) and ADMIN_TOKEN or ADMIN_TOKEN_FILE.
  * `restore` is the exception: it works on the database file itself, offline (DATABASE_PATH).
@@ -46,6 +48,8 @@ commands:
   admin-create NAME [--expires D] a named admin token for an operator (printed once; D like
                                   90d or 12h, default never); needs the bootstrap ADMIN_TOKEN
   admin-revoke ID                 refuse that identity's token from now on; bootstrap only
+  api-keys [USER]                 users' personal API keys, or one user's (never the keys)
+  api-key-revoke ID               revoke a user's API key on every gateway replica
 
 options:
   --json                          print the API's JSON instead of a table
@@ -309,6 +313,32 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: (text: 
       const { body } = await call(conn, 'DELETE', `/v1/admins/${encodeURIComponent(user)}`);
       const a = body as Row;
       out(body, () => `revoked admin identity ${a.name} (id ${a.id})`);
+      return 0;
+    }
+    case 'api-keys': {
+      const query = user === undefined ? '' : `?userId=${encodeURIComponent(user)}`;
+      const { body } = await call(conn, 'GET', `/v1/api-keys${query}`);
+      out(body, () =>
+        formatTable(
+          ['ID', 'USER', 'NAME', 'CREATED', 'EXPIRES', 'LAST USED', 'REVOKED'],
+          (body as { items: Row[] }).items.map((k) => [
+            k.id,
+            k.userId,
+            k.name,
+            formatTime(k.createdAt),
+            k.expiresAt === null ? 'never' : formatTime(k.expiresAt),
+            formatTime(k.lastUsedAt),
+            k.revokedAt === null ? '' : `${formatTime(k.revokedAt)} by ${k.revokedBy}`,
+          ]),
+        ),
+      );
+      return 0;
+    }
+    case 'api-key-revoke': {
+      if (!user) throw new CliError('api-key-revoke needs the key id (see tenancy-admin api-keys)');
+      const { body } = await call(conn, 'DELETE', `/v1/api-keys/${encodeURIComponent(user)}`);
+      const k = body as Row;
+      out(body, () => `revoked API key ${k.name} (id ${k.id}) of ${k.userId}`);
       return 0;
     }
     default:

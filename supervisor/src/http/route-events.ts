@@ -7,7 +7,8 @@ import type { UserChanges } from './user-changes.js';
  * The gateway replicas' feed of routes to forget, as Server-Sent Events: `event: hello` at once
  * (the replica then knows it is in sync), then `event: unroute` with `{"userId"}` whenever a
  * tenant stops being reachable where it was or the user's plan changed, and `event: revoke` with
- * `{"userId"}` when the user is disabled (every replica then revokes all their sessions). Without
+ * `{"userId"}` when the user is disabled (every replica then revokes all their sessions), and
+ * `event: revoke-key` with `{"userId","keyId"}` when an API key is revoked. Without
  * it a replica would keep sending a user's requests to a stopped container, with an old plan,
  * until its cached route expired. `open` holds every stream's end, so the server can end them
  * when it closes: they would otherwise hold it open.
@@ -28,6 +29,6 @@ export async function streamRouteEvents(
   stream.send('hello', {});
   unsubscribe.push(
     controller.onUnroute((userId) => stream.send('unroute', { userId })),
-    users.on(({ kind, userId }) => stream.send(kind, { userId })),
+    users.on(({ kind, ...data }) => stream.send(kind, data)),
   );
 }

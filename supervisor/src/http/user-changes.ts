@@ -3,7 +3,9 @@ export type UserChange =
   /** The user was disabled: every session they hold must end now, not at its expiry. */
   | { kind: 'revoke'; userId: string }
   /** Something the gateway caches with the user's route changed (their plan): forget it. */
-  | { kind: 'unroute'; userId: string };
+  | { kind: 'unroute'; userId: string }
+  /** One of the user's API keys was revoked: every replica records it and forgets the key now. */
+  | { kind: 'revoke-key'; userId: string; keyId: string };
 
 /**
  * Changes to users made through the API (disable, a login with another plan), passed on to the

@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import type { LifecycleStore } from '../lifecycle/ports.js';
 import { createAccounts } from './accounts.js';
 import { createAdminIdentities } from './admin-identities.js';
+import { createApiKeys } from './api-keys.js';
 import { createAudit } from './audit.js';
 import type { Db } from './database.js';
 import { createSummaries } from './summaries.js';
@@ -23,6 +24,7 @@ export function createStore(db: Db, now: () => number = Date.now) {
     audit: createAudit(db, now),
     summaries: createSummaries(db, now),
     admins: createAdminIdentities(db, now),
+    apiKeys: createApiKeys(db, now),
     accounts: createAccounts(db),
 
     /**

@@ -130,4 +130,22 @@ export const MIGRATIONS: readonly string[] = [
               AND NEW.action = OLD.action AND NEW.result = OLD.result)
     BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
   `,
+  // Personal API keys (gateway/src/api-keys/key-format.ts): only a SHA-256 of each key is kept,
+  // with its public lookup id. Rows stay after revocation (revoked_at), so the listing and the
+  // audit log keep meaning something; they go with their user.
+  `
+  CREATE TABLE api_keys (
+    id           TEXT PRIMARY KEY,
+    user_id      TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    name         TEXT NOT NULL,
+    key_hash     TEXT NOT NULL,
+    scope        TEXT NOT NULL CHECK (scope IN ('tenant')),
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER,
+    last_used_at INTEGER,
+    revoked_at   INTEGER,
+    revoked_by   TEXT
+  ) STRICT;
+  CREATE INDEX api_keys_by_user ON api_keys(user_id, created_at);
+  `,
 ];
