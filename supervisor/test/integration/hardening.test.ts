@@ -93,7 +93,8 @@ t.test('a tenant container is hardened by default', async (t) => {
 
   // No egress, checked where the engine enforces it (no packet is sent anywhere): the host's
   // firewall drops whatever leaves the tenant's bridge for another network.
-  const bridge = `br-${network.Id.slice(0, 12)}`;
+  // The bridge is named for the network filter's host rule (host mode), else Docker's br-<id>.
+  const bridge = network.Options?.['com.docker.network.bridge.name'] ?? `br-${network.Id.slice(0, 12)}`;
   const rules = execFileSync('iptables', ['-S', 'DOCKER-ISOLATION-STAGE-1'], { encoding: 'utf8' });
   t.match(rules, `! -d ${spec.subnet} -i ${bridge} -j DROP`, 'traffic out of the tenant network is dropped');
 });

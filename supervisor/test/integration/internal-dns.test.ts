@@ -1,11 +1,14 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
+import { promisify } from 'node:util';
 import { json, seg, startSupervisor, testImages } from '@tenancy/test-support';
 import t from 'tap';
 import { exec } from './helpers.js';
 import { startOwnEngine } from './own-engine.js';
 
+const run = promisify(execFile);
 const isRoot = process.getuid?.() === 0;
 // One /28 only: the tenant's network is 10.217.0.0/28 and the host's address on its bridge is
 // 10.217.0.1. Clear of the default pool (10.201/16), test-support's (10.20–10.199), the fixed test
@@ -61,6 +64,18 @@ t.test(
     const [networkName, network] = Object.entries(tenant?.NetworkSettings?.Networks ?? {})[0] ?? [];
     t.equal(network?.Gateway, HOST_ON_BRIDGE, "the upstream is the host's address on the tenant's bridge");
     t.equal((await engine.docker.getNetwork(networkName ?? '').inspect()).Internal, true, 'free plan: internal');
+
+    // In host mode the network filter (every supervisor's on this host: its rules match all tenant
+    // bridges) refuses a tenant's traffic to the host, the engine's forwarded query included.
+    // A hole for DNS on this bridge, ahead of those rules, lets this check the resolver setting
+    // alone, as on a compose host (where the bridge gives the host no address instead).
+    const bridge = (await engine.docker.getNetwork(networkName ?? '').inspect()).Options?.[
+      'com.docker.network.bridge.name'
+    ];
+    t.match(bridge, /^tni/, 'a bridge the network filter covers');
+    const hole = ['INPUT', '-i', bridge ?? '', '-p', 'udp', '--dport', '53', '-j', 'ACCEPT'];
+    await run('iptables', ['-w', '-I', ...hole.slice(0, 1), '1', ...hole.slice(1)]);
+    t.teardown(() => run('iptables', ['-w', '-D', ...hole]).catch(() => undefined));
 
     // The upstream resolver: it never answers, it only records the names asked.
     const upstream = createSocket('udp4');
