@@ -1,7 +1,8 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import t from 'tap';
+import { extract } from 'tar-stream';
 import { launchChromium } from './chromium.js';
 import { startPlatform } from './platform.js';
 
@@ -18,6 +19,24 @@ function watchErrors(page: Page): string[] {
     }
   });
   return problems;
+}
+
+/** The names of every entry of a tar file. */
+async function tarEntries(archive: Buffer): Promise<string[]> {
+  const names: string[] = [];
+  const reader = extract();
+  reader.on('entry', (header, stream, next) => {
+    names.push(header.name);
+    stream.on('end', next);
+    stream.resume();
+  });
+  const done = new Promise<void>((resolve, reject) => {
+    reader.on('finish', resolve);
+    reader.on('error', reject);
+  });
+  reader.end(archive);
+  await done;
+  return names;
 }
 
 t.test('the workspace page and the admin console in Chromium through nginx', async (t) => {
@@ -72,6 +91,58 @@ t.test('the workspace page and the admin console in Chromium through nginx', asy
     t.equal(await page.textContent('#countdown'), '—');
     t.same(problems, [], 'no script errors');
   });
+
+  await t.test(
+    'a user exports their data (the archive holds their history), asks for deletion, and cancels it',
+    async (t) => {
+      const context = await browser.newContext({ viewport: { width: 1100, height: 900 }, acceptDownloads: true });
+      t.teardown(() => context.close());
+      const page = await context.newPage();
+      const problems = watchErrors(page);
+      const dataUser = `pages-data-${process.pid}`;
+      const signIn = async () => {
+        await page.goto(`${platform.url}/_tenancy/workspace`);
+        await page.fill('#user_id', dataUser);
+        await page.click('button[type=submit]');
+        await page.waitForURL(`${platform.url}/_tenancy/workspace`);
+      };
+      await signIn();
+      await page.locator('#state', { hasText: 'running' }).waitFor({ timeout: 45_000 });
+      const chat = await page.evaluate(async () => {
+        const res = await fetch('/chat', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ message: 'for the archive' }),
+        });
+        return res.status;
+      });
+      t.equal(chat, 200, 'a message in the history');
+
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('a[href="/auth/export"]')]);
+      t.match(download.suggestedFilename(), /^tenancy-export-\d{4}-\d{2}-\d{2}\.tar$/);
+      const names = await tarEntries(readFileSync(await download.path()));
+      t.ok(names.includes('tenancy-export/account.json'), 'the archive opens and holds the platform record');
+      t.ok(
+        names.some((name) => name.startsWith('tenancy-export/volumes/history/') && !name.endsWith('/')),
+        `and the history (${names.join(', ')})`,
+      );
+
+      // Deletion asks for the user id first; then the account is refused until it is cancelled.
+      page.once('dialog', (dialog) => void dialog.accept(dataUser));
+      await page.click('#delete-account');
+      await page.locator('#account-status', { hasText: 'Deletion requested' }).waitFor();
+      await page.screenshot({ path: join(ARTIFACTS, 'workspace-deletion.png') });
+      const session = await page.evaluate(async () => (await fetch('/auth/session')).status);
+      t.equal(session, 401, 'signed out at once');
+
+      await signIn();
+      await page.click('#restore-account');
+      await page.locator('#account-status', { hasText: 'Deletion cancelled.' }).waitFor();
+      const warmup = await page.evaluate(async () => (await fetch('/warmup', { method: 'POST' })).status);
+      t.equal(warmup, 200, 'the account works again');
+      t.same(problems, [], 'no script errors');
+    },
+  );
 
   await t.test('an admin signs in, finds the user, reads logs, wakes and sleeps the tenant, deletes it', async (t) => {
     const context = await browser.newContext({ viewport: { width: 1300, height: 1000 } });
