@@ -19,7 +19,9 @@
  * Reads SUPERVISOR_URL (default http://127.0.0.1:4010) and ADMIN_TOKEN or ADMIN_TOKEN_FILE.
  * `restore` is the exception: it works on the database file itself, offline (DATABASE_PATH).
  */
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { isTenancyError, parseDuration } from '@tenancy/shared';
 import { SupervisorConfigSchema } from '../config.js';
@@ -36,6 +38,8 @@ commands:
   pause USER                      freeze the tenant (memory kept, wakes in milliseconds)
   stop USER                       stop the tenant's container
   delete USER --yes               remove the tenant's container, network and volumes
+  export USER --out FILE          everything held about the user (both volumes and their record)
+                                  as one tar, streamed to a new FILE (- for standard output)
   disable USER                    refuse the user's logins and wakes, and stop their container
   enable USER                     allow the user again
   audit [--user U] [--action A] [--limit N]
@@ -112,6 +116,36 @@ async function call(
   return { status: res.status, body, text };
 }
 
+/**
+ * Streams a download of the admin API to a file (or standard output), never holding it whole:
+ * an export holds both of a tenant's volumes. Answers the bytes written.
+ */
+async function download(conn: Connection, path: string, out: string): Promise<number> {
+  let res: Response;
+  try {
+    res = await fetch(`${conn.url}${path}`, { headers: { authorization: `Bearer ${conn.token}` } });
+  } catch (err) {
+    throw new CliError(`cannot reach the supervisor at ${conn.url}: ${(err as Error).cause ?? (err as Error).message}`);
+  }
+  if (res.status >= 400 || !res.body) {
+    const text = await res.text();
+    const problem = (() => {
+      try {
+        return JSON.parse(text) as { code?: string; message?: string };
+      } catch {
+        return {};
+      }
+    })();
+    throw new CliError(`${res.status} ${problem.code ?? ''}: ${problem.message ?? text}`.trim());
+  }
+  let bytes = 0;
+  const body = Readable.fromWeb(res.body as never).on('data', (chunk: Buffer) => {
+    bytes += chunk.length;
+  });
+  await pipeline(body, out === '-' ? process.stdout : createWriteStream(out, { flags: 'wx' }));
+  return bytes;
+}
+
 type Row = Record<string, unknown>;
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv, print: (text: string) => void): Promise<number> {
@@ -128,6 +162,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: (text: 
       yes: { type: 'boolean', default: false },
       database: { type: 'string' },
       expires: { type: 'string' },
+      out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -219,6 +254,18 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: (text: 
       if (!values.yes) throw new CliError(`delete removes ${user}'s files and history for good: add --yes to confirm`);
       await call(conn, 'DELETE', `/v1/tenants/${id}?confirm=${id}`);
       print(values.json ? JSON.stringify({ deleted: user }) : `deleted ${user}`);
+      return 0;
+    }
+    case 'export': {
+      const id = needUser();
+      if (!values.out) throw new CliError('export needs --out FILE (or --out - for standard output)');
+      const written = await download(conn, `/v1/users/${id}/export`, values.out);
+      if (values.out !== '-')
+        print(
+          values.json
+            ? JSON.stringify({ exported: user, bytes: written })
+            : `exported ${user} to ${values.out} (${written} bytes)`,
+        );
       return 0;
     }
     case 'disable':

@@ -1,9 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { seg, startSupervisor, testDocker } from '@tenancy/test-support';
 import t from 'tap';
 import tar from 'tar-stream';
+import { run } from '../../src/cli/admin-cli.js';
 import { deriveIdentity, objectNames } from '../../src/runtime/names.js';
 import { exec } from './helpers.js';
 
@@ -158,6 +161,28 @@ t.test('export: one archive of both volumes and the record, running, paused or s
       `supervisor RSS before ${Math.round(before.rss / 2 ** 20)} MiB, grew by ${Math.round(grew / 2 ** 20)} MiB`,
     );
     t.ok(grew < 64 * 1024 * 1024, `the supervisor's memory grew by less than 64 MiB (${grew} bytes)`);
+  });
+
+  t.test('tenancy-admin export streams the same archive to a file', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'export-cli-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'export.tar');
+    const lines: string[] = [];
+    const env = { SUPERVISOR_URL: supervisor.url, ADMIN_TOKEN: supervisor.adminToken };
+    t.equal(await run(['export', userId, '--out', file], env, (text) => lines.push(text)), 0);
+    t.match(lines.join('\n'), `exported ${userId} to ${file} (`);
+    const entries = await readArchive(new Response(readFileSync(file)));
+    t.ok(entries.has('tenancy-export/account.json'), 'the record');
+    t.ok(entries.has('tenancy-export/volumes/history/history.db'), 'the history');
+    await t.rejects(
+      run(['export', userId, '--out', file], env, () => undefined),
+      /EEXIST/,
+      'never overwrites a file',
+    );
+    await t.rejects(
+      run(['export', 'nobody', '--out', join(dir, 'x.tar')], env, () => undefined),
+      /404 SUP_ERR_USER_NOT_FOUND/,
+    );
   });
 
   t.test('an unknown user gets 404', async (t) => {
