@@ -195,6 +195,9 @@ t.test(
     t.equal((await readJson(expired)).code, 'GW_ERR_API_KEY_INVALID');
 
     const verifications = () => supervisor.output.filter((line) => line.includes('/verify')).length;
+    // The supervisor's log reaches the test through a pipe, after its answer: wait for the line of
+    // the expired key's check before counting from it.
+    await until('the supervisor logged the expired key’s check', () => verifications() >= 1);
     const asked = verifications();
     const last = body.key.at(-1) === 'a' ? 'b' : 'a';
     const mistyped = `${body.key.slice(0, -1)}${last}`;
