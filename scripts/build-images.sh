@@ -10,6 +10,7 @@
 #
 # Usage: scripts/build-images.sh [tenant|services|edge]...   (default: all of them)
 # Env:   NODE_BASE_IMAGE (default tenancy/node-base:local), TENANT_IMAGE (tenancy/tenant:local),
+#        DISK_HELPER_LOCAL_IMAGE (tenancy/disk-helper:local),
 #        API_IMAGE (tenancy/gateway:local), SUPERVISOR_IMAGE (tenancy/supervisor:local),
 #        NGINX_LOCAL_IMAGE (tenancy/nginx:local), REDIS_LOCAL_IMAGE (tenancy/redis:local)
 set -euo pipefail

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { launchChromium } from '@tenancy/test-support/chromium';
 import t from 'tap';
-import { launchChromium } from './chromium.js';
 import { startPlatform } from './platform.js';
 import { buildSlowStartImage } from './slow-image.js';
 

@@ -1,9 +1,9 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tarEntryNames } from '@tenancy/test-support/archive';
+import { launchChromium } from '@tenancy/test-support/chromium';
 import type { Page } from 'playwright-core';
 import t from 'tap';
-import { extract } from 'tar-stream';
-import { launchChromium } from './chromium.js';
 import { startPlatform } from './platform.js';
 
 /** Screenshots land here (ignored by git), so a person can look at what the browser saw. */
@@ -19,24 +19,6 @@ function watchErrors(page: Page): string[] {
     }
   });
   return problems;
-}
-
-/** The names of every entry of a tar file. */
-async function tarEntries(archive: Buffer): Promise<string[]> {
-  const names: string[] = [];
-  const reader = extract();
-  reader.on('entry', (header, stream, next) => {
-    names.push(header.name);
-    stream.on('end', next);
-    stream.resume();
-  });
-  const done = new Promise<void>((resolve, reject) => {
-    reader.on('finish', resolve);
-    reader.on('error', reject);
-  });
-  reader.end(archive);
-  await done;
-  return names;
 }
 
 t.test('the workspace page and the admin console in Chromium through nginx', async (t) => {
@@ -120,7 +102,7 @@ t.test('the workspace page and the admin console in Chromium through nginx', asy
 
       const [download] = await Promise.all([page.waitForEvent('download'), page.click('a[href="/auth/export"]')]);
       t.match(download.suggestedFilename(), /^tenancy-export-\d{4}-\d{2}-\d{2}\.tar$/);
-      const names = await tarEntries(readFileSync(await download.path()));
+      const names = await tarEntryNames(readFileSync(await download.path()));
       t.ok(names.includes('tenancy-export/account.json'), 'the archive opens and holds the platform record');
       t.ok(
         names.some((name) => name.startsWith('tenancy-export/volumes/history/') && !name.endsWith('/')),

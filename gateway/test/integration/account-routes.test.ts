@@ -1,27 +1,8 @@
-import { Readable } from 'node:stream';
 import { readJson, startRedisServer, startSupervisor } from '@tenancy/test-support';
+import { tarEntryNames } from '@tenancy/test-support/archive';
 import t from 'tap';
-import { extract } from 'tar-stream';
 import { createSupervisorClient } from '../../src/supervisor/client.js';
 import { startGateway } from '../harness.js';
-
-/** The names of every entry of a tar, read from a fetch answer. */
-async function tarEntries(res: Response): Promise<string[]> {
-  const names: string[] = [];
-  const reader = extract();
-  reader.on('entry', (header, stream, next) => {
-    names.push(header.name);
-    stream.on('end', next);
-    stream.resume();
-  });
-  const done = new Promise<void>((resolve, reject) => {
-    reader.on('finish', resolve);
-    reader.on('error', reject);
-  });
-  Readable.fromWeb(res.body as never).pipe(reader);
-  await done;
-  return names;
-}
 
 const sameOrigin = { 'sec-fetch-site': 'same-origin' };
 
@@ -59,7 +40,7 @@ t.test('a user downloads their data, asks for deletion, and cancels it', async (
   );
   t.equal(download.headers.get('cache-control'), 'no-store');
   t.equal(download.headers.get('x-content-type-options'), 'nosniff');
-  const names = await tarEntries(download);
+  const names = await tarEntryNames(download);
   t.ok(names.includes('tenancy-export/account.json'), 'the platform record');
   t.ok(
     names.some((name) => name.startsWith('tenancy-export/volumes/history/')),

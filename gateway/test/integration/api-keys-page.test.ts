@@ -1,5 +1,5 @@
 import { readJson, startRedisServer, startSupervisor } from '@tenancy/test-support';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '@tenancy/test-support/chromium';
 import t from 'tap';
 import { createSupervisorClient } from '../../src/supervisor/client.js';
 import { startGateway } from '../harness.js';
@@ -12,19 +12,7 @@ t.test('a user makes a key on the page, sees it once, and revokes it', async (t)
     redisUrl: redis.url,
     supervisor: createSupervisorClient(supervisor.url, supervisor.internalToken),
   });
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    // No sandbox as root; no background traffic: the browser talks to 127.0.0.1 only.
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const browser = await launchChromium();
   t.teardown(() => browser.close());
   const page = await browser.newPage();
   const problems: string[] = [];

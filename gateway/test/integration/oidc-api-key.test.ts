@@ -1,5 +1,5 @@
 import { readJson, startRedisServer, startSupervisor } from '@tenancy/test-support';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '@tenancy/test-support/chromium';
 import t from 'tap';
 import { createSupervisorClient } from '../../src/supervisor/client.js';
 import { capturingLogger, startGateway, until } from '../harness.js';
@@ -34,19 +34,7 @@ t.test('OIDC sign-in in a browser, an API key made there, used and revoked from 
   const b = await startGateway(t, { redisUrl: redis.url, supervisor: client, env, logger: logB.logger });
   front.open(a.port);
 
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    // No sandbox as root; no background traffic: the browser talks to 127.0.0.1 only.
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const browser = await launchChromium();
   t.teardown(() => browser.close());
   const page = await browser.newPage();
   await page.goto(`${front.url}/auth/login`);

@@ -1,4 +1,5 @@
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { launchChromium } from '@tenancy/test-support/chromium';
+import type { BrowserContext, Page } from 'playwright-core';
 import t from 'tap';
 import { errors } from '../../src/errors.js';
 import { oidcGateway, problem } from '../oidc/setup.js';
@@ -11,19 +12,7 @@ import { oidcGateway, problem } from '../oidc/setup.js';
 
 t.test('a browser signs in through the provider; every failure ends without a session', async (t) => {
   const { url, idp } = await oidcGateway(t, { OIDC_ALLOWED_DOMAINS: 'example.com', OIDC_PROVIDER_NAME: 'Example SSO' });
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    // No sandbox as root; no background traffic: the browser talks to 127.0.0.1 only.
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const browser = await launchChromium();
   t.teardown(() => browser.close());
 
   /**

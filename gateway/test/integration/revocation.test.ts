@@ -1,27 +1,9 @@
 import { startRedisServer } from '@tenancy/test-support';
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import t from 'tap';
 import { echoTenant, fakeSupervisor, startGateway, type TestGateway, until } from '../harness.js';
+import { commandStats, commandsBetween } from '../redis-commands.js';
 import { startRedisProxy } from '../redis-proxy.js';
-
-/** Commands Redis has processed, by name, from its own statistics. */
-async function commandStats(url: string): Promise<Record<string, number>> {
-  const probe = new Redis(url);
-  const info = await probe.info('commandstats');
-  probe.disconnect();
-  return Object.fromEntries([...info.matchAll(/^cmdstat_([\w|]+):calls=(\d+)/gm)].map((m) => [m[1], Number(m[2])]));
-}
-
-/** Commands between two snapshots, leaving out the ones the snapshots themselves send. */
-function commandsBetween(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
-  const ownProbe = new Set(['info', 'client', 'client|setinfo', 'hello', 'select']);
-  return Object.fromEntries(
-    Object.entries(after)
-      .filter(([name, calls]) => !ownProbe.has(name) && calls !== (before[name] ?? 0))
-      .map(([name, calls]) => [name, calls - (before[name] ?? 0)]),
-  );
-}
 
 t.test('steady state: 1,000 authenticated requests cost Redis no command at all', async (t) => {
   const redis = await startRedisServer(t);
