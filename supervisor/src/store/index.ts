@@ -4,6 +4,7 @@ import { createAccounts } from './accounts.js';
 import { createAdminIdentities } from './admin-identities.js';
 import { createApiKeys } from './api-keys.js';
 import { createAudit } from './audit.js';
+import { createInactivity } from './inactivity.js';
 import type { Db } from './database.js';
 import { createSummaries } from './summaries.js';
 import { createTenants } from './tenants.js';
@@ -12,6 +13,7 @@ import { createUsers } from './users.js';
 export type { AccountRecord } from './accounts.js';
 export type { AdminIdentity } from './admin-identities.js';
 export type { AuditRecord } from './audit.js';
+export type { AccountActivity } from './inactivity.js';
 export { openDatabase } from './database.js';
 export type { TenantSummary } from './summaries.js';
 
@@ -26,6 +28,7 @@ export function createStore(db: Db, now: () => number = Date.now) {
     admins: createAdminIdentities(db, now),
     apiKeys: createApiKeys(db, now),
     accounts: createAccounts(db),
+    inactivity: createInactivity(db),
 
     /**
      * Runs `fn` as one transaction. `synced: false` commits it without syncing the disk
