@@ -54,7 +54,11 @@ export class AccountDeletion {
    * Schedules the erasure and disables the account now; asking again keeps the first due time.
    * `detail` joins the audit entry (the inactivity policy says why it asked).
    */
-  async request(userId: string, actor: string, detail: Record<string, unknown> = {}): Promise<{ deletionDueAt: number }> {
+  async request(
+    userId: string,
+    actor: string,
+    detail: Record<string, unknown> = {},
+  ): Promise<{ deletionDueAt: number }> {
     const { store, users, controller } = this.deps;
     const dueAt = store.accounts.scheduleDeletion(userId, this.now() + this.deps.graceMs);
     if (dueAt === undefined) throw errors.userNotFound(`no user ${JSON.stringify(userId)}`);

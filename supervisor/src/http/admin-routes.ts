@@ -76,7 +76,10 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
       deletionDueAt: user?.deletionDueAt ?? null,
       inactiveWarning:
         warnedAt !== null && activity && options.inactivity
-          ? { warnedAt, deletionAt: inactiveDeletionAt({ lastSeenAt: activity.lastSeenAt, warnedAt }, options.inactivity) }
+          ? {
+              warnedAt,
+              deletionAt: inactiveDeletionAt({ lastSeenAt: activity.lastSeenAt, warnedAt }, options.inactivity),
+            }
           : null,
       limits: {
         memoryBytes: limits.memoryBytes,

@@ -4,8 +4,8 @@ import { createAccounts } from './accounts.js';
 import { createAdminIdentities } from './admin-identities.js';
 import { createApiKeys } from './api-keys.js';
 import { createAudit } from './audit.js';
-import { createInactivity } from './inactivity.js';
 import type { Db } from './database.js';
+import { createInactivity } from './inactivity.js';
 import { createSummaries } from './summaries.js';
 import { createTenants } from './tenants.js';
 import { createUsers } from './users.js';
@@ -13,8 +13,8 @@ import { createUsers } from './users.js';
 export type { AccountRecord } from './accounts.js';
 export type { AdminIdentity } from './admin-identities.js';
 export type { AuditRecord } from './audit.js';
-export type { AccountActivity } from './inactivity.js';
 export { openDatabase } from './database.js';
+export type { AccountActivity } from './inactivity.js';
 export type { TenantSummary } from './summaries.js';
 
 /** The central store: the only code that touches SQLite. */

@@ -23,7 +23,7 @@ const PLANS = JSON.stringify({ pro: { memoryMb: 8192, cpus: 4, pids: 1024, egres
 export interface BuildOptions {
   /** Overrides of the controller's settings (the unit-test defaults: stop-only sleep, short budgets). */
   settings?: Partial<ControllerSettings>;
-  /** Clock of the controller, epoch milliseconds. */
+  /** Clock of the controller and the store, epoch milliseconds. */
   now?: () => number;
 }
 
@@ -37,7 +37,7 @@ export interface BuildOptions {
 export async function build(t: Teardown, options: BuildOptions = {}) {
   const tenantApp = await fakeTenantApp(t);
   const fake = fakeRuntime(tenantApp.url);
-  const store = memoryStore(t);
+  const store = memoryStore(t, options.now);
   const backupDir = await mkdtemp(join(tmpdir(), 'tenancy-http-test-'));
   t.teardown(() => rm(backupDir, { recursive: true, force: true }));
 
