@@ -25,6 +25,8 @@ export interface BuildOptions {
   settings?: Partial<ControllerSettings>;
   /** Clock of the controller and the store, epoch milliseconds. */
   now?: () => number;
+  /** More environment for the supervisor's configuration (INACTIVE_TENANT_DAYS, ...). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -47,6 +49,7 @@ export async function build(t: Teardown, options: BuildOptions = {}) {
     TENANT_NAMESPACE_KEY: TEST_SETTINGS.namespaceKey,
     LOG_LEVEL: 'silent',
     BACKUP_DIR: backupDir,
+    ...options.env,
   });
   const plans = createPlanTable(PLANS);
   const log = pino({ level: 'silent' });
@@ -86,7 +89,7 @@ export async function build(t: Teardown, options: BuildOptions = {}) {
     });
   };
 
-  return { app, store, controller, metrics, tenantApp, backupDir, request, ...fake };
+  return { app, store, controller, metrics, tenantApp, backupDir, request, log, ...fake };
 }
 
 /** A user id as one path segment. */
