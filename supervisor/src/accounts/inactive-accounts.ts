@@ -102,7 +102,9 @@ export class InactiveAccounts {
           action: 'user.inactive-warning-cleared',
           target: userId,
           result: 'ok',
-          detail: { lastSeenAt: iso(lastSeenAt) },
+          // Seen since the warning (an API key's use; a sign-in clears it itself), or a policy
+          // lengthened since: the warning no longer applies.
+          detail: { by: lastSeenAt > (warnedAt ?? now) ? 'activity' : 'policy', lastSeenAt: iso(lastSeenAt) },
         });
         counts.cleared++;
       } else if (decision === 'delete' && counts.deletionsAsked < BATCH) {

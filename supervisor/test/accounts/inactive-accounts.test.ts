@@ -164,7 +164,7 @@ t.test('API key use counts as activity and clears a warning at the next sweep', 
   store.apiKeys.touch('k1k1k1k1k1k1');
   t.strictSame(await policy.sweep(), { warned: 0, cleared: 1, deletionsAsked: 0 });
   t.strictSame(audits('user.inactive-warning-cleared'), [
-    { at: T0 + 25 * DAY, actor: 'system', target: 'keyed', detail: { lastSeenAt: iso(T0 + 25 * DAY) } },
+    { at: T0 + 25 * DAY, actor: 'system', target: 'keyed', detail: { by: 'activity', lastSeenAt: iso(T0 + 25 * DAY) } },
   ]);
   at(47);
   t.strictSame(await policy.sweep(), { warned: 0, cleared: 0, deletionsAsked: 0 }, 'the clock restarts at the use');
