@@ -142,7 +142,10 @@ export const SupervisorConfigSchema = Type.Object({
     'First pause between readiness probes during a wake; it doubles after each miss',
   ),
   HEALTH_PROBE_MAX_INTERVAL: Duration('250ms', 'Longest pause between readiness probes during a wake'),
-  REAPER_INTERVAL: Duration('5s', 'How often idle deadlines (and due account deletions, and inactive accounts when INACTIVE_TENANT_DAYS is set) are checked'),
+  REAPER_INTERVAL: Duration(
+    '5s',
+    'How often idle deadlines (and due account deletions, and inactive accounts when INACTIVE_TENANT_DAYS is set) are checked',
+  ),
   DELETION_GRACE: Duration(
     '7d',
     'Time between a user asking to delete their account (it is disabled at once) and its erasure: tenant, volumes, disk, user record and email; the user may restore the account until then',
