@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import t from 'tap';
+import { GROUPS, unitTestFiles } from '../unit-tier/groups.js';
 
 /**
  * `make test-unit` (scripts/test-unit.sh) runs every test outside `test/integration/` folders and
@@ -9,7 +10,7 @@ import t from 'tap';
  */
 const ROOT = join(import.meta.dirname, '../..');
 
-/** The tap excludes scripts/test-unit.sh passes, which {@link isUnitTest} mirrors. */
+/** The tap excludes scripts/test-unit.sh passes for named files, which {@link isUnitTest} mirrors. */
 const UNIT_EXCLUDES = ['**/integration/**', 'e2e/**'];
 
 /** Helpers that start, or connect to, Docker, Redis, nginx or a service process. */
@@ -44,6 +45,29 @@ t.test('scripts/test-unit.sh selects the unit tier by the documented rule', asyn
     [...script.matchAll(/--exclude='([^']+)'/g)].map((match) => match[1]),
     UNIT_EXCLUDES,
   );
+  t.match(script, /npx tap scripts\/unit-tier\/\*\.group\.ts\b/, 'without files, it runs the groups');
+});
+
+t.test('the fast tier’s groups run every unit test file, each in one group only', async (t) => {
+  const unit = (await testFiles(ROOT)).filter(isUnitTest);
+  const grouped = (await Promise.all(Object.values(GROUPS).map(unitTestFiles))).flat();
+  t.strictSame(grouped.toSorted(), unit, 'every unit test file is in a group (scripts/unit-tier/groups.ts)');
+  t.equal(new Set(grouped).size, grouped.length, 'no file is in two groups');
+  const entries = (await readdir(join(ROOT, 'scripts/unit-tier'))).filter((name) => name.endsWith('.group.ts'));
+  t.strictSame(
+    entries.map((name) => basename(name, '.group.ts')).sort(),
+    Object.keys(GROUPS).sort(),
+    'each group has its <name>.group.ts, which tap runs as one process',
+  );
+});
+
+t.test('unit test files only add tests to tap’s root: its hooks would reach the next files of a group', async (t) => {
+  const offenders: string[] = [];
+  for (const path of (await testFiles(ROOT)).filter(isUnitTest)) {
+    const text = await readFile(join(ROOT, path), 'utf8');
+    for (const match of text.matchAll(/^t\.(?!(test|skip|todo)\()\w+/gm)) offenders.push(`${path}: ${match[0]}`);
+  }
+  t.strictSame(offenders, []);
 });
 
 t.test('no unit-tier test starts or needs Docker, Redis or nginx', async (t) => {
