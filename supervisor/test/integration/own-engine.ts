@@ -16,6 +16,8 @@ export interface OwnEngine {
   docker: Docker;
   /** Stops dockerd (SIGTERM, as systemd does) and starts it again on the same data; resolves when it answers. */
   restart(): Promise<void>;
+  /** Stops dockerd (SIGTERM) and leaves it stopped; teardown cleans up as usual. */
+  stop(): Promise<void>;
 }
 
 export interface OwnEngineOptions {
@@ -125,6 +127,7 @@ export async function startOwnEngine(
       await stop();
       await start();
     },
+    stop,
   };
 }
 

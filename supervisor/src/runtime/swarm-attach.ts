@@ -1,0 +1,138 @@
+import type Docker from 'dockerode';
+import { TENANT_USER } from './container-spec.js';
+import { connectOptions } from './docker-runtime.js';
+import { LABELS, MANAGED_BY } from './labels.js';
+
+/** The role label of anchor containers, so one left behind by a crash is found and removed. */
+export const ANCHOR_ROLE = 'anchor';
+
+/** One engine call bounded like the runtime's others. */
+export type QuickCall = <T>(
+  operation: string,
+  call: (abortSignal: AbortSignal) => Promise<T>,
+  signal?: AbortSignal,
+) => Promise<T>;
+
+export interface AttachOnNode {
+  /** The engine of the node the peers run on. */
+  engine: Docker;
+  /** Peer services (the gateway, the supervisor): their task containers on this node are connected. */
+  services: readonly string[];
+  /** Tenant networks (attachable overlays) every peer should be on. */
+  networks: readonly string[];
+  /** An image on every node with `node` in it (the tenant image): the anchor runs it. */
+  anchorImage: string;
+  instance: string;
+  quick: QuickCall;
+  signal?: AbortSignal;
+}
+
+/** The anchor container's name on every node. */
+export function anchorName(instance: string): string {
+  return `${instance}-anchor`;
+}
+
+/**
+ * Connects the peers running on one node to the tenant networks they lack, without restarting
+ * them (Swarm's own `service update --network-add` replaces every task of the service).
+ *
+ * Measured on Docker 20.10 (supervisor/test/integration/swarm-runtime.test.ts): `network connect`
+ * of an attachable overlay into a task container works only while the network exists on that
+ * node; before, the engine answers 404 "network not found" (a Swarm-managed container may only
+ * join networks its node already has, while a plain container may join any attachable one and so
+ * brings it to the node). And a network a plain container brought is taken off the node again
+ * when that container leaves it, even with task containers still connected (they keep the
+ * endpoint in their inspect output but lose the interface: ENETUNREACH). So each node keeps one
+ * idle plain "anchor" container (`<instance>-anchor`) on every tenant network: it brings each
+ * new network to the node and holds it there. It runs the tenant image's `node` idling, as the
+ * tenant user, without capabilities; it listens on nothing, so a tenant meeting it on its
+ * network reaches nothing. It leaves a network only when the network is removed.
+ */
+export async function attachPeersOnNode(options: AttachOnNode): Promise<void> {
+  const { engine, quick, signal } = options;
+  const peers: Array<{ id: string; networks: Set<string> }> = [];
+  for (const service of options.services) {
+    const containers = await quick(
+      'container list',
+      (abortSignal) =>
+        engine.listContainers({ filters: { label: [`com.docker.swarm.service.name=${service}`] }, abortSignal }),
+      signal,
+    );
+    for (const container of containers) {
+      peers.push({ id: container.Id, networks: new Set(Object.keys(container.NetworkSettings?.Networks ?? {})) });
+    }
+  }
+  const missing = options.networks.filter((network) => peers.some((peer) => !peer.networks.has(network)));
+  if (missing.length === 0) return;
+  await anchorOn(options, missing);
+  for (const network of missing) {
+    for (const peer of peers.filter((p) => !p.networks.has(network))) {
+      await quick(
+        'network connect',
+        (abortSignal) => engine.getNetwork(network).connect(connectOptions(peer.id, abortSignal)),
+        signal,
+      ).catch((err: unknown) => {
+        // Gone meanwhile (a replica being replaced): its successor is attached on its start.
+        if (!/already exists|already attached|No such container/i.test(String((err as Error).message))) throw err;
+      });
+    }
+  }
+}
+
+/** Makes sure the node's anchor runs and is on each of `networks`. */
+async function anchorOn(options: AttachOnNode, networks: readonly string[]): Promise<void> {
+  const { engine, quick, signal } = options;
+  const name = anchorName(options.instance);
+  const container = engine.getContainer(name);
+  let info = await quick('container inspect', (abortSignal) => container.inspect({ abortSignal }), signal).catch(
+    (err: { statusCode?: number }) => {
+      if (err.statusCode === 404) return undefined;
+      throw err;
+    },
+  );
+  if (!info) {
+    await quick(
+      'container create',
+      (abortSignal) =>
+        engine.createContainer({
+          name,
+          Image: options.anchorImage,
+          Entrypoint: ['node', '-e', 'setInterval(() => {}, 1 << 30)'],
+          User: TENANT_USER,
+          Labels: { [LABELS.managedBy]: MANAGED_BY, [LABELS.instance]: options.instance, [LABELS.role]: ANCHOR_ROLE },
+          HostConfig: {
+            NetworkMode: networks[0],
+            ReadonlyRootfs: true,
+            CapDrop: ['ALL'],
+            SecurityOpt: ['no-new-privileges:true'],
+            Memory: 64 * 1024 ** 2,
+            PidsLimit: 16,
+            // Back after an engine restart, and with it the networks on the node.
+            RestartPolicy: { Name: 'unless-stopped' },
+          },
+          abortSignal,
+        }),
+      signal,
+    ).catch((err: { statusCode?: number }) => {
+      if (err.statusCode !== 409) throw err; // made meanwhile by a concurrent wake
+    });
+    info = await quick('container inspect', (abortSignal) => container.inspect({ abortSignal }), signal);
+  }
+  if (!info.State.Running) {
+    await quick('container start', (abortSignal) => container.start({ abortSignal }), signal).catch(
+      (err: { statusCode?: number }) => {
+        if (err.statusCode !== 304) throw err;
+      },
+    );
+  }
+  const on = new Set(Object.keys(info.NetworkSettings.Networks ?? {}));
+  for (const network of networks.filter((n) => !on.has(n))) {
+    await quick(
+      'network connect',
+      (abortSignal) => engine.getNetwork(network).connect(connectOptions(container.id, abortSignal)),
+      signal,
+    ).catch((err: unknown) => {
+      if (!/already exists|already attached/i.test(String((err as Error).message))) throw err;
+    });
+  }
+}
