@@ -2,16 +2,7 @@ import { isTenancyError } from '@tenancy/shared';
 import Docker from 'dockerode';
 import { errors } from '../errors.js';
 import { specHash, tenantLabels } from './container-spec.js';
-import {
-  connectOptions,
-  demuxLogs,
-  eventTime,
-  followEvents,
-  ifStatus,
-  parseEvent,
-  pingWith,
-  type RawEvent,
-} from './docker-runtime.js';
+import { demuxLogs, eventTime, followEvents, ifStatus, parseEvent, pingWith, type RawEvent } from './docker-runtime.js';
 import { callLimit, DEFAULT_ENGINE_TIMEOUTS, type EngineTimeouts, engineCall } from './engine-calls.js';
 import { LABELS } from './labels.js';
 import type { TenantObjectNames } from './names.js';
@@ -333,7 +324,7 @@ export function createSwarmRuntime(options: SwarmRuntimeOptions): TenantRuntime 
   async function runningContainer(names: TenantObjectNames) {
     const task = currentTask(await tasksOf(names.container));
     const id = task?.Status.ContainerStatus?.ContainerID;
-    if (!task || task.Status.State !== 'running' || !id) return undefined;
+    if (task?.Status.State !== 'running' || !id) return undefined;
     return engineOf(task.NodeID, 'pausing a tenant').getContainer(id);
   }
 
