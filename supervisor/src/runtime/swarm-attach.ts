@@ -36,17 +36,19 @@ export function anchorName(instance: string): string {
  * Connects the peers running on one node to the tenant networks they lack, without restarting
  * them (Swarm's own `service update --network-add` replaces every task of the service).
  *
- * Measured on Docker 20.10 (supervisor/test/integration/swarm-runtime.test.ts): `network connect`
- * of an attachable overlay into a task container works only while the network exists on that
- * node; before, the engine answers 404 "network not found" (a Swarm-managed container may only
- * join networks its node already has, while a plain container may join any attachable one and so
- * brings it to the node). And a network a plain container brought is taken off the node again
- * when that container leaves it, even with task containers still connected (they keep the
- * endpoint in their inspect output but lose the interface: ENETUNREACH). So each node keeps one
- * idle plain "anchor" container (`<instance>-anchor`) on every tenant network: it brings each
- * new network to the node and holds it there. It runs the tenant image's `node` idling, as the
- * tenant user, without capabilities; it listens on nothing, so a tenant meeting it on its
- * network reaches nothing. It leaves a network only when the network is removed.
+ * Measured on Docker 20.10 (the two-node lab, supervisor/test/integration/swarm-lab.ts):
+ * `network connect` of an attachable overlay into a task container works only while the network
+ * exists on that node; before, the engine answers 404 "network not found" (a Swarm-managed
+ * container may only join networks its node already has, while a plain container may join any
+ * attachable one, which brings the network to the node). So each node keeps one idle plain
+ * "anchor" container (`<instance>-anchor`) on every tenant network: it brings each new network
+ * to the node, then the peers join. A throw-away anchor per new network would do too (the peers'
+ * endpoints keep the network on the node once it leaves), but costs a container start and
+ * removal on every node at each tenant's first wake; the kept one costs one `network connect`.
+ * It runs the tenant image's `node` idling, as the tenant user, without capabilities, and
+ * listens on nothing: a tenant meeting it on its network reaches nothing. It leaves a network
+ * only when the network is removed. Peers must be on an overlay of their own (the gateway's,
+ * with nginx): a task without any network gets no interface from a later connect (ENETUNREACH).
  */
 export async function attachPeersOnNode(options: AttachOnNode): Promise<void> {
   const { engine, quick, signal } = options;

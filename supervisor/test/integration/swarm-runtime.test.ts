@@ -171,6 +171,60 @@ t.test('swarm runtime on a real two-node swarm', async (t) => {
     }
   });
 
+  await t.test(
+    'a re-created peer is reported (peer-start) and reattach connects it to every tenant network',
+    async (t) => {
+      const started: string[] = [];
+      const stop = runtime.watch(
+        (event) => {
+          if (event.type === 'peer-start') started.push(event.containerId);
+        },
+        (err) => t.fail(String(err)),
+      );
+      t.teardown(stop);
+      const service = (await manager.getService(PEER_SERVICE).inspect()) as {
+        Version: { Index: number };
+        Spec: { TaskTemplate: { ForceUpdate?: number } };
+      };
+      // As `make up` or a rolling update of the gateway does: new tasks, without the tenant networks.
+      await manager.getService(PEER_SERVICE).update({
+        _query: { version: service.Version.Index },
+        _body: {
+          ...service.Spec,
+          TaskTemplate: { ...service.Spec.TaskTemplate, ForceUpdate: (service.Spec.TaskTemplate.ForceUpdate ?? 0) + 1 },
+        },
+      } as never);
+      const fresh = async () => {
+        const all = await Promise.all(
+          lab.nodes.map((node) =>
+            node.engine.docker.listContainers({
+              filters: { label: [`com.docker.swarm.service.name=${PEER_SERVICE}`] },
+            }),
+          ),
+        );
+        return all.flat().filter((c) => !peers.some((p) => p.containerId === c.Id));
+      };
+      await eventually('new peer tasks run on both nodes', async () => (await fresh()).length === 2);
+      const now = await fresh();
+      await eventually('both starts were reported', async () => now.every((c) => started.includes(c.Id)));
+      await runtime.reattach();
+      for (const node of lab.nodes) {
+        const [container] = await node.engine.docker.listContainers({
+          filters: { label: [`com.docker.swarm.service.name=${PEER_SERVICE}`] },
+        });
+        for (const endpoint of endpoints) {
+          const { output } = await exec(node.engine.docker, container?.Id ?? '', [
+            'node',
+            '-e',
+            FETCH,
+            `${endpoint}/health`,
+          ]);
+          t.equal(output.trim(), '200', `new peer on node ${node.name} → ${endpoint}`);
+        }
+      }
+    },
+  );
+
   await t.test('sleep scales to 0, wake to 1 on the same node, with the data kept', async (t) => {
     const spec = specs[0] as TenantSpec;
     const before = placed[0]?.node.name;
