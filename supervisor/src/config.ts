@@ -72,7 +72,7 @@ export const SupervisorConfigSchema = Type.Object({
   TENANT_NETWORK_ATTACH: Type.String({
     default: '',
     description:
-      'Comma-separated containers (gateway replicas) to connect to each tenant network, for compose deployments; empty in host mode',
+      "Comma-separated containers (gateway replicas) to connect to each tenant network, for compose deployments; empty in host mode. In swarm mode: the gateway's and supervisor's service names, whose tasks on every node are connected",
   }),
   TENANT_LABELS: Type.String({
     default: '',

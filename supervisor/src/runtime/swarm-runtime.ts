@@ -303,21 +303,55 @@ export function createSwarmRuntime(options: SwarmRuntimeOptions): TenantRuntime 
     const service = await inspectService(names.container, signal);
     if (!service) return undefined;
     const tasks = await tasksOf(names.container, signal);
-    return statusOf(service, currentTask(tasks) ?? latest(tasks), names.network);
+    const task = currentTask(tasks) ?? latest(tasks);
+    const base = statusOf(service, task, names.network, new Set());
+    // Paused and killed-for-memory are the container's state on its node: Swarm reports
+    // neither. Its node's engine does, while it answers (and keeps the container of an ended task).
+    const engine = task?.NodeID ? nodeEngines.get(task.NodeID) : undefined;
+    const id = task?.Status.ContainerStatus?.ContainerID;
+    if (!engine || !id) return base;
+    const info = await quick(
+      'container inspect',
+      (abortSignal) => engine.getContainer(id).inspect({ abortSignal }),
+      signal,
+    ).catch(() => undefined);
+    if (!info) return base;
+    return { ...base, paused: base.running && info.State.Paused === true, oomKilled: info.State.OOMKilled === true };
   }
 
-  function statusOf(service: ServiceInfo, task: TaskInfo | undefined, network: string): ContainerStatus {
+  function statusOf(
+    service: ServiceInfo,
+    task: TaskInfo | undefined,
+    network: string,
+    paused: ReadonlySet<string>,
+  ): ContainerStatus {
     const running = task?.Status.State === 'running' && task.DesiredState === 'running';
+    const containerId = task?.Status.ContainerStatus?.ContainerID;
     return {
-      containerId: task?.Status.ContainerStatus?.ContainerID ?? service.ID,
+      containerId: containerId ?? service.ID,
       tenantHash: service.Spec.Labels?.[LABELS.tenant] ?? '',
       running,
-      // Paused is a container's state on its node; Swarm does not report it.
-      paused: false,
+      paused: running && containerId !== undefined && paused.has(containerId),
       exitCode: running ? undefined : task?.Status.ContainerStatus?.ExitCode,
       oomKilled: false,
       endpointUrl: running && task ? endpointOf(task, network) : undefined,
     };
+  }
+
+  /**
+   * Ids of the tenant containers paused on any node whose engine answers, one call per node: a
+   * paused tenant found after a restart is adopted as paused, not as running (its requests would
+   * hang on the frozen app).
+   */
+  async function pausedContainers(): Promise<Set<string>> {
+    const ids = new Set<string>();
+    for (const engine of nodeEngines.values()) {
+      const containers = await quick('container list', (abortSignal) =>
+        engine.listContainers({ filters: { label: instanceFilter, status: ['paused'] }, abortSignal }),
+      ).catch(() => []);
+      for (const container of containers) ids.add(container.Id);
+    }
+    return ids;
   }
 
   /** The container of the tenant's running task and its node's engine, or undefined when asleep. */
@@ -502,10 +536,11 @@ export function createSwarmRuntime(options: SwarmRuntimeOptions): TenantRuntime 
       const tasks = (await quick('task list', (abortSignal) =>
         promised<unknown>(docker.listTasks({ filters: { 'desired-state': ['running'] }, abortSignal } as never)),
       )) as TaskInfo[];
+      const paused = await pausedContainers();
       return services.map((service) => {
         const name = (service.Spec as { Name?: string }).Name ?? '';
         const task = currentTask(tasks.filter((t) => t.ServiceID === service.ID));
-        return statusOf(service, task, `${name}-net`);
+        return statusOf(service, task, `${name}-net`, paused);
       });
     },
 

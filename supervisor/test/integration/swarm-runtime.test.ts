@@ -172,6 +172,20 @@ t.test('swarm runtime on a real two-node swarm', async (t) => {
   });
 
   await t.test(
+    'pause freezes the task on its node; list and inspect say so (what a restarted supervisor adopts)',
+    async (t) => {
+      const spec = specs[1] as TenantSpec;
+      await runtime.pause(spec.names);
+      const listed = (await runtime.list()).find((status) => status.tenantHash === spec.tenantHash);
+      t.match(listed, { running: true, paused: true }, 'list: running and paused');
+      t.match(await runtime.inspect(spec.names), { running: true, paused: true }, 'inspect: running and paused');
+      await runtime.unpause(spec.names);
+      t.match(await runtime.inspect(spec.names), { running: true, paused: false }, 'thawed');
+      t.equal((await runtime.list()).filter((status) => status.running).length, 2, 'list: both tenants running');
+    },
+  );
+
+  await t.test(
     'a re-created peer is reported (peer-start) and reattach connects it to every tenant network',
     async (t) => {
       const started: string[] = [];
