@@ -94,7 +94,8 @@ export function createSwarmRuntime(options: SwarmRuntimeOptions): TenantRuntime 
       'task list',
       (abortSignal) => promised<TaskInfo[]>(docker.listTasks({ filters: { service: [name] }, abortSignal } as never)),
       signal,
-    );
+      // No such service: no tasks.
+    ).catch(ifStatus(404, [] as TaskInfo[]));
 
   /** The task that runs or is about to: the newest one Swarm wants running. */
   const currentTask = (tasks: TaskInfo[]) =>
@@ -218,13 +219,13 @@ export function createSwarmRuntime(options: SwarmRuntimeOptions): TenantRuntime 
    * swarm-attach.ts). A node whose engine does not answer is skipped: its peers are down with it,
    * and the ones that start there later are attached by `reattach` on their start.
    */
-  async function connectPeers(networks: string[], signal?: AbortSignal): Promise<void> {
+  async function connectPeers(networkIds: string[], signal?: AbortSignal): Promise<void> {
     if (attach.length === 0) return;
     for (const engine of nodeEngines.values()) {
       await attachPeersOnNode({
         engine,
         services: attach,
-        networks,
+        networks: networkIds,
         anchorImage: options.anchorImage,
         instance: options.instance,
         quick,
@@ -239,19 +240,19 @@ export function createSwarmRuntime(options: SwarmRuntimeOptions): TenantRuntime 
     spec: Parameters<TenantRuntime['ensure']>[0],
     labels: Record<string, string>,
     signal?: AbortSignal,
-  ) {
+  ): Promise<string> {
     const existing = (await quick(
       'network inspect',
       () => docker.getNetwork(spec.names.network).inspect(),
       signal,
-    ).catch(ifStatus(404, undefined))) as { Internal?: boolean } | undefined;
+    ).catch(ifStatus(404, undefined))) as { Id: string; Internal?: boolean } | undefined;
     if (existing && existing.Internal !== !spec.limits.egress) {
       // The plan's egress changed: Internal is fixed at creation. The service goes first (Swarm
       // refuses to remove a network in use); ensure makes it again.
       await removeService(spec.names.container, signal);
       await removeNetwork(spec.names.network, signal);
     } else if (existing) {
-      return;
+      return existing.Id;
     }
     await quick(
       'network create',
@@ -263,16 +264,31 @@ export function createSwarmRuntime(options: SwarmRuntimeOptions): TenantRuntime 
         if (/overlap/i.test(String((err as Error).message))) throw errors.subnetConflict(undefined, { cause: err });
         throw err;
       });
+    // Its id, also when another wake made it meanwhile (409).
+    const made = (await quick('network inspect', () => docker.getNetwork(spec.names.network).inspect(), signal)) as {
+      Id: string;
+    };
+    return made.Id;
   }
 
   /** Removes the service and waits until its task containers are gone (they hold network and volumes). */
   async function removeService(name: string, signal?: AbortSignal): Promise<void> {
+    const service = await inspectService(name, signal);
+    if (!service) return;
     await quick(
       'service remove',
-      (abortSignal) => promised<unknown>(docker.getService(name).remove({ abortSignal } as never)),
+      (abortSignal) => promised<unknown>(docker.getService(service.ID).remove({ abortSignal } as never)),
       signal,
     ).catch(ifStatus(404, undefined));
-    await until(startMs, signal, async () => (await tasksOf(name, signal)).length === 0);
+    // The service is gone at once, its tasks once their node stopped them: followed by service id.
+    await until(startMs, signal, async () => {
+      const tasks = await quick(
+        'task list',
+        (abortSignal) => promised<TaskInfo[]>(docker.listTasks({ abortSignal } as never)),
+        signal,
+      );
+      return !tasks.some((task) => task.ServiceID === service.ID && !ENDED.has(task.Status.State));
+    });
   }
 
   /** Removes an overlay network, disconnecting the peers and the anchor first on their nodes. */
@@ -287,16 +303,26 @@ export function createSwarmRuntime(options: SwarmRuntimeOptions): TenantRuntime 
       }
     }
     // Swarm frees a network a moment after its last task and attachment went: retried meanwhile.
+    // An attachment on a node that is down (its anchor or peers, not disconnected above) holds
+    // the network until that node returns: it is left then, rather than failing the removal of
+    // the tenant (its subnet stays taken, which the allocator sees; `docker network rm` frees it).
     await until(startMs, signal, async () =>
       quick('network remove', (abortSignal) => docker.getNetwork(name).remove({ abortSignal }), signal).then(
         () => true,
-        (err: { statusCode?: number }) => {
+        async (err: { statusCode?: number; message?: string }) => {
           if (err.statusCode === 404) return true;
           if (err.statusCode === 403 || err.statusCode === 409) return false;
+          if (err.statusCode === 400 && /in use by task/i.test(String(err.message)))
+            return !(await allNodesReady(signal));
           throw err;
         },
       ),
     );
+  }
+
+  async function allNodesReady(signal?: AbortSignal): Promise<boolean> {
+    const { nodes } = await capacity(signal);
+    return nodes.every((node) => node.available);
   }
 
   async function status(names: TenantObjectNames, signal?: AbortSignal): Promise<ContainerStatus | undefined> {
@@ -367,8 +393,8 @@ export function createSwarmRuntime(options: SwarmRuntimeOptions): TenantRuntime 
       // Fail closed: egress needs the network filter on every node, which swarm mode lacks so far.
       if (spec.limits.egress) throw errors.egressUnavailable('the swarm runtime has no network filter yet');
       const labels = tenantLabels(options.instance, spec.tenantHash, extraLabels);
-      await ensureNetwork(spec, labels, signal);
-      await connectPeers([spec.names.network], signal);
+      const networkId = await ensureNetwork(spec, labels, signal);
+      await connectPeers([networkId], signal);
       const nodeId = await pinnedNode(spec.names, labels, signal);
       const existing = await inspectService(spec.names.container, signal);
       if (existing) {
@@ -469,6 +495,16 @@ export function createSwarmRuntime(options: SwarmRuntimeOptions): TenantRuntime 
       if (pinned) {
         const engine = engineOf(pinned, 'removing a tenant’s volumes');
         for (const volume of [names.filesVolume, names.historyVolume]) {
+          // The node removes the containers of the service's ended tasks in its own time; they
+          // still hold the volume, and are of no use with the service gone.
+          const holders = await quick('container list', (abortSignal) =>
+            engine.listContainers({ all: true, filters: { volume: [volume], label: instanceFilter }, abortSignal }),
+          );
+          for (const holder of holders) {
+            await engineCall('container remove', startMs, undefined, (abortSignal) =>
+              engine.getContainer(holder.Id).remove({ force: true, abortSignal }),
+            ).catch(ifStatus(404, undefined));
+          }
           await quick('volume remove', (abortSignal) =>
             engine.getVolume(volume).remove({ force: true, abortSignal }),
           ).catch(ifStatus(404, undefined));
@@ -593,7 +629,7 @@ export function createSwarmRuntime(options: SwarmRuntimeOptions): TenantRuntime 
       const networks = await quick('network list', (abortSignal) =>
         docker.listNetworks({ filters: { label: [`${LABELS.instance}=${options.instance}`] }, abortSignal }),
       );
-      await connectPeers(networks.map((network) => network.Name));
+      await connectPeers(networks.map((network) => network.Id));
     },
 
     async ping() {

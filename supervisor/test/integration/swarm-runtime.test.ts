@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { testImages } from '@tenancy/test-support';
+import { tarEntryNames } from '@tenancy/test-support/archive';
 import type Docker from 'dockerode';
 import t from 'tap';
 import { DEFAULT_PLAN } from '../../src/plans.js';
@@ -266,6 +267,38 @@ t.test('swarm runtime on a real two-node swarm', async (t) => {
   });
 
   await t.test(
+    'export reads the volumes on their node; a reclaimed network and service come back on the same node with the data',
+    async (t) => {
+      const spec = specs[0] as TenantSpec;
+      const node = (await runningOn(lab, spec.names.container)).node;
+      const archive = await runtime.archiveVolumes(spec.names, testImages.tenant);
+      const chunks: Buffer[] = [];
+      for await (const chunk of archive ?? []) chunks.push(chunk as Buffer);
+      t.ok((await tarEntryNames(Buffer.concat(chunks))).includes('volumes/files/probe'), 'the archive holds the file');
+
+      // What the controller does when the subnet pool is full: service and network go, volumes stay.
+      await runtime.stop(spec.names, 5_000);
+      await runtime.remove(spec.names, { volumes: false });
+      t.notOk(await runtime.inspect(spec.names), 'no service left');
+      const moved = { ...spec, subnet: '10.213.250.32/28' };
+      t.ok((await runtime.ensure(moved)).created, 'made again on a new subnet');
+      const woken = await runtime.start(moved.names);
+      t.match(woken.endpointUrl, /^http:\/\/10\.213\.250\.3[3-9]:/, 'on the new subnet');
+      const now = await runningOn(lab, spec.names.container);
+      t.equal(now.node.name, node.name, 'on the node that holds its volumes');
+      const kept = await exec(now.node.engine.docker, now.containerId, [
+        'node',
+        '-e',
+        'process.stdout.write(require("fs").readFileSync("/data/files/probe", "utf8"))',
+      ]);
+      t.equal(kept.output, 'kept', 'with its data');
+      specs[0] = moved;
+      endpoints[0] = woken.endpointUrl;
+      placed[0] = now;
+    },
+  );
+
+  await t.test(
     'a down node: its tenant fails to wake with SUP_ERR_NODE_UNAVAILABLE, the other node is unaffected',
     async (t) => {
       const onWorker = specs[placed.findIndex((p) => p.node.name === 'b')] as TenantSpec;
@@ -289,6 +322,23 @@ t.test('swarm runtime on a real two-node swarm', async (t) => {
       await runtime.stop(onManager.names, 5_000);
       const woken = await runtime.start(onManager.names);
       t.match(woken.endpointUrl, /^http:\/\/10\.213\.250\./, "node a's tenant still wakes");
+
+      // Account deletion: everything of the tenant goes, its volumes on its node included.
+      await runtime.remove(onManager.names, { volumes: true });
+      t.notOk(await runtime.inspect(onManager.names), 'service removed');
+      const volumes = (await lab.manager.engine.docker.listVolumes()).Volumes ?? [];
+      t.notOk(
+        volumes.some((volume) => volume.Name.startsWith(onManager.names.container)),
+        'its volumes removed on node a',
+      );
+      const pin = await manager
+        .getConfig(`${onManager.names.container}-node`)
+        .inspect()
+        .then(
+          () => 200,
+          (err: { statusCode?: number }) => err.statusCode,
+        );
+      t.equal(pin, 404, 'the pin removed');
     },
   );
 });
