@@ -32,6 +32,7 @@ cleanup() {
     docker volume ls -q --filter "label=$label" | xargs -r docker volume rm -f >/dev/null
     log "removed every container, network and volume labelled $label"
   fi
+  stop_test_engines
   if [ -n "$own_redis_pid" ]; then kill "$own_redis_pid" 2>/dev/null; wait "$own_redis_pid" 2>/dev/null; fi
   if [ -n "$own_dockerd_pid" ]; then
     kill "$own_dockerd_pid" 2>/dev/null
@@ -41,6 +42,29 @@ cleanup() {
   rm -rf "$run_dir" 2>/dev/null
   log "total time $(elapsed "$started")"
   exit $status
+}
+# Tests that need an engine they may restart start private dockerds in /tmp/tenancy-engine-<run id>-*
+# and stop them at teardown; a test killed at its timeout never gets there. Stops what is left of
+# this run's (processes naming the folder, then its mounts and the folder), leaving other runs' alone.
+stop_test_engines() {
+  local dir pids
+  for dir in /tmp/tenancy-engine-"$TENANCY_TEST_RUN"-*; do
+    [ -d "$dir" ] || continue
+    pids=$(pgrep -f -- "$dir" || true)
+    if [ -n "$pids" ]; then
+      kill $pids 2>/dev/null
+      for _ in $(seq 1 100); do pgrep -f -- "$dir" >/dev/null || break; sleep 0.2; done
+      pkill -9 -f -- "$dir" 2>/dev/null
+    fi
+    awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
+    rm -rf "$dir"
+    log "stopped a test engine its test left behind: $dir"
+  done
+  # The two-node swarm lab's engines run in network namespaces of their own (swarm-lab.ts);
+  # deleting a namespace deletes the veth in it.
+  for dir in $(ip netns list 2>/dev/null | awk '{ print $1 }' | grep -- "^tenancy-swarm-$TENANCY_TEST_RUN-" || true); do
+    ip netns delete "$dir" && log "deleted a network namespace its test left behind: $dir"
+  done
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

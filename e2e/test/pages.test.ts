@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tarEntryNames } from '@tenancy/test-support/archive';
 import { launchChromium } from '@tenancy/test-support/chromium';
+import Database from 'better-sqlite3';
 import type { Page } from 'playwright-core';
 import t from 'tap';
 import { startPlatform } from './platform.js';
@@ -23,7 +24,10 @@ function watchErrors(page: Page): string[] {
 
 t.test('the workspace page and the admin console in Chromium through nginx', async (t) => {
   // A short idle timeout and a fast reaper: the pre-sleep warning comes within a test's time.
-  const platform = await startPlatform(t, { supervisor: { IDLE_TIMEOUT: '40s', REAPER_INTERVAL: '1s' } });
+  // The inactivity policy is on, to show its warning in the console (the admin test below).
+  const platform = await startPlatform(t, {
+    supervisor: { IDLE_TIMEOUT: '40s', REAPER_INTERVAL: '1s', INACTIVE_TENANT_DAYS: '30' },
+  });
   mkdirSync(ARTIFACTS, { recursive: true });
   const browser = await launchChromium();
   t.teardown(() => browser.close());
@@ -131,6 +135,17 @@ t.test('the workspace page and the admin console in Chromium through nginx', asy
     t.teardown(() => context.close());
     const page = await context.newPage();
     const problems = watchErrors(page);
+    // The user was last seen 24 days ago, as far as the supervisor knows: the inactivity policy
+    // (30 days, warned 7 before) warns them at its next sweep.
+    const db = new Database(platform.supervisor.databasePath);
+    db.pragma('busy_timeout = 5000');
+    db.prepare('UPDATE users SET last_login_at = ? WHERE user_id = ?').run(Date.now() - 24 * 24 * 3600_000, userId);
+    db.close();
+    for (;;) {
+      const tenant = await (await platform.supervisor.api('GET', `/v1/tenants/${encodeURIComponent(userId)}`)).json();
+      if ((tenant as { inactiveWarning: unknown }).inactiveWarning) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
     await page.goto(`${platform.url}/_tenancy/admin`);
     t.equal(new URL(page.url()).pathname, '/_tenancy/admin/login');
     // The keyboard reaches the field first (after the skip link), and it has a label.
@@ -152,12 +167,16 @@ t.test('the workspace page and the admin console in Chromium through nginx', asy
     await page.click('#search button[type=submit]');
     const link = page.locator('#tenants a', { hasText: userId });
     await link.waitFor();
+    await page
+      .locator('#tenants .mark-account', { hasText: /^Inactive: deletion on .+ unless they sign in$/ })
+      .waitFor();
     await page.locator('#capacity .tile').first().waitFor();
     await page.screenshot({ path: join(ARTIFACTS, 'admin-console.png') });
     await link.click();
     await page.waitForURL(`${platform.url}/_tenancy/admin/tenants/${userId}`);
     const state = (name: string) => page.locator('#overview .state', { hasText: name }).waitFor({ timeout: 60_000 });
     await state('asleep');
+    await page.locator('#overview .mark-account', { hasText: 'Inactive: deletion on' }).waitFor();
 
     // Wake it, read its log, sleep it, wake it again.
     await page.click('button[data-action=start]');

@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Teardown } from '@tenancy/test-support';
+import { type Teardown, testRunId } from '@tenancy/test-support';
 import t from 'tap';
 
 const run = promisify(execFile);
@@ -27,7 +27,7 @@ t.test(
   'setup.sh starts a dockerd of its own when no engine answers, and leaves it to the next run',
   { skip: isRoot ? false : 'starting dockerd needs root' },
   async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tenancy-engine-'));
+    const dir = mkdtempSync(join(tmpdir(), `tenancy-engine-${testRunId}-`));
     t.teardown(() => stopEngineIn(dir));
     const socket = join(dir, 'docker.sock');
     const log = join(dir, 'dockerd.log');

@@ -3,6 +3,7 @@ import { loggerOptions, parseCidr, refuseConnectionsFrom, toErrorBody } from '@t
 import { RequestLog } from '@tenancy/shared/request-log';
 import Fastify, { type FastifyBaseLogger, type FastifyRequest } from 'fastify';
 import { AccountDeletion } from './accounts/account-deletion.js';
+import { inactivityPolicy } from './accounts/inactive-accounts.js';
 import type { SupervisorConfig } from './config.js';
 import { errors } from './errors.js';
 import { adminAccountRoutes, internalAccountRoutes } from './http/account-routes.js';
@@ -43,7 +44,17 @@ type Config = Pick<
   SupervisorConfig,
   'ADMIN_TOKEN' | 'SUPERVISOR_TOKEN' | 'TENANT_NAMESPACE_KEY' | 'LOG_LEVEL' | 'BACKUP_DIR'
 > &
-  Partial<Pick<SupervisorConfig, 'TENANT_SUBNET_POOL' | 'TENANT_IMAGE' | 'DELETION_GRACE' | 'REAPER_INTERVAL'>>;
+  Partial<
+    Pick<
+      SupervisorConfig,
+      | 'TENANT_SUBNET_POOL'
+      | 'TENANT_IMAGE'
+      | 'DELETION_GRACE'
+      | 'REAPER_INTERVAL'
+      | 'INACTIVE_TENANT_DAYS'
+      | 'INACTIVE_WARNING_DAYS'
+    >
+  >;
 
 /** Builds the supervisor's HTTP app: health, metrics, the internal API and the admin API. */
 export async function buildApp(config: Config, deps: SupervisorDeps) {
@@ -153,6 +164,7 @@ export async function buildApp(config: Config, deps: SupervisorDeps) {
       backupDir: config.BACKUP_DIR,
       diskUsage: (userId) => deps.runtime.diskUsage(deps.controller.namesFor(userId)),
       users,
+      inactivity: inactivityPolicy(config.INACTIVE_TENANT_DAYS ?? 0, config.INACTIVE_WARNING_DAYS ?? 7),
     });
     await admin.register(adminIdentityRoutes, { store: deps.store });
     await admin.register(adminApiKeyRoutes, { store: deps.store, users });

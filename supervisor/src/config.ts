@@ -1,5 +1,5 @@
 import { type StaticDecode, Type } from '@sinclair/typebox';
-import { ByteSize, Duration, loadConfig, SECRET, Secret, TenantSubnetPool } from '@tenancy/shared';
+import { ByteSize, ConfigError, Duration, loadConfig, SECRET, Secret, TenantSubnetPool } from '@tenancy/shared';
 
 /**
  * The supervisor's whole configuration: one schema, read from the environment once at start.
@@ -158,11 +158,26 @@ export const SupervisorConfigSchema = Type.Object({
     'First pause between readiness probes during a wake; it doubles after each miss',
   ),
   HEALTH_PROBE_MAX_INTERVAL: Duration('250ms', 'Longest pause between readiness probes during a wake'),
-  REAPER_INTERVAL: Duration('5s', 'How often idle deadlines (and due account deletions) are checked'),
+  REAPER_INTERVAL: Duration(
+    '5s',
+    'How often idle deadlines (and due account deletions, and inactive accounts when INACTIVE_TENANT_DAYS is set) are checked',
+  ),
   DELETION_GRACE: Duration(
     '7d',
     'Time between a user asking to delete their account (it is disabled at once) and its erasure: tenant, volumes, disk, user record and email; the user may restore the account until then',
   ),
+  INACTIVE_TENANT_DAYS: Type.Integer({
+    minimum: 0,
+    default: 0,
+    description:
+      'Delete the accounts of users who have not signed in (nor used an API key) for this many days: warned INACTIVE_WARNING_DAYS before in the audit log and the admin console, then disabled and erased after DELETION_GRACE like a deletion the user asked for. 0: off',
+  }),
+  INACTIVE_WARNING_DAYS: Type.Integer({
+    minimum: 1,
+    default: 7,
+    description:
+      'Days before INACTIVE_TENANT_DAYS that an inactive account is warned; a sign-in in between clears the warning. Less than INACTIVE_TENANT_DAYS',
+  }),
   MAX_RUNNING_TENANTS: Type.Integer({
     minimum: 0,
     default: 0,
@@ -181,5 +196,12 @@ export type SupervisorConfig = StaticDecode<typeof SupervisorConfigSchema>;
 
 /** Reads and validates the configuration; throws a ConfigError listing every problem. */
 export function loadSupervisorConfig(env: Readonly<Record<string, string | undefined>>): Readonly<SupervisorConfig> {
-  return loadConfig(SupervisorConfigSchema, env);
+  const config = loadConfig(SupervisorConfigSchema, env);
+  // The warning must come before the deletion, with at least a day left to answer it.
+  if (config.INACTIVE_TENANT_DAYS > 0 && config.INACTIVE_WARNING_DAYS >= config.INACTIVE_TENANT_DAYS) {
+    throw new ConfigError([
+      `INACTIVE_WARNING_DAYS (${config.INACTIVE_WARNING_DAYS}) must be less than INACTIVE_TENANT_DAYS (${config.INACTIVE_TENANT_DAYS})`,
+    ]);
+  }
+  return config;
 }

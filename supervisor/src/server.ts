@@ -5,6 +5,7 @@ import { ConfigError, formatCidr, isTenancyError, loggerOptions, parseCidr } fro
 import Docker from 'dockerode';
 import { type Logger, pino } from 'pino';
 import { AccountDeletion } from './accounts/account-deletion.js';
+import { InactiveAccounts, inactivityPolicy } from './accounts/inactive-accounts.js';
 import { buildApp } from './app.js';
 import { loadSupervisorConfig, type SupervisorConfig } from './config.js';
 import { createMetrics, diskSampler } from './http/metrics.js';
@@ -154,7 +155,10 @@ async function main(): Promise<void> {
     intervalMs: config.REAPER_INTERVAL,
     log,
   });
-  deletion.start();
+  // The inactivity policy asks for deletions in the reaper's own passes, never beside them.
+  const policy = inactivityPolicy(config.INACTIVE_TENANT_DAYS, config.INACTIVE_WARNING_DAYS);
+  const inactive = policy && new InactiveAccounts({ store, deletion, policy, log });
+  deletion.start(inactive ? () => inactive.sweep() : undefined);
   const app = await buildApp(config, { store, runtime, controller, plans, metrics, users, deletion, logger: log });
   await app.listen({ host: config.SUPERVISOR_HOST, port: config.SUPERVISOR_PORT });
 

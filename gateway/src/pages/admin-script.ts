@@ -39,6 +39,16 @@ export const ADMIN_SCRIPT = `(() => {
     return tr;
   };
   const stateBadge = (state) => el('span', state, 'state state-' + state);
+  // The account's fate, when it has one: a deletion scheduled, or the inactivity policy's warning.
+  const accountNote = (tenant) => {
+    if (tenant.deletionDueAt !== null && tenant.deletionDueAt !== undefined) return 'Deletion due ' + when(tenant.deletionDueAt);
+    if (tenant.inactiveWarning) return 'Inactive: deletion on ' + when(tenant.inactiveWarning.deletionAt) + ' unless they sign in';
+    return null;
+  };
+  const accountMark = (tenant) => {
+    const note = accountNote(tenant);
+    return note === null ? null : el('span', note, 'mark mark-account');
+  };
   const list = (dl, pairs) => {
     dl.replaceChildren();
     for (const [term, value] of pairs) {
@@ -91,7 +101,11 @@ export const ADMIN_SCRIPT = `(() => {
       const rows = page.items.map((tenant) => {
         const link = el('a', tenant.userId);
         link.href = '/_tenancy/admin/tenants/' + encodeURIComponent(tenant.userId);
-        return row([link, stateBadge(tenant.state), tenant.plan, when(tenant.lastActivity), when(tenant.idleDeadline),
+        const user = document.createDocumentFragment();
+        user.append(link);
+        const mark = accountMark(tenant);
+        if (mark) user.append(' ', mark);
+        return row([user, stateBadge(tenant.state), tenant.plan, when(tenant.lastActivity), when(tenant.idleDeadline),
           tenant.lastWakeReadyAt ? when(tenant.lastWakeReadyAt) + (tenant.lastWakeMs !== null ? ' (' + tenant.lastWakeMs + ' ms)' : '') : '—',
           tenant.failureCount]);
       });
@@ -124,6 +138,8 @@ export const ADMIN_SCRIPT = `(() => {
       list($('overview'), [
         ['State', stateBadge(tenant.state + (tenant.phase ? ' (' + tenant.phase + ')' : ''))],
         ['Plan', tenant.plan],
+        ['Account', accountMark(tenant) || 'active'],
+        ['Last seen (sign-in or API key)', when(tenant.lastSeenAt)],
         ['Last activity', when(tenant.lastActivity)],
         ['Idle deadline', when(tenant.idleDeadline)],
         ['Last wake', when(tenant.lastWakeReadyAt) + (tenant.lastWakeMs !== null ? ' (' + tenant.lastWakeMs + ' ms)' : '')],

@@ -37,6 +37,7 @@ pre { background: #10141c; color: #e4e8ef; padding: 0.75rem; overflow: auto; max
 .state-running { background: #dff3e4; }
 .state-waking { background: #e3ecfb; }
 .state-failed { background: #fbe3e6; }
+.mark { display: inline-block; padding: 0 0.4rem; border-radius: 3px; border: 1px solid var(--warn); color: var(--warn); background: #fff8e6; font-size: 0.85rem; }
 .tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(9rem, 1fr)); gap: 0.75rem; }
 .tile { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 0.6rem 0.8rem; }
 .tile b { display: block; font-size: 1.5rem; }

@@ -188,6 +188,32 @@ t.test('logins are rate limited per client; sign-in pages and session reads go a
   t.strictSame(backend, Array(20).fill(200), 'logins with Authorization pass at the general rate');
 });
 
+t.test('admin console sign-ins are rate limited per client, in a budget of their own', async (t) => {
+  const edge = await startEdge(t);
+  const status = async (path: string, init?: RequestInit) => {
+    const res = await fetch(`${edge.url}${path}`, init);
+    await res.arrayBuffer();
+    return res.status;
+  };
+  const form = { 'content-type': 'application/x-www-form-urlencoded' };
+  const signIns: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    signIns.push(await status('/_tenancy/admin/login', { method: 'POST', body: 'token=x', headers: form }));
+  }
+  t.strictSame(signIns, [...Array(11).fill(200), ...Array(4).fill(429)], 'rate plus burst allowed, then 429');
+  const withHeader = await status('/_tenancy/admin/login', {
+    method: 'POST',
+    body: 'token=x',
+    headers: { ...form, authorization: 'Bearer x' },
+  });
+  t.equal(withHeader, 429, 'an Authorization header does not get past it');
+  const pages: number[] = [];
+  for (let i = 0; i < 20; i++) pages.push(await status('/_tenancy/admin/login'));
+  t.strictSame(pages, Array(20).fill(200), 'the sign-in page itself goes at the general rate');
+  t.equal(await status('/_tenancy/admin/logout', { method: 'POST' }), 200, 'signing out is not limited');
+  t.equal(await status('/auth/login', { method: 'POST', body: '{}' }), 200, "users' sign-ins keep their own budget");
+});
+
 t.test('oversized bodies are refused with 413 before reaching the gateway', async (t) => {
   const edge = await startEdge(t);
   const res = await fetch(`${edge.url}/files/big`, { method: 'PUT', body: Buffer.alloc(26 * 1024 * 1024) });

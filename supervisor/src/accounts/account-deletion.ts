@@ -50,8 +50,15 @@ export class AccountDeletion {
     this.now = deps.now ?? Date.now;
   }
 
-  /** Schedules the erasure and disables the account now; asking again keeps the first due time. */
-  async request(userId: string, actor: string): Promise<{ deletionDueAt: number }> {
+  /**
+   * Schedules the erasure and disables the account now; asking again keeps the first due time.
+   * `detail` joins the audit entry (the inactivity policy says why it asked).
+   */
+  async request(
+    userId: string,
+    actor: string,
+    detail: Record<string, unknown> = {},
+  ): Promise<{ deletionDueAt: number }> {
     const { store, users, controller } = this.deps;
     const dueAt = store.accounts.scheduleDeletion(userId, this.now() + this.deps.graceMs);
     if (dueAt === undefined) throw errors.userNotFound(`no user ${JSON.stringify(userId)}`);
@@ -60,7 +67,7 @@ export class AccountDeletion {
       action: 'user.deletion-requested',
       target: userId,
       result: 'ok',
-      detail: { dueAt: new Date(dueAt).toISOString() },
+      detail: { ...detail, dueAt: new Date(dueAt).toISOString() },
     });
     // Sessions first, so they end as revoked rather than as a container gone away.
     users.emit({ kind: 'revoke', userId });
@@ -114,11 +121,23 @@ export class AccountDeletion {
     }
   }
 
-  /** Starts the periodic pass (one at a time: a slow pass is not overlapped by the next). */
-  start(): void {
+  /**
+   * Starts the periodic pass (one at a time: a slow pass is not overlapped by the next).
+   * `before` runs first in every pass (the inactivity policy's sweep, which asks for deletions),
+   * so nothing else asks for or performs a deletion while the reaper erases.
+   */
+  start(before?: () => Promise<unknown>): void {
+    const pass = async () => {
+      try {
+        await before?.();
+      } catch (err) {
+        this.deps.log.error({ err }, 'account sweep failed');
+      }
+      await this.reap();
+    };
     this.timer = setInterval(() => {
       if (this.pass) return;
-      this.pass = this.reap().finally(() => {
+      this.pass = pass().finally(() => {
         this.pass = undefined;
       });
     }, this.deps.intervalMs);

@@ -148,6 +148,14 @@ async function download(conn: Connection, path: string, out: string): Promise<nu
 
 type Row = Record<string, unknown>;
 
+/** The account's fate, as the console shows it: a deletion pending, or the inactivity warning. */
+function accountNote(tenant: Row): string {
+  if (typeof tenant.deletionDueAt === 'number') return `deletion due ${formatTime(tenant.deletionDueAt)}`;
+  const warning = tenant.inactiveWarning as { deletionAt?: unknown } | null | undefined;
+  if (warning) return `inactive: deletion on ${formatTime(warning.deletionAt)} unless they sign in`;
+  return 'active';
+}
+
 export async function run(argv: string[], env: NodeJS.ProcessEnv, print: (text: string) => void): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -227,6 +235,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: (text: 
             ['paused at', formatTime(t.pausedAt)],
             ['stop reason', [t.stopReason, t.stopDetail].filter(Boolean).join(': ')],
             ['wakes', `${t.wakeCount} (last took ${t.lastWakeMs ?? '-'} ms, ${t.failureCount} failed)`],
+            ['last seen', formatTime(t.lastSeenAt)],
+            ['account', accountNote(t)],
             [
               'limits',
               `${Number(t.limits.memoryBytes) / 1024 ** 3} GiB, ${t.limits.cpus} CPUs, ${t.limits.pids} PIDs, egress ${t.limits.egress ? 'on' : 'off'}, disk ${mib(t.limits.diskBytes)}`,

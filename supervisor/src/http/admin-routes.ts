@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { UserRecord } from '@tenancy/shared';
+import { type InactivityPolicy, inactiveDeletionAt } from '../accounts/inactive-accounts.js';
 import { errors } from '../errors.js';
 import type { TenantController } from '../lifecycle/controller.js';
 import type { TenantRecord } from '../lifecycle/ports.js';
@@ -36,6 +37,8 @@ export interface AdminRoutesOptions {
   diskUsage: (userId: string) => Promise<DiskUsage | undefined>;
   /** Where disabling a user is announced to the gateway replicas, which revoke their sessions. */
   users: UserChanges;
+  /** The inactivity policy, to show its warnings; undefined when it is off. */
+  inactivity?: InactivityPolicy | undefined;
 }
 
 /**
@@ -46,8 +49,12 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
   const { store, controller, plans } = options;
 
   const view = (tenant: TenantRecord): TenantView => {
-    const plan = store.users.get(tenant.userId)?.plan ?? 'free';
+    const user = store.users.get(tenant.userId);
+    const plan = user?.plan ?? 'free';
     const limits = plans.limitsFor(plan);
+    const activity = store.inactivity.of(tenant.userId);
+    // A warning left from when the policy was on means nothing while it is off.
+    const warnedAt = options.inactivity ? (activity?.warnedAt ?? null) : null;
     return {
       userId: tenant.userId,
       tenantId: tenant.tenantHash,
@@ -65,6 +72,15 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
       lastWakeStartedAt: tenant.lastWakeStartedAt,
       lastWakeReadyAt: tenant.lastWakeReadyAt,
       lastWakeMs: tenant.lastWakeMs,
+      lastSeenAt: activity?.lastSeenAt ?? null,
+      deletionDueAt: user?.deletionDueAt ?? null,
+      inactiveWarning:
+        warnedAt !== null && activity && options.inactivity
+          ? {
+              warnedAt,
+              deletionAt: inactiveDeletionAt({ lastSeenAt: activity.lastSeenAt, warnedAt }, options.inactivity),
+            }
+          : null,
       limits: {
         memoryBytes: limits.memoryBytes,
         cpus: limits.nanoCpus / 1e9,

@@ -33,8 +33,19 @@ export const internalRoutes: FastifyPluginAsyncTypebox<InternalRoutesOptions> = 
     { schema: { params: UserParams, body: UpsertUserBody, response: { 200: UserRecord, 400: ErrorBody } } },
     async (request) => {
       const before = store.users.get(request.params.userId)?.plan;
+      const warned = store.inactivity.of(request.params.userId)?.warnedAt != null;
+      // The upsert records the sign-in and clears an inactivity warning (INACTIVE_TENANT_DAYS).
       const user = store.users.upsert(request.params.userId, request.body);
       store.audit.append({ actor: 'gateway', action: 'user.login', target: user.userId, result: 'ok' });
+      if (warned) {
+        store.audit.append({
+          actor: 'gateway',
+          action: 'user.inactive-warning-cleared',
+          target: user.userId,
+          result: 'ok',
+          detail: { by: 'sign-in' },
+        });
+      }
       // The user's other sessions hold routes with the old plan in every replica.
       if (before !== undefined && before !== user.plan) users.emit({ kind: 'unroute', userId: user.userId });
       return user;

@@ -37,6 +37,23 @@ export const TenantView = Type.Object({
   lastWakeStartedAt: Nullable(Type.Number()),
   lastWakeReadyAt: Nullable(Type.Number()),
   lastWakeMs: Nullable(Type.Number()),
+  lastSeenAt: Nullable(
+    Type.Number({
+      description: "The user's last sign-in or API key use, whichever is later: what INACTIVE_TENANT_DAYS counts",
+    }),
+  ),
+  deletionDueAt: Nullable(
+    Type.Number({ description: 'When the account will be erased, while its deletion is scheduled (DELETION_GRACE)' }),
+  ),
+  inactiveWarning: Nullable(
+    Type.Object(
+      {
+        warnedAt: Type.Number(),
+        deletionAt: Type.Number({ description: 'When the deletion will be asked unless the user signs in first' }),
+      },
+      { description: 'Set while the inactivity policy (INACTIVE_TENANT_DAYS) has warned the user; null otherwise' },
+    ),
+  ),
   limits: Type.Object({
     memoryBytes: Type.Number(),
     cpus: Type.Number(),

@@ -12,6 +12,8 @@ export interface AccountRecord {
     createdAt: number;
     lastLoginAt: number | null;
     deletionDueAt: number | null;
+    /** When the inactivity policy warned the user (INACTIVE_TENANT_DAYS); null when not warned. */
+    inactiveWarnedAt: number | null;
   };
   /**
    * The tenant's lifecycle record, without the engine's internals (container id, network,
@@ -33,6 +35,7 @@ interface UserRow {
   created_at: number;
   last_login_at: number | null;
   deletion_due_at: number | null;
+  inactive_warned_at: number | null;
 }
 
 /**
@@ -95,6 +98,7 @@ export function createAccounts(db: Db) {
           createdAt: row.created_at,
           lastLoginAt: row.last_login_at,
           deletionDueAt: row.deletion_due_at,
+          inactiveWarnedAt: row.inactive_warned_at,
         },
         tenant: tenant.get(userId) ?? null,
         usage: usage.get(userId) ?? null,

@@ -5,6 +5,7 @@ import { createAdminIdentities } from './admin-identities.js';
 import { createApiKeys } from './api-keys.js';
 import { createAudit } from './audit.js';
 import type { Db } from './database.js';
+import { createInactivity } from './inactivity.js';
 import { createSummaries } from './summaries.js';
 import { createTenants } from './tenants.js';
 import { createUsers } from './users.js';
@@ -13,6 +14,7 @@ export type { AccountRecord } from './accounts.js';
 export type { AdminIdentity } from './admin-identities.js';
 export type { AuditRecord } from './audit.js';
 export { openDatabase } from './database.js';
+export type { AccountActivity } from './inactivity.js';
 export type { TenantSummary } from './summaries.js';
 
 /** The central store: the only code that touches SQLite. */
@@ -26,6 +28,7 @@ export function createStore(db: Db, now: () => number = Date.now) {
     admins: createAdminIdentities(db, now),
     apiKeys: createApiKeys(db, now),
     accounts: createAccounts(db),
+    inactivity: createInactivity(db),
 
     /**
      * Runs `fn` as one transaction. `synced: false` commits it without syncing the disk

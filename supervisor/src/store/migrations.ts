@@ -148,4 +148,10 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX api_keys_by_user ON api_keys(user_id, created_at);
   `,
+  // The inactivity policy (INACTIVE_TENANT_DAYS, accounts/inactive-accounts.ts): when a user was
+  // warned that their account will be deleted for want of a sign-in. Cleared by their next
+  // sign-in. Last sign-ins are already recorded (users.last_login_at, api_keys.last_used_at).
+  `
+  ALTER TABLE users ADD COLUMN inactive_warned_at INTEGER;
+  `,
 ];

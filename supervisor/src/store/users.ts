@@ -28,7 +28,9 @@ export function createUsers(db: Db, now: () => number) {
      VALUES (@userId, @email, @plan, @onboarding, @now, @now)`,
   );
   const update = db.prepare(
-    `UPDATE users SET email = @email, plan = @plan, onboarding_completed = @onboarding, last_login_at = @now
+    // A sign-in ends any inactivity warning (INACTIVE_TENANT_DAYS) at once.
+    `UPDATE users SET email = @email, plan = @plan, onboarding_completed = @onboarding, last_login_at = @now,
+       inactive_warned_at = NULL
      WHERE user_id = @userId`,
   );
   const setDisabled = db.prepare('UPDATE users SET disabled = ? WHERE user_id = ?');

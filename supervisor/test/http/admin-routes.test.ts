@@ -1,8 +1,9 @@
 import { stat } from 'node:fs/promises';
 import t from 'tap';
+import { InactiveAccounts, inactivityPolicy } from '../../src/accounts/inactive-accounts.js';
 import { deriveIdentity } from '../../src/runtime/names.js';
 import { TEST_SETTINGS } from '../lifecycle/fakes.js';
-import { build, seg } from './build.js';
+import { build, seg, TOKENS } from './build.js';
 
 /** The admin API (what tenancy-admin calls) and its effects on the store. */
 
@@ -32,6 +33,9 @@ function runningView(userId: string, endpoint: string, overrides: Record<string,
     lastWakeStartedAt: CLOCK,
     lastWakeReadyAt: CLOCK,
     lastWakeMs: 0,
+    lastSeenAt: CLOCK,
+    deletionDueAt: null,
+    inactiveWarning: null,
     limits: FREE_LIMITS,
     ...overrides,
   };
@@ -326,4 +330,73 @@ t.test('audit lists newest first, pages with before, filters by target and actio
       .items.map((entry: { id: number }) => entry.id),
     [all[3]?.id],
   );
+});
+
+t.test('the inactivity warning shows in the tenants list and the tenant, and goes with a sign-in', async (t) => {
+  const DAY = 24 * 3600_000;
+  let clock = CLOCK;
+  const env = { INACTIVE_TENANT_DAYS: '30', INACTIVE_WARNING_DAYS: '7' };
+  const { request, store, controller, tenantApp, log } = await build(t, { now: () => clock, env });
+  store.addUser('ada');
+  store.addUser('bob');
+  for (const user of ['ada', 'bob']) await controller.wake(user, { wait: true });
+  const sweeper = new InactiveAccounts({
+    store,
+    deletion: { request: async () => ({ deletionDueAt: 0 }) },
+    policy: inactivityPolicy(30, 7) as NonNullable<ReturnType<typeof inactivityPolicy>>,
+    log,
+    now: () => clock,
+  });
+  clock = CLOCK + 10 * DAY;
+  store.addUser('bob');
+  clock = CLOCK + 23 * DAY;
+  t.strictSame(await sweeper.sweep(), { warned: 1, cleared: 0, deletionsAsked: 0 });
+
+  const warning = { warnedAt: CLOCK + 23 * DAY, deletionAt: CLOCK + 30 * DAY };
+  const list = await request('GET', '/v1/tenants');
+  t.strictSame(list.json().items, [
+    runningView('ada', tenantApp.url, { inactiveWarning: warning }),
+    runningView('bob', tenantApp.url, { lastSeenAt: CLOCK + 10 * DAY }),
+  ]);
+  const ada = await request('GET', '/v1/tenants/ada');
+  t.strictSame(ada.json().inactiveWarning, warning, 'and on the tenant');
+
+  // Signing in (the gateway's upsert) clears it at once, and says so in the audit log.
+  clock = CLOCK + 24 * DAY;
+  const login = await request('PUT', '/internal/v1/users/ada', { body: {}, token: TOKENS.internal });
+  t.equal(login.statusCode, 200);
+  const after = (await request('GET', '/v1/tenants/ada')).json();
+  t.strictSame([after.inactiveWarning, after.lastSeenAt], [null, CLOCK + 24 * DAY]);
+  t.strictSame(
+    store
+      .audits()
+      .filter((entry) => entry.target === 'ada' && entry.action.startsWith('user.'))
+      .map(({ actor, action, detail }) => ({ actor, action, detail })),
+    [
+      {
+        actor: 'system',
+        action: 'user.inactive-warning',
+        detail: {
+          policy: 'INACTIVE_TENANT_DAYS',
+          days: 30,
+          lastSeenAt: new Date(CLOCK).toISOString(),
+          deletionAt: new Date(CLOCK + 30 * DAY).toISOString(),
+        },
+      },
+      { actor: 'gateway', action: 'user.login', detail: null },
+      { actor: 'gateway', action: 'user.inactive-warning-cleared', detail: { by: 'sign-in' } },
+    ],
+  );
+});
+
+t.test('with the policy off, no warning is shown (not even one left from when it was on)', async (t) => {
+  const { request, store, controller, tenantApp } = await build(t, { now });
+  store.addUser('ada');
+  await controller.wake('ada', { wait: true });
+  t.ok(store.inactivity.warn('ada', CLOCK));
+  t.strictSame((await request('GET', '/v1/tenants/ada')).json(), {
+    ...runningView('ada', tenantApp.url),
+    disk: null,
+    usage: null,
+  });
 });

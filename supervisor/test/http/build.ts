@@ -23,8 +23,10 @@ const PLANS = JSON.stringify({ pro: { memoryMb: 8192, cpus: 4, pids: 1024, egres
 export interface BuildOptions {
   /** Overrides of the controller's settings (the unit-test defaults: stop-only sleep, short budgets). */
   settings?: Partial<ControllerSettings>;
-  /** Clock of the controller, epoch milliseconds. */
+  /** Clock of the controller and the store, epoch milliseconds. */
   now?: () => number;
+  /** More environment for the supervisor's configuration (INACTIVE_TENANT_DAYS, ...). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -37,7 +39,7 @@ export interface BuildOptions {
 export async function build(t: Teardown, options: BuildOptions = {}) {
   const tenantApp = await fakeTenantApp(t);
   const fake = fakeRuntime(tenantApp.url);
-  const store = memoryStore(t);
+  const store = memoryStore(t, options.now);
   const backupDir = await mkdtemp(join(tmpdir(), 'tenancy-http-test-'));
   t.teardown(() => rm(backupDir, { recursive: true, force: true }));
 
@@ -47,6 +49,7 @@ export async function build(t: Teardown, options: BuildOptions = {}) {
     TENANT_NAMESPACE_KEY: TEST_SETTINGS.namespaceKey,
     LOG_LEVEL: 'silent',
     BACKUP_DIR: backupDir,
+    ...options.env,
   });
   const plans = createPlanTable(PLANS);
   const log = pino({ level: 'silent' });
@@ -86,7 +89,7 @@ export async function build(t: Teardown, options: BuildOptions = {}) {
     });
   };
 
-  return { app, store, controller, metrics, tenantApp, backupDir, request, ...fake };
+  return { app, store, controller, metrics, tenantApp, backupDir, request, log, ...fake };
 }
 
 /** A user id as one path segment. */

@@ -40,6 +40,7 @@ t.test('tenancy-admin drives the real admin API', async (t) => {
   t.equal((copy.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n, 1, 'the backup holds the data');
 
   t.match((await cli('start', 'cli user')).out, /state\s+running/);
+  t.match((await cli('status', 'cli user')).out, /last seen\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\n.*account\s+active/s);
   t.equal((await cli('disable', 'cli user')).out, 'disabled cli user');
   t.match((await cli('status', 'cli user')).out, /state\s+asleep/, 'disabling stopped the container');
   await t.rejects(cli('start', 'cli user'), /403 SUP_ERR_USER_DISABLED/);

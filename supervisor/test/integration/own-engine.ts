@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { type Teardown, testImages } from '@tenancy/test-support';
+import { type Teardown, testImages, testRunId } from '@tenancy/test-support';
 import Docker from 'dockerode';
 
 const run = promisify(execFile);
@@ -43,7 +43,8 @@ export async function startOwnEngine(
   args: string[] = [],
   options: OwnEngineOptions = {},
 ): Promise<OwnEngine> {
-  const dir = await mkdtemp(join(tmpdir(), 'tenancy-engine-'));
+  // The run id in the name lets scripts/test.sh stop an engine whose test timed out before its teardown.
+  const dir = await mkdtemp(join(tmpdir(), `tenancy-engine-${testRunId}-`));
   const socketPath = join(dir, 'docker.sock');
   const dockerHost = `unix://${socketPath}`;
   const docker = new Docker({ socketPath });

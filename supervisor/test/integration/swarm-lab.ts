@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import type { Teardown } from '@tenancy/test-support';
+import { type Teardown, testRunId } from '@tenancy/test-support';
 import { type OwnEngine, startOwnEngine } from './own-engine.js';
 
 const run = promisify(execFile);
@@ -51,7 +51,8 @@ export interface SwarmLab {
  */
 export async function startSwarmLab(t: Teardown): Promise<SwarmLab> {
   const id = randomBytes(3).toString('hex');
-  const netns = [`tenancy-swarm-${id}-a`, `tenancy-swarm-${id}-b`] as const;
+  // The run id in the name lets scripts/test.sh delete the namespaces of a test that timed out.
+  const netns = [`tenancy-swarm-${testRunId}-${id}-a`, `tenancy-swarm-${testRunId}-${id}-b`] as const;
   // Interface names are limited to 15 characters.
   const veth = [`tsw${id}a`, `tsw${id}b`] as const;
   // Teardowns of the engines, run by ours in order: services first (else Swarm would restart the

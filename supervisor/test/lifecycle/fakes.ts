@@ -12,8 +12,8 @@ import { createStore, openDatabase } from '../../src/store/index.js';
  * (unique subnets, allowed states) are the ones the controller's unit tests meet. `audits()`
  * lists the audit log oldest first.
  */
-export function memoryStore(t: Teardown) {
-  const store = createStore(openDatabase(':memory:'));
+export function memoryStore(t: Teardown, now?: () => number) {
+  const store = createStore(openDatabase(':memory:'), now);
   t.teardown(() => store.close());
   return Object.assign(store, {
     addUser(userId: string, plan?: string): void {
