@@ -306,14 +306,31 @@ export function createSwarmRuntime(options: SwarmRuntimeOptions): TenantRuntime 
     // An attachment on a node that is down (its anchor or peers, not disconnected above) holds
     // the network until that node returns: it is left then, rather than failing the removal of
     // the tenant (its subnet stays taken, which the allocator sees; `docker network rm` frees it).
+    let left = false;
     await until(startMs, signal, async () =>
       quick('network remove', (abortSignal) => docker.getNetwork(name).remove({ abortSignal }), signal).then(
         () => true,
         async (err: { statusCode?: number; message?: string }) => {
           if (err.statusCode === 404) return true;
           if (err.statusCode === 403 || err.statusCode === 409) return false;
-          if (err.statusCode === 400 && /in use by task/i.test(String(err.message)))
-            return !(await allNodesReady(signal));
+          if (err.statusCode === 400 && /in use by task/i.test(String(err.message))) {
+            left = !(await allNodesReady(signal));
+            return left;
+          }
+          throw err;
+        },
+      ),
+    );
+    if (left) return;
+    // The manager deletes a network in the background: until it is gone its name stays taken, and
+    // a network made again under it at once (a reclaimed tenant's next wake) met the old one
+    // (its create answered 409, the old id then failed every attachment with NotFound; seen on
+    // the lab about one run in three).
+    await until(startMs, signal, async () =>
+      quick('network inspect', () => docker.getNetwork(name).inspect(), signal).then(
+        () => false,
+        (err: { statusCode?: number }) => {
+          if (err.statusCode === 404) return true;
           throw err;
         },
       ),
