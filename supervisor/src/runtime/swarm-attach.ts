@@ -97,33 +97,31 @@ async function anchorOn(options: AttachOnNode, networks: readonly string[]): Pro
     },
   );
   if (!info) {
-    await whileAllocating(() =>
-      quick(
-        'container create',
-        (abortSignal) =>
-          engine.createContainer({
-            name,
-            Image: options.anchorImage,
-            Entrypoint: ['node', '-e', 'setInterval(() => {}, 1 << 30)'],
-            User: TENANT_USER,
-            Labels: { [LABELS.managedBy]: MANAGED_BY, [LABELS.instance]: options.instance, [LABELS.role]: ANCHOR_ROLE },
-            HostConfig: {
-              NetworkMode: networks[0],
-              ReadonlyRootfs: true,
-              CapDrop: ['ALL'],
-              SecurityOpt: ['no-new-privileges:true'],
-              Memory: 64 * 1024 ** 2,
-              PidsLimit: 16,
-              // Back after an engine restart, and with it the networks on the node.
-              RestartPolicy: { Name: 'unless-stopped' },
-            },
-            abortSignal,
-          }),
-        signal,
-      ).catch((err: { statusCode?: number }) => {
-        if (err.statusCode !== 409) throw err; // made meanwhile by a concurrent wake
-      }),
-    );
+    await quick(
+      'container create',
+      (abortSignal) =>
+        engine.createContainer({
+          name,
+          Image: options.anchorImage,
+          Entrypoint: ['node', '-e', 'setInterval(() => {}, 1 << 30)'],
+          User: TENANT_USER,
+          Labels: { [LABELS.managedBy]: MANAGED_BY, [LABELS.instance]: options.instance, [LABELS.role]: ANCHOR_ROLE },
+          HostConfig: {
+            NetworkMode: networks[0],
+            ReadonlyRootfs: true,
+            CapDrop: ['ALL'],
+            SecurityOpt: ['no-new-privileges:true'],
+            Memory: 64 * 1024 ** 2,
+            PidsLimit: 16,
+            // Back after an engine restart, and with it the networks on the node.
+            RestartPolicy: { Name: 'unless-stopped' },
+          },
+          abortSignal,
+        }),
+      signal,
+    ).catch((err: { statusCode?: number }) => {
+      if (err.statusCode !== 409) throw err; // made meanwhile by a concurrent wake
+    });
     info = await quick('container inspect', (abortSignal) => container.inspect({ abortSignal }), signal);
   }
   if (!info.State.Running) {
@@ -135,33 +133,13 @@ async function anchorOn(options: AttachOnNode, networks: readonly string[]): Pro
   }
   const on = networkIds(info.NetworkSettings.Networks);
   for (const network of networks.filter((n) => !on.has(n))) {
-    await whileAllocating(() =>
-      quick(
-        'network connect',
-        (abortSignal) => engine.getNetwork(network).connect(connectOptions(container.id, abortSignal)),
-        signal,
-      ).catch((err: unknown) => {
-        if (!/already exists|already attached/i.test(String((err as Error).message))) throw err;
-      }),
-    );
-  }
-}
-
-/**
- * Retries `call` while the manager answers that the network is not found, for up to 10 s: a
- * network just made is allocated by the manager in the background, and an attachment asked for
- * meanwhile fails with "Could not attach to network …: NotFound" (seen on the lab when a
- * reclaimed tenant's network was made again and joined at once).
- */
-async function whileAllocating<T>(call: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      return await call();
-    } catch (err) {
-      if (!/could not attach to network/i.test(String((err as Error).message)) || Date.now() > deadline) throw err;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await quick(
+      'network connect',
+      (abortSignal) => engine.getNetwork(network).connect(connectOptions(container.id, abortSignal)),
+      signal,
+    ).catch((err: unknown) => {
+      if (!/already exists|already attached/i.test(String((err as Error).message))) throw err;
+    });
   }
 }
 
