@@ -60,6 +60,11 @@ stop_test_engines() {
     rm -rf "$dir"
     log "stopped a test engine its test left behind: $dir"
   done
+  # The two-node swarm lab's engines run in network namespaces of their own (swarm-lab.ts);
+  # deleting a namespace deletes the veth in it.
+  for dir in $(ip netns list 2>/dev/null | awk '{ print $1 }' | grep -- "^tenancy-swarm-$TENANCY_TEST_RUN-" || true); do
+    ip netns delete "$dir" && log "deleted a network namespace its test left behind: $dir"
+  done
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -34,6 +34,22 @@ export const SupervisorConfigSchema = Type.Object({
     description:
       'Name of this deployment: prefixes Docker object names and labels them, so deployments can share an engine',
   }),
+  TENANT_RUNTIME: Type.Union([Type.Literal('docker'), Type.Literal('swarm')], {
+    default: 'docker',
+    description:
+      'Where tenants run: docker (containers on this host\'s engine) or swarm (services on a Docker Swarm whose manager is DOCKER_HOST; see docs/architecture.md, "Docker Swarm")',
+  }),
+  SWARM_NODE_ENGINES: Type.String({
+    default: '',
+    pattern: '^\\s*([A-Za-z0-9]+=(unix|tcp)://[^,\\s]+\\s*(,\\s*[A-Za-z0-9]+=(unix|tcp)://[^,\\s]+\\s*)*)?$',
+    description:
+      "Swarm mode: the engine of each other node as comma-separated NODE_ID=unix:///path or NODE_ID=tcp://host:port (always TLS, with SWARM_NODE_TLS_DIR). Peers are attached, tenants paused and volumes read there; the manager's own node is added by itself",
+  }),
+  SWARM_NODE_TLS_DIR: Type.String({
+    default: '',
+    description:
+      'Swarm mode: folder with ca.pem, cert.pem and key.pem for the tcp:// engines of SWARM_NODE_ENGINES (the engines verify the client certificate, the supervisor theirs)',
+  }),
   TENANT_IMAGE: Type.String({ default: 'tenancy/tenant:local', description: 'Image every tenant container runs' }),
   TENANT_PORT: Type.Integer({
     minimum: 1,
@@ -56,7 +72,7 @@ export const SupervisorConfigSchema = Type.Object({
   TENANT_NETWORK_ATTACH: Type.String({
     default: '',
     description:
-      'Comma-separated containers (gateway replicas) to connect to each tenant network, for compose deployments; empty in host mode',
+      "Comma-separated containers (gateway replicas) to connect to each tenant network, for compose deployments; empty in host mode. In swarm mode: the gateway's and supervisor's service names, whose tasks on every node are connected",
   }),
   TENANT_LABELS: Type.String({
     default: '',

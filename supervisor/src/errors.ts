@@ -55,6 +55,13 @@ export const errors = {
     503,
     'tenants cannot be kept off the host here, so they are not started',
   ),
+  // Swarm: a tenant's volumes live on one node; while it is down the tenant is not moved (it
+  // would start elsewhere with empty volumes) but waits for its node.
+  nodeUnavailable: defineError(
+    'SUP_ERR_NODE_UNAVAILABLE',
+    503,
+    'the node that holds the tenant volumes is down or drained; the tenant wakes again once it is back',
+  ),
   runtimeUnavailable: defineError('SUP_ERR_RUNTIME_UNAVAILABLE', 503, 'the container engine is not reachable'),
   diskQuotaUnavailable: defineError(
     'SUP_ERR_DISK_QUOTA_UNAVAILABLE',

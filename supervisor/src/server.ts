@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { ConfigError, formatCidr, isTenancyError, loggerOptions, parseCidr } from '@tenancy/shared';
+import Docker from 'dockerode';
 import { type Logger, pino } from 'pino';
 import { AccountDeletion } from './accounts/account-deletion.js';
 import { InactiveAccounts, inactivityPolicy } from './accounts/inactive-accounts.js';
@@ -15,7 +16,10 @@ import { createDockerRuntime } from './runtime/docker-runtime.js';
 import { availableMemory } from './runtime/host-memory.js';
 import { parseExtraLabels } from './runtime/labels.js';
 import { createIptablesNetworkFilter, type NetworkFilter } from './runtime/network-filter.js';
+import { type NodeEngineAddress, nodeEngineClient, parseNodeEngines } from './runtime/node-engines.js';
 import { openTenantDisks } from './runtime/open-disks.js';
+import { createSwarmRuntime } from './runtime/swarm-runtime.js';
+import type { TenantRuntime } from './runtime/types.js';
 import { createStore, openDatabase } from './store/index.js';
 import { parseTenantEnv } from './tenant-env.js';
 
@@ -26,6 +30,7 @@ async function main(): Promise<void> {
   let extraLabels: Record<string, string>;
   let extraEnv: Readonly<Record<string, string>>;
   let egressDenied: string[];
+  let nodeEngines: NodeEngineAddress[];
   try {
     config = loadSupervisorConfig(process.env);
     // Values with a syntax of their own (JSON, label lists) are configuration too: a mistake in
@@ -33,6 +38,13 @@ async function main(): Promise<void> {
     plans = createPlanTable(config.PLANS);
     extraLabels = parseExtraLabels(config.TENANT_LABELS);
     extraEnv = parseTenantEnv(config.TENANT_ENV);
+    if (config.TENANT_RUNTIME === 'swarm' && !config.UNSAFE_TENANT_DISK_UNBOUNDED) {
+      // Fail closed: per-tenant filesystems are a single-host feature so far.
+      throw new RangeError(
+        'TENANT_RUNTIME=swarm has no disk quotas yet: set UNSAFE_TENANT_DISK_UNBOUNDED=true to run with unbounded tenant volumes',
+      );
+    }
+    nodeEngines = parseNodeEngines(config.SWARM_NODE_ENGINES);
     egressDenied = config.EGRESS_DENY.split(',')
       .filter((block) => block.trim() !== '')
       .map((block) => formatCidr(parseCidr(block)));
@@ -49,34 +61,45 @@ async function main(): Promise<void> {
   const attach = config.TENANT_NETWORK_ATTACH.split(',')
     .map((name) => name.trim())
     .filter(Boolean);
-  const networkFilter = await installNetworkFilter(config, plans.withEgress(), egressDenied, attach.length === 0, log);
+  const swarm = config.TENANT_RUNTIME === 'swarm';
+  // Swarm tenants sit on overlays that give no host an address; egress tenants are refused there
+  // until the filter runs on every node (swarm-runtime.ts): this host's filter is not theirs.
+  const networkFilter = swarm
+    ? undefined
+    : await installNetworkFilter(config, plans.withEgress(), egressDenied, attach.length === 0, log);
 
   const store = createStore(openDatabase(config.DATABASE_PATH));
   let disks: Awaited<ReturnType<typeof openTenantDisks>>;
   try {
-    disks = await openTenantDisks({
-      dir: config.TENANT_DISK_DIR,
-      helperImage: config.TENANT_DISK_HELPER_IMAGE,
-      unsafeUnbounded: config.UNSAFE_TENANT_DISK_UNBOUNDED,
-      instance: config.TENANCY_INSTANCE,
-      extraLabels,
-      log,
-    });
+    // Swarm: none yet (refused above unless UNSAFE_TENANT_DISK_UNBOUNDED).
+    disks = swarm
+      ? undefined
+      : await openTenantDisks({
+          dir: config.TENANT_DISK_DIR,
+          helperImage: config.TENANT_DISK_HELPER_IMAGE,
+          unsafeUnbounded: config.UNSAFE_TENANT_DISK_UNBOUNDED,
+          instance: config.TENANCY_INSTANCE,
+          extraLabels,
+          log,
+        });
   } catch (err) {
     // Not an ordinary failure to start: the host lacks what the configuration demands.
     log.fatal({ err }, 'tenant disk quotas unavailable');
     console.error((err as Error).message);
     process.exit(78); // EX_CONFIG
   }
-  const runtime = createDockerRuntime({
-    instance: config.TENANCY_INSTANCE,
-    extraLabels,
-    attach,
-    port: config.TENANT_PORT,
-    timeouts: { callMs: config.DOCKER_TIMEOUT, startMs: config.DOCKER_START_TIMEOUT },
-    ...(networkFilter ? { networkFilter } : {}),
-    ...(disks ? { disks } : {}),
-  });
+  const timeouts = { callMs: config.DOCKER_TIMEOUT, startMs: config.DOCKER_START_TIMEOUT };
+  const runtime = swarm
+    ? await swarmRuntime(config, nodeEngines, { instance: config.TENANCY_INSTANCE, extraLabels, attach, timeouts })
+    : createDockerRuntime({
+        instance: config.TENANCY_INSTANCE,
+        extraLabels,
+        attach,
+        port: config.TENANT_PORT,
+        timeouts,
+        ...(networkFilter ? { networkFilter } : {}),
+        ...(disks ? { disks } : {}),
+      });
   // The controller exists by the time metrics are collected.
   const metrics = createMetrics(
     () => store.tenants.countByState(),
@@ -161,6 +184,34 @@ async function main(): Promise<void> {
  * the risk with UNSAFE_TENANT_HOST_REACHABLE. With peers attached to tenant networks (compose)
  * and no egress, the bridges give the host no address, and no filter is needed.
  */
+/**
+ * The Swarm runtime on the manager at DOCKER_HOST, with the engine of each node: the manager's
+ * own (its node id asked from it) and SWARM_NODE_ENGINES.
+ */
+async function swarmRuntime(
+  config: Readonly<SupervisorConfig>,
+  addresses: readonly NodeEngineAddress[],
+  options: {
+    instance: string;
+    extraLabels: Record<string, string>;
+    attach: string[];
+    timeouts: { callMs: number; startMs: number };
+  },
+): Promise<TenantRuntime> {
+  const manager = new Docker();
+  const info = (await manager.info()) as { Swarm?: { NodeID?: string } };
+  const engines = new Map<string, Docker>();
+  if (info.Swarm?.NodeID) engines.set(info.Swarm.NodeID, manager);
+  for (const address of addresses) engines.set(address.nodeId, nodeEngineClient(address, config.SWARM_NODE_TLS_DIR));
+  return createSwarmRuntime({
+    ...options,
+    docker: manager,
+    nodeEngines: engines,
+    port: config.TENANT_PORT,
+    anchorImage: config.TENANT_IMAGE,
+  });
+}
+
 async function installNetworkFilter(
   config: Readonly<SupervisorConfig>,
   egressPlans: readonly string[],

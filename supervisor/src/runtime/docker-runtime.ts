@@ -394,7 +394,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
 }
 
 /** One line of the engine's event stream, as far as we read it. */
-interface RawEvent {
+export interface RawEvent {
   Action?: string;
   status?: string;
   id?: string;
@@ -403,7 +403,7 @@ interface RawEvent {
   Actor?: { Attributes?: Record<string, string> };
 }
 
-function eventTime(raw: RawEvent): number {
+export function eventTime(raw: RawEvent): number {
   return raw.timeNano ? Math.floor(raw.timeNano / 1e6) : (raw.time ?? 0) * 1000;
 }
 
@@ -414,7 +414,7 @@ function isTenantEvent(type: string | undefined): type is (typeof TENANT_EVENTS)
   return (TENANT_EVENTS as readonly (string | undefined)[]).includes(type);
 }
 
-function parseEvent(raw: RawEvent): RuntimeEvent | undefined {
+export function parseEvent(raw: RawEvent): RuntimeEvent | undefined {
   const type = raw.Action ?? raw.status;
   if (!isTenantEvent(type)) return undefined;
   const attributes = raw.Actor?.Attributes ?? {};
@@ -440,7 +440,7 @@ function parseLine(line: string): RawEvent | undefined {
  * Follows the engine's event stream with `filters`, handing each event to `onEvent`; `onError`
  * when the stream fails or ends. Returns a function that stops following.
  */
-function followEvents(
+export function followEvents(
   docker: Docker,
   openMs: number,
   filters: Record<string, string[]>,
@@ -504,12 +504,12 @@ export function demuxLogs(buffer: Buffer): string {
 }
 
 /** Network connect options with a signal: dockerode takes one, its type definitions do not say so. */
-function connectOptions(container: string, abortSignal: AbortSignal): Docker.NetworkConnectOptions {
+export function connectOptions(container: string, abortSignal: AbortSignal): Docker.NetworkConnectOptions {
   return { Container: container, abortSignal } as Docker.NetworkConnectOptions;
 }
 
 /** `docker.ping` with a signal: dockerode takes one, its type definitions do not say so. */
-function pingWith(docker: Docker, abortSignal: AbortSignal): Promise<unknown> {
+export function pingWith(docker: Docker, abortSignal: AbortSignal): Promise<unknown> {
   return (docker.ping as unknown as (this: Docker, options: { abortSignal: AbortSignal }) => Promise<unknown>).call(
     docker,
     { abortSignal },
@@ -517,7 +517,7 @@ function pingWith(docker: Docker, abortSignal: AbortSignal): Promise<unknown> {
 }
 
 /** A catch handler that turns Docker errors with the given status code(s) into `value`. */
-function ifStatus<V>(codes: number | number[], value: V): (err: unknown) => V {
+export function ifStatus<V>(codes: number | number[], value: V): (err: unknown) => V {
   const accepted = Array.isArray(codes) ? codes : [codes];
   return (err) => {
     if (accepted.includes((err as { statusCode?: number }).statusCode ?? 0)) return value;

@@ -16,17 +16,33 @@ export interface OwnEngine {
   docker: Docker;
   /** Stops dockerd (SIGTERM, as systemd does) and starts it again on the same data; resolves when it answers. */
   restart(): Promise<void>;
+  /** Stops dockerd (SIGTERM) and leaves it stopped; teardown cleans up as usual. */
+  stop(): Promise<void>;
+}
+
+export interface OwnEngineOptions {
+  /**
+   * A network namespace (a name under /var/run/netns) to run dockerd in. Its iptables rules and
+   * forwarding are then the namespace's own, so dockerd may manage them (Swarm needs them for
+   * docker_gwbridge and overlays); without one dockerd runs in the host's and must not.
+   */
+  netns?: string;
 }
 
 /**
  * Starts a second dockerd, so a test can restart an engine without touching the one every other
  * test uses: its own data root, exec root (and so its own containerd), socket and pid file; no
- * default bridge and no iptables or forwarding changes (--bridge=none --iptables=false), as
- * e2e/test/setup-engine.test.ts does. `args` adds flags (for example --live-restore). The tenant
- * image is copied in from the run's engine. At teardown every object on it is removed, dockerd
- * is stopped, what it left mounted is unmounted and the folder removed. Needs root.
+ * default bridge and, in the host's network namespace, no iptables or forwarding changes
+ * (--bridge=none --iptables=false), as e2e/test/setup-engine.test.ts does. `args` adds flags
+ * (for example --live-restore). The tenant image is copied in from the run's engine. At teardown
+ * every object on it is removed, dockerd is stopped, what it left mounted is unmounted and the
+ * folder removed. Needs root.
  */
-export async function startOwnEngine(t: Teardown, args: string[] = []): Promise<OwnEngine> {
+export async function startOwnEngine(
+  t: Teardown,
+  args: string[] = [],
+  options: OwnEngineOptions = {},
+): Promise<OwnEngine> {
   // The run id in the name lets scripts/test.sh stop an engine whose test timed out before its teardown.
   const dir = await mkdtemp(join(tmpdir(), `tenancy-engine-${testRunId}-`));
   const socketPath = join(dir, 'docker.sock');
@@ -38,16 +54,18 @@ export async function startOwnEngine(t: Teardown, args: string[] = []): Promise<
     `--pidfile=${join(dir, 'dockerd.pid')}`,
     `--host=${dockerHost}`,
     '--bridge=none',
-    '--iptables=false',
-    '--ip-masq=false',
-    '--ip-forward=false',
+    ...(options.netns ? [] : ['--iptables=false', '--ip-masq=false', '--ip-forward=false']),
     ...args,
   ];
+  // nsenter execs dockerd in place (no fork for a network namespace): the child is dockerd itself.
+  const [command, commandArgs]: [string, string[]] = options.netns
+    ? ['nsenter', [`--net=/var/run/netns/${options.netns}`, 'dockerd', ...argv]]
+    : ['dockerd', argv];
   let child: ChildProcess | undefined;
 
   const start = async () => {
     const log = openSync(join(dir, 'dockerd.log'), 'a');
-    child = spawn('dockerd', argv, { stdio: ['ignore', log, log] });
+    child = spawn(command, commandArgs, { stdio: ['ignore', log, log] });
     const exited = new Promise<never>((_, reject) =>
       child?.once('exit', async (code) =>
         reject(new Error(`dockerd exited with ${code}: ${await readFile(join(dir, 'dockerd.log'), 'utf8')}`)),
@@ -110,6 +128,7 @@ export async function startOwnEngine(t: Teardown, args: string[] = []): Promise<
       await stop();
       await start();
     },
+    stop,
   };
 }
 
