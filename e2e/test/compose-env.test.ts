@@ -25,10 +25,16 @@ const ROOT = join(import.meta.dirname, '..', '..');
 /** Variables of a config schema: what that service reads, and so all it may be given. */
 const schemaVariables = (schema: TObject) => describeConfig(schema).map((variable) => variable.name);
 
+/**
+ * Settings compose.yaml deliberately does not pass: the compose stack runs on one host with the
+ * Docker runtime; the Swarm runtime's settings belong to a deployment on a swarm.
+ */
+const NOT_FOR_COMPOSE = new Set(['TENANT_RUNTIME', 'SWARM_NODE_ENGINES', 'SWARM_NODE_TLS_DIR']);
+
 /** Every service of compose.yaml, with the environment it may have. */
 const ALLOWED_VARIABLES: Record<string, string[]> = {
-  api: schemaVariables(GatewayConfigSchema),
-  supervisor: schemaVariables(SupervisorConfigSchema),
+  api: schemaVariables(GatewayConfigSchema).filter((name) => !NOT_FOR_COMPOSE.has(name)),
+  supervisor: schemaVariables(SupervisorConfigSchema).filter((name) => !NOT_FOR_COMPOSE.has(name)),
   // nginx: the variables its template uses (scripts/render-nginx.ts).
   gateway: [
     'GATEWAY_UPSTREAMS',
