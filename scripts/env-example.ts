@@ -114,6 +114,10 @@ export function renderEnvExample(): string {
     '',
     '# Also read, but not configuration: PATH (to find node, docker and nginx) and TENANCY_TEST_RUN',
     "# (set by scripts/test.sh to label the test run's Docker objects).",
+    '# ADMIN_TOKEN_FILE: tenancy-admin reads the admin token from this file instead of ADMIN_TOKEN.',
+    '# Tests and benchmarks only (see the header of the file that reads each): CHROMIUM_PATH, DISK_HELPER_LOCAL_IMAGE,',
+    '# BENCH_CONNECTIONS, BASELINE_IMAGE, BASELINE_COUNT, DENSITY_ROUNDS, DENSITY_SECONDS, DENSITY_SETTLE,',
+    '# DENSITY_WINDOW.',
   );
   return `${lines.join('\n')}\n`;
 }
