@@ -12,6 +12,8 @@
 #   SWARM_REGISTRY  A registry prefix (registry.example:5000/tenancy): the images are tagged and
 #                   pushed there and the nodes pull them; SWARM_HOSTS is then not needed.
 #   SWARM_STACK     The stack's name (default tenancy).
+#   SWARM_ENDPOINT_MODE  vip (default: Swarm's virtual IPs, which need IPVS in the nodes' kernels)
+#                   or dnsrr (the tasks' own addresses; nginx is restarted when the api replicas change).
 #   DOCKER_SOCKET   The Docker socket on the supervisor's node (default /var/run/docker.sock).
 #   SWARM_NODE_ENGINES, SWARM_NODE_TLS_DIR: as the supervisor reads them (docs/operations.md);
 #                   the TLS folder (on this machine) becomes three Swarm secrets, and unix://
@@ -178,24 +180,31 @@ write_override() {
 
 # Waits until every service of the stack runs all its replicas; prints those that do not.
 wait_converged() {
-  local deadline=$(($(date +%s) + ${SWARM_WAIT:-300})) pending
+  local deadline=$(($(date +%s) + ${SWARM_WAIT:-300})) pending service
   for (( ; ; )); do
     pending="$("${manager[@]}" service ls --filter "label=com.docker.stack.namespace=$stack" \
       --format '{{.Name}} {{.Replicas}}' | awk '{ split($2, r, "/"); if (r[1] != r[2] || r[2] == 0) print $1 " " $2 }')"
     [ -n "$pending" ] || return 0
     if [ "$(date +%s)" -ge "$deadline" ]; then
       log "not running after ${SWARM_WAIT:-300}s: $pending"
-      # shellcheck disable=SC2046
-      "${manager[@]}" service ps --no-trunc --filter desired-state=running \
-        $(awk '{ print $1 }' <<<"$pending") >&2 || true
+      # shellcheck disable=SC2013
+      for service in $(awk '{ print $1 }' <<<"$pending"); do
+        "${manager[@]}" service ps --no-trunc "$service" 2>&1 | head -n 6 >&2 || true
+        "${manager[@]}" service logs --raw --tail 15 "$service" 2>&1 | cut -c1-400 >&2 || true
+      done
       die "the stack did not start"
     fi
     sleep 1
   done
 }
 
+# The running api tasks, one id a line (none before the first deploy).
+api_tasks() {
+  { "${manager[@]}" service ps -q --filter desired-state=running "${stack}_api" 2>/dev/null || true; } | sort
+}
+
 up() {
-  local step key override resolve=never
+  local step key override resolve=never api_before
   step=$(now_ms)
   [ "$("${manager[@]}" info --format '{{.Swarm.ControlAvailable}}')" = true ] ||
     die "${SWARM_MANAGER:-this engine} is not a swarm manager (docker swarm init, or set SWARM_MANAGER)"
@@ -238,11 +247,20 @@ up() {
   override="$(mktemp --suffix=.yaml)"
   trap 'rm -f "$override"' RETURN
   write_override "$override"
+  api_before="$(api_tasks)"
   log "deploying stack $stack"
   local deploy=(stack deploy --prune --resolve-image "$resolve" -c stack.yaml -c "$override")
   [ -z "${SWARM_REGISTRY:-}" ] || deploy+=(--with-registry-auth)
   "${manager[@]}" "${deploy[@]}" "$stack" >/dev/null
   wait_converged
+  # Without a virtual IP nginx knows the api replicas it resolved when it started: new ones (an
+  # update, a scale) need a new nginx task.
+  if [ "${SWARM_ENDPOINT_MODE:-vip}" = dnsrr ] && [ "$(api_tasks)" != "$api_before" ] &&
+    [ -n "$("${manager[@]}" service ps -q --filter desired-state=running "${stack}_gateway" 2>/dev/null)" ]; then
+    log "api replicas changed: restarting nginx so it resolves them again"
+    # Not detached: returns once the new nginx task runs.
+    "${manager[@]}" service update --quiet --detach=false --force "${stack}_gateway" >/dev/null
+  fi
   log "stack $stack running in $(elapsed "$step")"
   echo "Tenancy is running on port ${EDGE_PORT:-8080} of the node labelled tenancy.edge=true."
 }
