@@ -1,7 +1,7 @@
 # Operator and developer entry points. `make help` lists them.
 .DEFAULT_GOAL := help
 .PHONY: help test test-unit lint typecheck compile build images tenant-build bench dev up down logs backup \
-	restore tenants tenant-logs tenant-stop
+	swarm-up swarm-down restore tenants tenant-logs tenant-stop
 
 # The compose stack reads this file (./setup.sh writes it); ENV_FILE=... picks another one.
 ENV_FILE ?= .env
@@ -53,6 +53,12 @@ up: ## Start the compose stack (./setup.sh the first time)
 
 down: ## Stop and remove the stack's containers (volumes and tenants are kept)
 	$(DC) down
+
+swarm-up: ## Deploy (or update) the stack on a Docker Swarm: stack.yaml, images to every node (docs/operations.md)
+	TENANCY_ENV_FILE=$(ENV_FILE) scripts/swarm.sh up
+
+swarm-down: ## Remove the Swarm stack (tenant services, volumes and networks are kept)
+	TENANCY_ENV_FILE=$(ENV_FILE) scripts/swarm.sh down
 
 logs: ## Follow the stack's logs
 	$(DC) logs -f --tail=100

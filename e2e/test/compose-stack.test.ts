@@ -19,6 +19,7 @@ import {
 import t from 'tap';
 import { composeCommand } from './compose.js';
 import { curlWithJar } from './curl.js';
+import { reachFromTenant } from './reach.js';
 import { chatAgainAndCheckHistory, loginWarmupHello } from './seed-steps.js';
 
 const run = promisify(execFile);
@@ -210,21 +211,6 @@ t.test('setup.sh brings up the compose stack and the seed flow works through its
   const apiLogs = await run('docker', ['logs', apiId.trim().split('\n')[0] ?? '']);
   t.match(apiLogs.stdout + apiLogs.stderr, /"msg":"following tenant stops"/, 'the api follows tenant stops');
 });
-
-/**
- * A raw HTTP request over TCP from inside the tenant: "reached" only if an answer comes back,
- * "refused" with why otherwise.
- */
-async function reachFromTenant(tenantId: string, ip: string, port: number): Promise<string> {
-  const script = `const s = require('net').connect(${port}, '${ip}');
-    let data = '';
-    s.on('connect', () => s.write('GET /health HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n'));
-    s.on('data', (d) => { data += d; });
-    s.on('error', (e) => { console.log('refused', e.code); process.exit(0); });
-    s.on('close', () => { console.log(data ? 'reached ' + data.split('\\r\\n')[0] : 'refused closed'); process.exit(0); });
-    setTimeout(() => { console.log('refused timeout'); process.exit(0); }, 3000);`;
-  return (await run('docker', ['exec', tenantId, 'node', '-e', script])).stdout.trim();
-}
 
 /** One field of `docker inspect` for a container. */
 async function inspect(id: string, format: string): Promise<string> {

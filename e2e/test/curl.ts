@@ -18,9 +18,12 @@ export interface CurlResponse {
 /**
  * The real `curl` with a cookie jar file, exactly as the README's flow runs it: every call reads
  * and writes the same jar, so the session cookie (and its sliding refresh) travels as it would
- * for a user at a terminal.
+ * for a user at a terminal. `wrapper` runs curl through another command, for example
+ * `ip netns exec NAME` for an address that exists only inside a network namespace.
  */
-export function curlWithJar(t: Teardown, base: string, sharedJar?: string) {
+export function curlWithJar(t: Teardown, base: string, sharedJar?: string, wrapper: string[] = []) {
+  const curl = (args: string[]) =>
+    wrapper.length > 0 ? run(wrapper[0] ?? '', [...wrapper.slice(1), 'curl', ...args]) : run('curl', args);
   let jar = sharedJar;
   if (!jar) {
     const dir = mkdtempSync(join(tmpdir(), 'tenancy-curl-'));
@@ -32,7 +35,7 @@ export function curlWithJar(t: Teardown, base: string, sharedJar?: string) {
     jar: jarFile,
     /** A GET that follows redirects (as a browser would), with the address it ended at. */
     async follow(path: string) {
-      const { stdout } = await run('curl', [
+      const { stdout } = await curl([
         ...['-sS', '-L', '-c', jarFile, '-b', jarFile, '--max-time', '60', '-o', '/dev/null'],
         ...['-w', '%{http_code} %{url_effective}', `${base}${path}`],
       ]);
@@ -43,7 +46,7 @@ export function curlWithJar(t: Teardown, base: string, sharedJar?: string) {
       const args = ['-sS', '-c', jarFile, '-b', jarFile, '-X', method, '--max-time', '60', '-w', '\n%{http_code}'];
       for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`);
       if (body !== undefined) args.push('-H', 'content-type: application/json', '--data', JSON.stringify(body));
-      const { stdout } = await run('curl', [...args, `${base}${path}`]);
+      const { stdout } = await curl([...args, `${base}${path}`]);
       const cut = stdout.lastIndexOf('\n');
       const text = stdout.slice(0, cut);
       let json: JsonBody;

@@ -117,7 +117,13 @@ export const GatewayConfigSchema = Type.Object({
     '30s',
     'Shortest time between two fetches of the provider’s signing keys; an ID token naming an unknown key after that fetches them again',
   ),
-  REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379', description: 'Redis holding session revocations' }),
+  REDIS_URL: Type.String({
+    default: 'redis://127.0.0.1:6379',
+    minLength: 1,
+    // Holds Redis's password when it has one: kept out of logs, and read from a file on a swarm.
+    description: 'Redis holding session revocations (redis://:PASSWORD@host:port); REDIS_URL_FILE accepted',
+    [SECRET]: true,
+  }),
   REDIS_TIMEOUT: Duration('500ms', 'Longest wait for Redis before a request fails closed with 503'),
   SUPERVISOR_URL: Type.String({ default: 'http://127.0.0.1:4010', description: 'Base URL of the supervisor API' }),
   SUPERVISOR_TOKEN: Secret('Bearer token of the supervisor internal API'),
