@@ -7,13 +7,19 @@ type Curl = ReturnType<typeof curlWithJar>;
 type Asserts = Pick<Test, 'equal' | 'match' | 'same'>;
 
 /** The seed's flow, as the README shows it: login → warmup → `POST /chat {"message":"Hello!"}`. */
-export async function loginWarmupHello(t: Asserts, curl: Curl, userId: string): Promise<void> {
-  const login = await curl.call('POST', '/auth/login', {
-    user_id: userId,
-    email: 'e2e@example.com',
-    plan: 'free',
-    onboarding_completed: true,
-  });
+export async function loginWarmupHello(
+  t: Asserts,
+  curl: Curl,
+  userId: string,
+  /** Headers of the login: `authorization: Bearer LOGIN_TOKEN` in AUTH_MODE=token. */
+  loginHeaders: Record<string, string> = {},
+): Promise<void> {
+  const login = await curl.call(
+    'POST',
+    '/auth/login',
+    { user_id: userId, email: 'e2e@example.com', plan: 'free', onboarding_completed: true },
+    loginHeaders,
+  );
   t.equal(login.status, 200, login.body);
   t.match(login.json, { user_id: userId, email: 'e2e@example.com', plan: 'free' });
 

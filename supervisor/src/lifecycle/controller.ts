@@ -490,8 +490,9 @@ export class TenantController {
 
   /** Reconciles, follows engine events and starts the idle reaper. Call once after construction. */
   async start(): Promise<void> {
+    await this.engine.attachPeers();
     await this.reconcile();
-    await this.engine.start();
+    this.engine.start();
     this.schedule.start();
     this.watchdogTimer = setInterval(() => {
       try {

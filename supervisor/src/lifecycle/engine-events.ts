@@ -35,10 +35,19 @@ export class EngineEvents {
 
   constructor(private readonly deps: EngineEventsDeps) {}
 
-  /** Attaches the peers to the tenant networks, then follows the engine until {@link close}. */
-  async start(): Promise<void> {
-    // Adopted tenants keep running; peers re-created meanwhile need their networks back.
+  /**
+   * Attaches the peers to the tenant networks: adopted tenants keep running, and peers re-created
+   * meanwhile need their networks back. The supervisor is such a peer when it runs in a container
+   * (compose, Swarm): this comes before the reconcile, whose health probes of half-woken tenants
+   * would otherwise go to networks the new container is not on yet, fail for the whole wake
+   * budget and hold the supervisor from listening.
+   */
+  async attachPeers(): Promise<void> {
     await this.reattach();
+  }
+
+  /** Follows the engine until {@link close}. */
+  start(): void {
     this.watch();
   }
 
