@@ -131,7 +131,7 @@ export const SupervisorConfigSchema = Type.Object({
   ),
   MEMORY_RESERVE: ByteSize(
     '1g',
-    'Memory the host keeps available: while less is available, paused tenants are stopped early, least recently active first',
+    'Memory each node keeps available (the host; each node of a swarm, where available means not reserved by the memory limits of the tenants awake on it): while a node has less, the paused tenants on it are stopped early, least recently active first',
   ),
   WARMUP_TIMEOUT: Duration(
     '45s',
@@ -182,7 +182,7 @@ export const SupervisorConfigSchema = Type.Object({
     minimum: 0,
     default: 0,
     description:
-      'Most tenants running, waking or stopping at once (paused ones do not count: MEMORY_RESERVE bounds them). 0: sized from the host, one per 96 MiB of memory, at least 10',
+      'Most tenants running, waking or stopping at once (paused ones do not count: MEMORY_RESERVE bounds them). 0: sized at start from the memory of the nodes tenants run on (the host; every ready and active node of a swarm), one per 96 MiB, at least 10',
   }),
   CAPACITY_POLICY: Type.Union([Type.Literal('evict'), Type.Literal('reject')], {
     default: 'evict',

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { availableParallelism, totalmem } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import { ConfigError, formatCidr, isTenancyError, loggerOptions, parseCidr } from '@tenancy/shared';
 import Docker from 'dockerode';
@@ -13,7 +13,6 @@ import { UserChanges } from './http/user-changes.js';
 import { TenantController } from './lifecycle/controller.js';
 import { createPlanTable } from './plans.js';
 import { createDockerRuntime } from './runtime/docker-runtime.js';
-import { availableMemory } from './runtime/host-memory.js';
 import { parseExtraLabels } from './runtime/labels.js';
 import { createIptablesNetworkFilter, type NetworkFilter } from './runtime/network-filter.js';
 import { type NodeEngineAddress, nodeEngineClient, parseNodeEngines } from './runtime/node-engines.js';
@@ -112,7 +111,6 @@ async function main(): Promise<void> {
     plans,
     log,
     observer: metrics.observer,
-    availableMemory,
     settings: {
       namespaceKey: config.TENANT_NAMESPACE_KEY,
       instance: config.TENANCY_INSTANCE,
@@ -129,8 +127,7 @@ async function main(): Promise<void> {
       probeIntervalMs: config.HEALTH_PROBE_INTERVAL,
       probeMaxIntervalMs: config.HEALTH_PROBE_MAX_INTERVAL,
       reaperIntervalMs: config.REAPER_INTERVAL,
-      // Sized from the host when not set: idle tenants use ~25 MiB, busy ones more.
-      maxRunning: config.MAX_RUNNING_TENANTS || Math.max(10, Math.floor(totalmem() / (96 * 1024 ** 2))),
+      maxRunning: config.MAX_RUNNING_TENANTS || (await defaultMaxRunning(runtime)),
       wakeConcurrency: config.WAKE_CONCURRENCY || 2 * availableParallelism(),
       capacityPolicy: config.CAPACITY_POLICY,
       evictMinIdleMs: config.EVICT_MIN_IDLE,
@@ -175,6 +172,15 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/**
+ * MAX_RUNNING_TENANTS when not set: sized from the memory of every node the runtime has now
+ * (idle tenants use ~25 MiB, busy ones more), at least 10.
+ */
+async function defaultMaxRunning(runtime: TenantRuntime): Promise<number> {
+  const totalBytes = (await runtime.memory()).reduce((sum, node) => sum + node.totalBytes, 0);
+  return Math.max(10, Math.floor(totalBytes / (96 * 1024 ** 2)));
 }
 
 /**

@@ -32,9 +32,15 @@ export interface ControllerSettings {
   subnetPool: string;
   subnetPrefix: number;
   idleTimeoutMs: number;
-  /** Second stage of sleep: a paused tenant is stopped after this; 0 = stop at once, never pause. */
+  /**
+   * Second stage of sleep: a paused tenant is stopped after this; 0 = stop at once, never pause.
+   * Taken as 0 when the runtime cannot pause (`capabilities.pause`).
+   */
   pauseTimeoutMs: number;
-  /** Paused tenants are stopped early (least recently active first) while less memory is available. */
+  /**
+   * Paused tenants on a node are stopped early (least recently active first) while the node has
+   * less memory available than this (the runtime's `memory`).
+   */
   memoryReserveBytes: number;
   warmupTimeoutMs: number;
   stopGraceMs: number;
@@ -72,8 +78,6 @@ export interface ControllerDeps {
   observer?: ControllerObserver;
   /** Clock, epoch milliseconds. */
   now?: () => number;
-  /** Memory the host can still give, bytes (server.ts passes MemAvailable; default: unlimited, never short). */
-  availableMemory?: () => number;
 }
 
 /**
@@ -98,9 +102,14 @@ export class TenantController {
   private watchdogTimer: NodeJS.Timeout | undefined;
   private readonly unrouteListeners = new Set<(userId: string) => void>();
 
+  /** PAUSE_TIMEOUT as the runtime allows it: 0 when it cannot pause. */
+  private readonly pauseTimeoutMs: number;
+
   constructor(private readonly deps: ControllerDeps) {
     const { settings, store, runtime, log, observer } = deps;
     this.now = deps.now ?? Date.now;
+    const { capabilities } = runtime;
+    this.pauseTimeoutMs = capabilities.pause ? settings.pauseTimeoutMs : 0;
     this.states = new TenantStates(store, (userId) => this.unroute(userId), this.now);
     this.capacity = new Capacity(store, {
       maxRunning: settings.maxRunning,
@@ -114,9 +123,14 @@ export class TenantController {
       store,
       states: this.states,
       queue: this.queue,
-      subnets: new SubnetAllocator(store, runtime, settings.subnetPool, settings.subnetPrefix, () =>
-        this.reclaimSubnet(),
-      ),
+      // A runtime that addresses tenants itself gets no subnet: TENANT_SUBNET_POOL is unused.
+      ...(capabilities.subnets
+        ? {
+            subnets: new SubnetAllocator(store, runtime, settings.subnetPool, settings.subnetPrefix, () =>
+              this.reclaimSubnet(),
+            ),
+          }
+        : {}),
       plans: deps.plans,
       settings: {
         image: settings.image,
@@ -139,7 +153,11 @@ export class TenantController {
       states: this.states,
       inFlight: this.inFlight,
       ref,
-      settings: { pauseTimeoutMs: settings.pauseTimeoutMs, stopGraceMs: settings.stopGraceMs },
+      settings: {
+        pauseTimeoutMs: this.pauseTimeoutMs,
+        canPause: capabilities.pause,
+        stopGraceMs: settings.stopGraceMs,
+      },
       log,
       ...(observer ? { observer } : {}),
     });
@@ -148,13 +166,13 @@ export class TenantController {
       sleeper: this.sleeper,
       inFlight: this.inFlight,
       settings: {
-        pauseTimeoutMs: settings.pauseTimeoutMs,
+        pauseTimeoutMs: this.pauseTimeoutMs,
         memoryReserveBytes: settings.memoryReserveBytes,
         reaperIntervalMs: settings.reaperIntervalMs,
       },
       log,
       now: this.now,
-      availableMemory: deps.availableMemory ?? (() => Number.POSITIVE_INFINITY),
+      runtime,
     });
     this.engine = new EngineEvents({
       runtime,
@@ -374,7 +392,7 @@ export class TenantController {
     return () => undefined;
   }
 
-  /** See {@link Sleeper.sleep}: paused unless PAUSE_TIMEOUT is 0, else stopped. */
+  /** See {@link Sleeper.sleep}: paused unless PAUSE_TIMEOUT is 0 (or the runtime cannot pause), else stopped. */
   sleep(userId: string, reason: SleepReason, actor = 'system'): Promise<void> {
     return this.sleeper.sleep(userId, reason, actor);
   }
@@ -490,6 +508,12 @@ export class TenantController {
 
   /** Reconciles, follows engine events and starts the idle reaper. Call once after construction. */
   async start(): Promise<void> {
+    if (this.pauseTimeoutMs !== this.deps.settings.pauseTimeoutMs) {
+      this.deps.log.warn(
+        { pauseTimeoutMs: this.deps.settings.pauseTimeoutMs },
+        'the runtime cannot pause tenants: PAUSE_TIMEOUT taken as 0, idle tenants are stopped at once',
+      );
+    }
     await this.engine.attachPeers();
     await this.reconcile();
     this.engine.start();

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import type { NodeMemory, TenantRuntime } from '../runtime/types.js';
 import { listAll } from './capacity.js';
 import { byLeastRecentActivity, isIdle, isPauseOver } from './idle.js';
 import type { InFlight } from './in-flight.js';
@@ -9,7 +10,7 @@ import type { Sleeper } from './sleeper.js';
 export interface SleepScheduleSettings {
   /** A paused tenant is stopped after this; 0: tenants are never paused. */
   pauseTimeoutMs: number;
-  /** Paused tenants are stopped early (least recently active first) while less memory is available. */
+  /** Paused tenants on a node are stopped early (least recently active first) while it has less memory available. */
   memoryReserveBytes: number;
   /** How often deadlines are checked. */
   reaperIntervalMs: number;
@@ -23,14 +24,15 @@ export interface SleepScheduleDeps {
   log: FastifyBaseLogger;
   /** Clock, epoch milliseconds. */
   now: () => number;
-  /** Memory the host can still give, bytes. */
-  availableMemory: () => number;
+  /** Each node's memory (`memory`), and where tenants are (`list`: their `node`). */
+  runtime: Pick<TenantRuntime, 'memory' | 'list'>;
 }
 
 /**
  * When tenants sleep: running tenants past their idle deadline are paused (or stopped when
- * PAUSE_TIMEOUT is 0), paused ones past PAUSE_TIMEOUT are stopped, and while the host has less
- * memory available than MEMORY_RESERVE, paused tenants are stopped least recently active first.
+ * PAUSE_TIMEOUT is 0), paused ones past PAUSE_TIMEOUT are stopped, and while a node has less
+ * memory available than MEMORY_RESERVE, the paused tenants on that node are stopped least
+ * recently active first.
  * A reaper timer checks every REAPER_INTERVAL; tenants with an operation in flight are skipped
  * and looked at again next time.
  */
@@ -71,17 +73,44 @@ export class SleepSchedule {
     await this.relieveMemory();
   }
 
-  /** Stops paused tenants, least recently active first, until MEMORY_RESERVE is available again. */
+  /**
+   * On each node with less than MEMORY_RESERVE available, stops the paused tenants on that node,
+   * least recently active first, until the reserve is back: a paused tenant holds the memory of
+   * its own node only.
+   */
   private async relieveMemory(): Promise<void> {
-    const { settings, store, inFlight, sleeper, log } = this.deps;
-    if (this.deps.availableMemory() >= settings.memoryReserveBytes) return;
+    const { settings, store, inFlight, runtime, log } = this.deps;
+    const reserve = settings.memoryReserveBytes;
+    const nodes = await runtime.memory();
+    const short = nodes.filter((node) => node.availableBytes < reserve);
+    if (short.length === 0) return;
     const paused = byLeastRecentActivity(listAll(store, 'paused').filter((tenant) => !inFlight.isBusy(tenant.userId)));
-    // One at a time, measuring again after each: every stop gives memory back.
-    for (const tenant of paused) {
-      const available = this.deps.availableMemory();
-      if (available >= settings.memoryReserveBytes) return;
-      log.info({ userId: tenant.userId, availableBytes: available }, 'memory low; stopping a paused tenant');
-      await sleeper.stop(tenant.userId, 'memory').catch((err: unknown) => log.error({ err }, 'stop for memory failed'));
+    if (paused.length === 0) return;
+    const nodeOf = await this.tenantNodes(nodes);
+    for (const node of short) {
+      const onNode = paused.filter((tenant) => nodeOf(tenant.tenantHash) === node.node);
+      // One at a time, measuring again after each: every stop gives memory back.
+      for (const tenant of onNode) {
+        const available = (await runtime.memory()).find((entry) => entry.node === node.node)?.availableBytes;
+        if (available === undefined || available >= reserve) break;
+        log.info(
+          { userId: tenant.userId, node: node.node, availableBytes: available },
+          'memory low; stopping a paused tenant',
+        );
+        await this.deps.sleeper
+          .stop(tenant.userId, 'memory')
+          .catch((err: unknown) => log.error({ err }, 'stop for memory failed'));
+      }
     }
+  }
+
+  /**
+   * The node of each tenant by its hash, from one `list` of the runtime; a tenant the runtime
+   * places nowhere is on the only node when there is one (a runtime of one host may not say).
+   */
+  private async tenantNodes(nodes: readonly NodeMemory[]): Promise<(tenantHash: string) => string | undefined> {
+    const where = new Map((await this.deps.runtime.list()).map((status) => [status.tenantHash, status.node]));
+    const only = nodes.length === 1 ? nodes[0]?.node : undefined;
+    return (tenantHash) => where.get(tenantHash) ?? only;
   }
 }

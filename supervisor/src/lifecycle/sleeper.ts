@@ -21,6 +21,11 @@ export interface SleepObserver {
 export interface SleepSettings {
   /** Second stage of sleep: 0 means tenants are stopped at once, never paused. */
   pauseTimeoutMs: number;
+  /**
+   * The runtime can pause (`capabilities.pause`). Without it `pauseTimeoutMs` must be 0, an
+   * explicit pause stops instead, and `pause`/`unpause` are never called.
+   */
+  canPause: boolean;
   /** Time a tenant gets between SIGTERM and SIGKILL. */
   stopGraceMs: number;
 }
@@ -55,9 +60,13 @@ export class Sleeper {
     return this.stop(userId, reason, actor);
   }
 
-  /** Freezes a running tenant: memory kept, no CPU, routes dropped. A no-op in any other state. */
+  /**
+   * Freezes a running tenant: memory kept, no CPU, routes dropped. A no-op in any other state.
+   * On a runtime that cannot pause, the tenant is stopped instead.
+   */
   async pause(userId: string, reason: SleepReason, actor = 'system'): Promise<void> {
     const { inFlight, states, runtime, store, log } = this.deps;
+    if (!this.deps.settings.canPause) return this.stop(userId, reason, actor);
     const entry = inFlight.entry(userId);
     if (entry.stopping || entry.pausing || entry.wake) {
       inFlight.forget(userId);
@@ -119,7 +128,7 @@ export class Sleeper {
     if (effects.some((effect) => effect.type === 'stop-container')) {
       if (before.endpointUrl && (before.state === 'running' || before.state === 'paused')) {
         // The summary is read from the app itself, which must be thawed to answer.
-        if (before.state === 'paused') await runtime.unpause(ref.names).catch(() => undefined);
+        if (before.state === 'paused' && settings.canPause) await runtime.unpause(ref.names).catch(() => undefined);
         await this.collectSummary(ref, before.endpointUrl);
       }
       await runtime.stop(ref.names, settings.stopGraceMs).catch((err: unknown) => {

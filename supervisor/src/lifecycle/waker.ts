@@ -37,7 +37,8 @@ export interface WakerDeps {
   store: LifecycleStore;
   states: TenantStates;
   queue: StartQueue;
-  subnets: SubnetAllocator;
+  /** Gives each tenant its subnet; absent when the runtime addresses tenants itself (`capabilities.subnets` false). */
+  subnets?: SubnetAllocator;
   plans: PlanTable;
   settings: WakeSettings;
   log: FastifyBaseLogger;
@@ -210,17 +211,18 @@ export class Waker {
     this.phase(attempt, 'creating', signal);
     const user = store.users.get(ref.userId);
     const limits = this.deps.plans.limitsFor(user?.plan ?? 'free');
+    const { subnets } = this.deps;
     let ensured: Awaited<ReturnType<TenantRuntime['ensure']>> | undefined;
-    let subnet = '';
+    let subnet: string | undefined;
     const refused = new Set<string>();
     for (let tries = 1; !ensured; tries++) {
-      subnet = await untilAborted(this.deps.subnets.subnetFor(ref.userId, refused), signal);
+      subnet = subnets ? await untilAborted(subnets.subnetFor(ref.userId, refused), signal) : undefined;
       const spec: TenantSpec = {
         names: ref.names,
         tenantHash: ref.hash,
         image: settings.image,
         limits,
-        subnet,
+        ...(subnet ? { subnet } : {}),
         env: this.tenantEnv(ref),
         port: settings.port,
         stopGraceMs: settings.stopGraceMs,
@@ -228,13 +230,18 @@ export class Waker {
       try {
         ensured = await untilAborted(runtime.ensure(spec, signal), signal);
       } catch (err) {
-        if (!(isTenancyError(err) && err.code === errors.subnetConflict.code) || tries >= SUBNET_TRIES) throw err;
+        const conflict = isTenancyError(err) && err.code === errors.subnetConflict.code;
+        if (!(subnets && subnet && conflict) || tries >= SUBNET_TRIES) throw err;
         this.deps.log.info({ userId: ref.userId, subnet }, 'subnet taken on the engine; picking another');
-        this.deps.subnets.release(ref.userId);
+        subnets.release(ref.userId);
         refused.add(subnet);
       }
     }
-    store.tenants.update(ref.userId, { containerId: ensured.containerId, networkName: ref.names.network, subnet });
+    store.tenants.update(ref.userId, {
+      containerId: ensured.containerId,
+      networkName: ref.names.network,
+      subnet: subnet ?? null,
+    });
 
     this.phase(attempt, 'starting', signal);
     attempt.launchedAt = this.deps.now();

@@ -124,10 +124,19 @@ export function networkOptions(
     Driver: 'bridge',
     CheckDuplicate: true,
     Internal: !spec.limits.egress,
-    IPAM: { Driver: 'default', Config: [{ Subnet: spec.subnet }] },
+    IPAM: { Driver: 'default', Config: [{ Subnet: subnetOf(spec) }] },
     Options: networkDriverOptions(spec, hostOnBridge),
     Labels: labels,
   };
+}
+
+/**
+ * The spec's subnet. The Docker and Swarm runtimes have `capabilities.subnets`, so the controller
+ * always gives one; a spec without would let the engine pick a subnet outside TENANT_SUBNET_POOL.
+ */
+export function subnetOf(spec: TenantSpec): string {
+  if (!spec.subnet) throw new Error('the tenant spec has no subnet, which this runtime needs');
+  return spec.subnet;
 }
 
 /**

@@ -4,6 +4,7 @@ import Docker from 'dockerode';
 import { errors } from '../errors.js';
 import { containerOptions, networkFollowsPlan, networkOptions, specHash, tenantLabels } from './container-spec.js';
 import { callLimit, DEFAULT_ENGINE_TIMEOUTS, type EngineTimeouts, engineCall } from './engine-calls.js';
+import { hostMemory, LOCAL_NODE } from './host-memory.js';
 import { LABELS } from './labels.js';
 import { type NetworkFilter, tenantBridgeName } from './network-filter.js';
 import type { TenantDisks } from './tenant-disks.js';
@@ -178,10 +179,13 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
       exitCode: info.State.Running ? undefined : info.State.ExitCode,
       oomKilled: info.State.OOMKilled === true,
       endpointUrl: info.State.Running && ip ? `http://${ip}:${options.port}` : undefined,
+      node: LOCAL_NODE,
     };
   }
 
   return {
+    capabilities: { pause: true, subnets: true },
+
     async ensure(spec, signal) {
       const labels = tenantLabels(options.instance, spec.tenantHash, extraLabels);
       const { egress } = spec.limits;
@@ -315,8 +319,14 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
           exitCode: undefined,
           oomKilled: false,
           endpointUrl: running && ip ? `http://${ip}:${options.port}` : undefined,
+          node: LOCAL_NODE,
         };
       });
+    },
+
+    async memory() {
+      // The host's own figures: the supervisor runs on the engine's host (/proc/meminfo).
+      return [hostMemory()];
     },
 
     async usedSubnets() {

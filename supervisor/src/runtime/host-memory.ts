@@ -1,5 +1,17 @@
 import { readFileSync } from 'node:fs';
-import { freemem } from 'node:os';
+import { freemem, totalmem } from 'node:os';
+import type { NodeMemory } from './types.js';
+
+/** The node id of the one host the Docker runtime runs tenants on. */
+export const LOCAL_NODE = 'local';
+
+/**
+ * This host as the Docker runtime's one node: its total memory and what it can still give
+ * (see {@link availableMemory}). The supervisor runs beside the engine it drives.
+ */
+export function hostMemory(): NodeMemory {
+  return { node: LOCAL_NODE, totalBytes: totalmem(), availableBytes: availableMemory() };
+}
 
 /**
  * Memory the host can still give without swapping, in bytes: the kernel's own estimate

@@ -14,6 +14,7 @@ import {
   overlayOptions,
   type PinnedTenant,
   serviceSpec,
+  unreservedMemory,
 } from './swarm-spec.js';
 import type { ContainerStatus, EnsureResult, RunningTenant, TenantRuntime } from './types.js';
 import { archiveVolumes, removeExportHelpers } from './volume-archive.js';
@@ -378,6 +379,7 @@ export function createSwarmRuntime(options: SwarmRuntimeOptions): TenantRuntime 
       exitCode: running ? undefined : task?.Status.ContainerStatus?.ExitCode,
       oomKilled: false,
       endpointUrl: running && task ? endpointOf(task, network) : undefined,
+      node: service.Spec.Labels?.[NODE_LABEL],
     };
   }
 
@@ -406,6 +408,8 @@ export function createSwarmRuntime(options: SwarmRuntimeOptions): TenantRuntime 
   }
 
   return {
+    capabilities: { pause: true, subnets: true },
+
     async ensure(spec, signal) {
       // Fail closed: egress needs the network filter on every node, which swarm mode lacks so far.
       if (spec.limits.egress) throw errors.egressUnavailable('the swarm runtime has no network filter yet');
@@ -595,6 +599,24 @@ export function createSwarmRuntime(options: SwarmRuntimeOptions): TenantRuntime 
         const task = currentTask(tasks.filter((t) => t.ServiceID === service.ID));
         return statusOf(service, task, `${name}-net`, paused);
       });
+    },
+
+    /**
+     * Each ready and active node: its memory as Swarm reports it, and what the limits of the
+     * tenants awake on it (running or paused) leave, the figure placement uses too (`chooseNode`):
+     * the engine API reports no node's free memory. An upper bound of use, so MEMORY_RESERVE
+     * stops paused tenants on a swarm sooner than on one host, where the kernel's MemAvailable
+     * is read, when plans' memory limits are large beside a node's memory.
+     */
+    async memory() {
+      const { nodes, tenants } = await capacity();
+      return nodes
+        .filter((node) => node.available)
+        .map((node) => ({
+          node: node.id,
+          totalBytes: node.memoryBytes,
+          availableBytes: Math.max(0, unreservedMemory(node, tenants)),
+        }));
     },
 
     async usedSubnets() {

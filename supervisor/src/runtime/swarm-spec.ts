@@ -1,4 +1,4 @@
-import { FILES_MOUNT, HISTORY_MOUNT, specHash, TENANT_USER, tenantDns } from './container-spec.js';
+import { FILES_MOUNT, HISTORY_MOUNT, specHash, subnetOf, TENANT_USER, tenantDns } from './container-spec.js';
 import { LABELS } from './labels.js';
 import type { TenantSpec } from './types.js';
 
@@ -89,7 +89,7 @@ export function overlayOptions(spec: TenantSpec, labels: Record<string, string>)
     CheckDuplicate: true,
     Attachable: true,
     Internal: !spec.limits.egress,
-    IPAM: { Driver: 'default', Config: [{ Subnet: spec.subnet }] },
+    IPAM: { Driver: 'default', Config: [{ Subnet: subnetOf(spec) }] },
     Labels: labels,
   };
 }
@@ -110,6 +110,19 @@ export interface PinnedTenant {
 }
 
 /**
+ * Memory of the node not reserved by the limits of the tenants awake on it (running or paused),
+ * bytes; below 0 when those limits overcommit it. The measure of free memory for placement and
+ * for MEMORY_RESERVE (see `memory` in swarm-runtime.ts): neither Swarm nor the engine API says
+ * how much memory a node really has left.
+ */
+export function unreservedMemory(node: NodeCapacity, tenants: readonly PinnedTenant[]): number {
+  return tenants.reduce(
+    (free, tenant) => (tenant.nodeId === node.id ? free - tenant.reservedBytes : free),
+    node.memoryBytes,
+  );
+}
+
+/**
  * The node for a tenant's first wake: among the available ones, the one with most memory not
  * reserved by awake tenants; on a tie the one with fewer tenants pinned, then by id (stable).
  * Undefined when no node is available.
@@ -117,11 +130,11 @@ export interface PinnedTenant {
 export function chooseNode(nodes: readonly NodeCapacity[], tenants: readonly PinnedTenant[]): string | undefined {
   const scored = nodes
     .filter((node) => node.available)
-    .map((node) => {
-      const pinned = tenants.filter((tenant) => tenant.nodeId === node.id);
-      const reserved = pinned.reduce((sum, tenant) => sum + tenant.reservedBytes, 0);
-      return { id: node.id, free: node.memoryBytes - reserved, count: pinned.length };
-    })
+    .map((node) => ({
+      id: node.id,
+      free: unreservedMemory(node, tenants),
+      count: tenants.filter((tenant) => tenant.nodeId === node.id).length,
+    }))
     .sort((a, b) => b.free - a.free || a.count - b.count || a.id.localeCompare(b.id));
   return scored[0]?.id;
 }

@@ -12,6 +12,8 @@ import type { DiskUsage } from './tenant-disks.js';
  * budget): calls made with one are bounded by it alone, not by the per-call limits as well.
  */
 export interface TenantRuntime {
+  /** What this runtime can do; the controller leaves out what it cannot (see {@link RuntimeCapabilities}). */
+  readonly capabilities: Readonly<RuntimeCapabilities>;
   /**
    * Makes sure the tenant's network, both volumes and its container exist with the wanted spec,
    * creating what is missing; with disk quotas, the tenant's filesystem is mounted (again after
@@ -65,6 +67,12 @@ export interface TenantRuntime {
   list(): Promise<ContainerStatus[]>;
   /** Subnets of every network on the engine, to avoid overlaps when allocating. */
   usedSubnets(): Promise<string[]>;
+  /**
+   * Memory of each node that runs tenants, one entry per node (one for a single host), the
+   * nodes whose tenants the runtime can stop now: MEMORY_RESERVE is kept on each, and the default
+   * MAX_RUNNING_TENANTS sums them. A tenant's `ContainerStatus.node` names its entry.
+   */
+  memory(): Promise<NodeMemory[]>;
   /** Follows container events of this deployment until the returned function is called. */
   watch(onEvent: (event: RuntimeEvent) => void, onError: (err: Error) => void): () => void;
   /** Resolves when the engine answers. */
@@ -82,8 +90,11 @@ export interface TenantSpec {
   tenantHash: string;
   image: string;
   limits: Readonly<PlanLimits>;
-  /** The tenant network's subnet (CIDR). */
-  subnet: string;
+  /**
+   * The tenant network's subnet (CIDR), from TENANT_SUBNET_POOL; absent when the runtime does
+   * not give each tenant a network of its own (`capabilities.subnets` false).
+   */
+  subnet?: string;
   /** Environment of the tenant app (port, secret, ...). */
   env: Readonly<Record<string, string>>;
   port: number;
@@ -115,6 +126,35 @@ export interface ContainerStatus {
   oomKilled: boolean;
   /** Base URL of the app when running (paused included). */
   endpointUrl: string | undefined;
+  /**
+   * The node the container is on, or the one it is pinned to while asleep: the `node` of one of
+   * `memory()`'s entries. Undefined when not known (a runtime of one host may leave it out).
+   */
+  node?: string;
+}
+
+/** What a runtime can do beyond the methods every runtime has. */
+export interface RuntimeCapabilities {
+  /**
+   * Tenants can be frozen (`pause`/`unpause`), keeping their memory. Without it idle tenants are
+   * stopped at once, as with PAUSE_TIMEOUT=0, and `pause`/`unpause` are never called.
+   */
+  pause: boolean;
+  /**
+   * Each tenant gets a network of its own on a subnet of TENANT_SUBNET_POOL, chosen by the
+   * supervisor (`TenantSpec.subnet`, `usedSubnets`, SUP_ERR_SUBNET_CONFLICT). Without it the
+   * runtime addresses tenants itself (a cluster's pod network) and the spec carries no subnet.
+   */
+  subnets: boolean;
+}
+
+/** Memory of one node, in bytes. */
+export interface NodeMemory {
+  /** The node's id, as `ContainerStatus.node` names it. */
+  node: string;
+  totalBytes: number;
+  /** What the node can still give tenants (how it is measured is the runtime's; see each). */
+  availableBytes: number;
 }
 
 /** A container event of this deployment. */

@@ -138,6 +138,25 @@ t.test('swarm runtime on a real two-node swarm', async (t) => {
     );
   });
 
+  await t.test('memory is per node, less the limits of the tenants awake there; statuses name the node', async (t) => {
+    const memory = await runtime.memory();
+    t.strictSame(
+      memory.map((entry) => entry.node).sort(),
+      lab.nodes.map((node) => node.id).sort(),
+      'one entry per node',
+    );
+    for (const entry of memory) {
+      t.ok(entry.totalBytes > limits.memoryBytes, `node ${entry.node} reports its memory`);
+      t.equal(entry.availableBytes, entry.totalBytes - limits.memoryBytes, 'one awake tenant holds its limit');
+    }
+    const listed = new Map((await runtime.list()).map((status) => [status.tenantHash, status.node]));
+    for (const [i, spec] of specs.entries()) {
+      const node = placed[i]?.node.id;
+      t.equal(listed.get(spec.tenantHash), node, `list: ${spec.names.container} on its node`);
+      t.equal((await runtime.inspect(spec.names))?.node, node, `inspect: ${spec.names.container} on its node`);
+    }
+  });
+
   await t.test('the peer on each node reaches the tenants on both, and was never restarted', async (t) => {
     for (const peer of peers) {
       for (const endpoint of endpoints) {

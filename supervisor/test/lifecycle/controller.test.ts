@@ -5,16 +5,17 @@ import t from 'tap';
 import { type ControllerSettings, TenantController } from '../../src/lifecycle/controller.js';
 import { createPlanTable } from '../../src/plans.js';
 import { deriveIdentity } from '../../src/runtime/names.js';
+import type { RuntimeCapabilities } from '../../src/runtime/types.js';
 import { fakeRuntime, fakeTenantApp, memoryStore, TEST_SETTINGS, until } from './fakes.js';
 
 async function setup(
   t: Teardown,
   settings: Partial<ControllerSettings> = {},
   now?: () => number,
-  availableMemory?: () => number,
+  capabilities: Partial<RuntimeCapabilities> = {},
 ) {
   const app = await fakeTenantApp(t);
-  const fake = fakeRuntime(app.url);
+  const fake = fakeRuntime(app.url, capabilities);
   const store = memoryStore(t);
   const controller = new TenantController({
     runtime: fake.runtime,
@@ -23,7 +24,6 @@ async function setup(
     settings: { ...TEST_SETTINGS, ...settings },
     log: pino({ level: 'silent' }),
     ...(now ? { now } : {}),
-    ...(availableMemory ? { availableMemory } : {}),
   });
   t.teardown(() => controller.close());
   return { app, ...fake, store, controller };
@@ -409,12 +409,13 @@ t.test('two-stage sleep: idle tenants pause, wake by thawing, and stop after PAU
 t.test('low memory stops paused tenants, least recently active first, until the reserve is back', async (t) => {
   let clock = 3_000_000;
   let available = 100;
-  const { controller, store } = await setup(
+  const { controller, store, control } = await setup(
     t,
     { idleTimeoutMs: 1_000, pauseTimeoutMs: 3_600_000, memoryReserveBytes: 120 },
     () => clock,
-    () => available,
   );
+  // One node, as the Docker runtime has: its tenants need not say where they are.
+  control.memory = () => [{ node: 'local', totalBytes: 10_000, availableBytes: available }];
   for (const user of ['old', 'mid', 'new']) {
     store.addUser(user);
     await controller.wake(user, { wait: true });
@@ -442,6 +443,107 @@ t.test('low memory stops paused tenants, least recently active first, until the 
     'the two least recently active were stopped; then the reserve was met',
   );
   t.equal(store.tenants.get('old')?.stopReason, 'memory');
+});
+
+t.test('low memory on one node stops the paused tenants on that node only', async (t) => {
+  let clock = 3_000_000;
+  const available = new Map([
+    ['node-a', 1_000],
+    ['node-b', 1_000],
+  ]);
+  const { controller, store, control } = await setup(
+    t,
+    { idleTimeoutMs: 1_000, pauseTimeoutMs: 3_600_000, memoryReserveBytes: 120 },
+    () => clock,
+  );
+  control.memory = () => [...available].map(([node, availableBytes]) => ({ node, totalBytes: 10_000, availableBytes }));
+  // The least recently active tenant of all is on node b, which has memory to spare.
+  const placed = [
+    ['b-old', 'node-b'],
+    ['a-mid', 'node-a'],
+    ['a-new', 'node-a'],
+    ['b-new', 'node-b'],
+  ] as const;
+  for (const [user, node] of placed) {
+    store.addUser(user);
+    control.nodes.set(controller.namesFor(user).container, node);
+    await controller.wake(user, { wait: true });
+    clock += 100;
+  }
+  clock += 5_000;
+  await controller.reap();
+  t.strictSame(
+    placed.map(([user]) => store.tenants.get(user)?.state),
+    ['paused', 'paused', 'paused', 'paused'],
+  );
+  // Node a runs short, and stays short after one stop; node b keeps plenty.
+  available.set('node-a', 50);
+  const original = store.tenants.update.bind(store.tenants);
+  store.tenants.update = (userId, patch) => {
+    if (patch.state === 'asleep' && userId.startsWith('a-'))
+      available.set('node-a', (available.get('node-a') ?? 0) + 40);
+    return original(userId, patch);
+  };
+  await controller.reap();
+  t.strictSame(
+    placed.map(([user]) => store.tenants.get(user)?.state),
+    ['paused', 'asleep', 'asleep', 'paused'],
+    'both paused tenants of node a stopped, least recently active first; node b’s kept',
+  );
+  t.strictSame(
+    store
+      .audits()
+      .filter((entry) => entry.action === 'tenant.stop')
+      .map((entry) => [entry.target, entry.detail]),
+    [
+      ['a-mid', { reason: 'memory' }],
+      ['a-new', { reason: 'memory' }],
+    ],
+  );
+});
+
+t.test('a runtime that cannot pause: idle tenants are stopped at once, pause is never called', async (t) => {
+  let clock = 3_000_000;
+  const { controller, store, calls } = await setup(
+    t,
+    { idleTimeoutMs: 1_000, pauseTimeoutMs: 3_600_000 },
+    () => clock,
+    { pause: false },
+  );
+  for (const user of ['idle', 'admin']) {
+    store.addUser(user);
+    await controller.wake(user, { wait: true });
+  }
+  clock += 5_000;
+  controller.recordActivity('admin', clock);
+  await controller.reap();
+  t.match(store.tenants.get('idle'), { state: 'asleep', stopReason: 'idle', pausedAt: null });
+  // An admin's pause puts it to sleep the only way the runtime has.
+  await controller.pause('admin', 'admin', 'admin');
+  t.match(store.tenants.get('admin'), { state: 'asleep', stopReason: 'admin', pausedAt: null });
+  await controller.wake('idle', { wait: true });
+  t.equal(store.tenants.get('idle')?.state, 'running');
+  t.strictSame([calls.pause, calls.unpause, calls.stop, calls.start], [0, 0, 2, 3]);
+});
+
+t.test('a runtime without subnets: wakes allocate none, the spec carries none', async (t) => {
+  // A pool with room for one tenant: with subnets, the second wake would exhaust it.
+  const { controller, store, calls, specs } = await setup(t, { subnetPool: '10.214.0.0/28' }, undefined, {
+    subnets: false,
+  });
+  for (const user of ['ann', 'ben']) {
+    store.addUser(user);
+    t.equal((await controller.wake(user, { wait: true })).state, 'running');
+  }
+  t.equal(calls.usedSubnets, 0, 'the engine’s subnets were never asked for');
+  t.strictSame(
+    specs.map((spec) => 'subnet' in spec),
+    [false, false],
+  );
+  t.strictSame(
+    ['ann', 'ben'].map((user) => store.tenants.get(user)?.subnet),
+    [null, null],
+  );
 });
 
 t.test('a stop of a paused tenant thaws it first, so its summary is read and it shuts down cleanly', async (t) => {

@@ -4,7 +4,14 @@ import type { Teardown } from '@tenancy/test-support';
 import { errors } from '../../src/errors.js';
 import type { ControllerSettings } from '../../src/lifecycle/controller.js';
 import type { DiskUsage } from '../../src/runtime/tenant-disks.js';
-import type { ContainerStatus, RuntimeEvent, TenantRuntime, TenantSpec } from '../../src/runtime/types.js';
+import type {
+  ContainerStatus,
+  NodeMemory,
+  RuntimeCapabilities,
+  RuntimeEvent,
+  TenantRuntime,
+  TenantSpec,
+} from '../../src/runtime/types.js';
 import { createStore, openDatabase } from '../../src/store/index.js';
 
 /**
@@ -81,9 +88,13 @@ export async function fakeTenantApp(t: Teardown): Promise<{
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, healthy, summary, server };
 }
 
-/** A runtime that records calls; containers "run" by pointing at the fake tenant app. */
-export function fakeRuntime(endpointUrl: string) {
-  const calls = { ensure: 0, start: 0, stop: 0, remove: 0, reattach: 0, pause: 0, unpause: 0 };
+/**
+ * A runtime that records calls; containers "run" by pointing at the fake tenant app. It can
+ * pause and gives subnets unless `capabilities` says otherwise. Its one node, `local`, has
+ * memory to spare unless `control.memory` says otherwise.
+ */
+export function fakeRuntime(endpointUrl: string, capabilities: Partial<RuntimeCapabilities> = {}) {
+  const calls = { ensure: 0, start: 0, stop: 0, remove: 0, reattach: 0, pause: 0, unpause: 0, usedSubnets: 0 };
   /** Every spec ensure was given, in order. */
   const specs: TenantSpec[] = [];
   const running = new Map<string, boolean>();
@@ -108,10 +119,17 @@ export function fakeRuntime(endpointUrl: string) {
     failPing: undefined as Error | undefined,
     /** What `diskUsage` answers, for every tenant. */
     diskUsage: undefined as DiskUsage | undefined,
+    /** What `memory` answers, asked at each call. */
+    memory: (): NodeMemory[] => [
+      { node: 'local', totalBytes: 64 * 1024 ** 3, availableBytes: Number.POSITIVE_INFINITY },
+    ],
+    /** The node each tenant's container is on, by container name; unset: none said (`node` left out). */
+    nodes: new Map<string, string>(),
   };
   /** Every `logs` call: which container, how many lines. */
   const logRequests: { container: string; tail: number }[] = [];
   const runtime: TenantRuntime = {
+    capabilities: { pause: true, subnets: true, ...capabilities },
     async archiveVolumes() {
       return undefined;
     },
@@ -125,7 +143,7 @@ export function fakeRuntime(endpointUrl: string) {
       if (control.ensureGate) await control.ensureGate;
       signal?.throwIfAborted();
       if (control.failEnsure) throw control.failEnsure;
-      if (control.conflictingSubnets.has(spec.subnet)) throw errors.subnetConflict();
+      if (spec.subnet && control.conflictingSubnets.has(spec.subnet)) throw errors.subnetConflict();
       return { containerId: `c-${spec.tenantHash}`, created: true };
     },
     async start(names) {
@@ -166,7 +184,11 @@ export function fakeRuntime(endpointUrl: string) {
       return [...running.keys()].map(status).filter((s): s is ContainerStatus => s !== undefined);
     },
     async usedSubnets() {
+      calls.usedSubnets++;
       return control.engineSubnets;
+    },
+    async memory() {
+      return control.memory();
     },
     watch(onEvent) {
       control.emit = onEvent;
@@ -190,6 +212,7 @@ export function fakeRuntime(endpointUrl: string) {
       exitCode: isRunning ? undefined : 0,
       oomKilled: false,
       endpointUrl: isRunning ? endpointUrl : undefined,
+      ...(control.nodes.has(container) ? { node: control.nodes.get(container) } : {}),
     };
   }
   return { runtime, calls, specs, running, paused, control, logRequests };
