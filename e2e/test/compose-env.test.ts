@@ -64,6 +64,9 @@ const SECRET_HOLDERS: Record<string, string[]> = {
   OIDC_CLIENT_SECRET: ['api'],
   // In the api's REDIS_URL, and in Redis's own command line and health check.
   REDIS_PASSWORD: ['api', 'redis'],
+  // compose.yaml makes the api's own from REDIS_PASSWORD (FIXED_BY_COMPOSE): one in .env reaches
+  // nobody. (The Swarm stack passes it as a secret file, REDIS_URL_FILE.)
+  REDIS_URL: [],
   TUNNEL_TOKEN: ['cloudflared'],
   // Nobody's: an operator's own variable in .env must not reach any service.
   OPERATOR_OWN_SECRET: [],

@@ -25,17 +25,17 @@ interface Task {
 }
 
 /**
- * The platform deployed the way an operator does it: `scripts/swarm.sh up` (`make swarm-up`) on
+ * The platform deployed the way an operator does it: `make swarm-up` (scripts/swarm.sh) on
  * the real two-node swarm of swarm-lab.ts, with the images loaded on both nodes from the run's
  * engine (no registry). Then the seed flow through the stack's one nginx for users placed on
- * both nodes, a supervisor killed in the middle of a wake, and `scripts/swarm.sh down`. The
+ * both nodes, a supervisor killed in the middle of a wake, and `make swarm-down`. The
  * nodes' addresses exist only in their network namespaces: curl runs in the edge node's.
  */
-// A lab of two engines, the images loaded on both, a deployment and three wakes: longer than
+// A lab of two engines, the images loaded on both, a deployment and some twenty wakes: longer than
 // the default file timeout on a shared machine.
 t.setTimeout(900_000);
 
-t.test('swarm.sh deploys the stack on a two-node swarm and the seed flow works on both nodes', async (t) => {
+t.test('make swarm-up deploys the stack on a two-node swarm and the seed flow works on both nodes', async (t) => {
   const lab = await startSwarmLab(t);
   const manager = lab.manager.engine.docker;
   const dir = mkdtempSync(join(tmpdir(), 'tenancy-swarm-stack-'));
@@ -69,13 +69,13 @@ t.test('swarm.sh deploys the stack on a two-node swarm and the seed flow works o
       .map(([key, value]) => `${key}=${value}`)
       .join('\n'),
   );
+  // As an operator runs it: `make swarm-up` / `make swarm-down` (scripts/swarm.sh).
   const swarmSh = (action: 'up' | 'down') =>
-    run(join(ROOT, 'scripts', 'swarm.sh'), [action], {
+    run('make', ['-s', `swarm-${action}`, `ENV_FILE=${envFile}`], {
       cwd: ROOT,
       timeout: 420_000,
       env: {
         ...process.env,
-        TENANCY_ENV_FILE: envFile,
         SWARM_STACK: stack,
         SWARM_WAIT: '150',
         SWARM_MANAGER: lab.manager.engine.dockerHost,
@@ -85,7 +85,7 @@ t.test('swarm.sh deploys the stack on a two-node swarm and the seed flow works o
         SWARM_NODE_ENGINES: `${lab.worker.id}=${lab.worker.engine.dockerHost}`,
       },
     }).catch((err: { stdout?: string; stderr?: string }) => {
-      throw new Error(`swarm.sh ${action} failed:\n${err.stdout}\n${err.stderr}`);
+      throw new Error(`make swarm-${action} failed:\n${err.stdout}\n${err.stderr}`);
     });
 
   const up = await swarmSh('up');
