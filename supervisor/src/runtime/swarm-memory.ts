@@ -7,8 +7,17 @@ import { anchorName, type QuickCall } from './swarm-attach.js';
 import { type NodeCapacity, type PinnedTenant, unreservedMemory } from './swarm-spec.js';
 import type { NodeMemory } from './types.js';
 
-/** Prints /proc/meminfo with the image's `node`: the tenant image need not have `cat`. */
-const READ_MEMINFO = ['node', '-e', "process.stdout.write(require('fs').readFileSync('/proc/meminfo', 'utf8'))"];
+/**
+ * Prints /proc/meminfo with the image's `node`: the tenant image need not have `cat`. One V8
+ * worker thread, not four: the anchor's PID limit (16) counts threads, the idle anchor holds 7
+ * and this exec 4 (7 with the default pool; measured on Node 20), so two reads at once still fit.
+ */
+const READ_MEMINFO = [
+  'node',
+  '--v8-pool-size=1',
+  '-e',
+  "process.stdout.write(require('fs').readFileSync('/proc/meminfo', 'utf8'))",
+];
 
 /** Where a node's memory could not be read, and why (a debug line: the fallback is expected before any tenant). */
 export interface DebugLog {

@@ -119,6 +119,7 @@ t.test("a node's MemAvailable is read by an exec of node in its anchor", async (
   t.equal(await anchorMemAvailable(fakeEngine(MEMINFO, seen), 'inst', quickWithin(10_000)), 8_000_000 * 1024);
   t.equal(seen.container, 'inst-anchor', 'in the anchor of the instance');
   t.equal(seen.cmd?.[0], 'node', 'with node: the image need not have cat');
+  t.ok(seen.cmd?.includes('--v8-pool-size=1'), "with one V8 worker: the anchor's PID limit counts threads");
 });
 
 t.test('an anchor whose output holds no figure, or which is missing, fails the read', async (t) => {
