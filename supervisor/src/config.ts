@@ -131,7 +131,7 @@ export const SupervisorConfigSchema = Type.Object({
   ),
   MEMORY_RESERVE: ByteSize(
     '1g',
-    'Memory each node keeps available (the host; each node of a swarm, where available means not reserved by the memory limits of the tenants awake on it): while a node has less, the paused tenants on it are stopped early, least recently active first',
+    "Memory each node keeps available (the kernel's MemAvailable of the host, or of each node of a swarm): while a node has less, the paused tenants on it are stopped early, least recently active first",
   ),
   WARMUP_TIMEOUT: Duration(
     '45s',

@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   }
   const timeouts = { callMs: config.DOCKER_TIMEOUT, startMs: config.DOCKER_START_TIMEOUT };
   const runtime = swarm
-    ? await swarmRuntime(config, nodeEngines, { instance: config.TENANCY_INSTANCE, extraLabels, attach, timeouts })
+    ? await swarmRuntime(config, nodeEngines, { instance: config.TENANCY_INSTANCE, extraLabels, attach, timeouts, log })
     : createDockerRuntime({
         instance: config.TENANCY_INSTANCE,
         extraLabels,
@@ -202,6 +202,7 @@ async function swarmRuntime(
     extraLabels: Record<string, string>;
     attach: string[];
     timeouts: { callMs: number; startMs: number };
+    log: Logger;
   },
 ): Promise<TenantRuntime> {
   const manager = new Docker();

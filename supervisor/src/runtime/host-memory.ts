@@ -21,10 +21,19 @@ export function hostMemory(): NodeMemory {
  */
 export function availableMemory(): number {
   try {
-    const match = /^MemAvailable:\s+(\d+) kB$/m.exec(readFileSync('/proc/meminfo', 'utf8'));
-    if (match?.[1]) return Number(match[1]) * 1024;
+    const available = memAvailable(readFileSync('/proc/meminfo', 'utf8'));
+    if (available !== undefined) return available;
   } catch {
     // Not Linux: fall through.
   }
   return freemem();
+}
+
+/**
+ * `MemAvailable` of a /proc/meminfo text, in bytes; undefined when it has none (a kernel before
+ * 3.14, or not that file at all). The Swarm runtime reads each node's through its anchor.
+ */
+export function memAvailable(meminfo: string): number | undefined {
+  const match = /^MemAvailable:\s+(\d+) kB\s*$/m.exec(meminfo);
+  return match?.[1] ? Number(match[1]) * 1024 : undefined;
 }

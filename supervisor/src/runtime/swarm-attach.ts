@@ -50,7 +50,8 @@ export function anchorName(instance: string): string {
  * endpoints keep the network on the node once it leaves), but costs a container start and
  * removal on every node at each tenant's first wake; the kept one costs one `network connect`.
  * It runs the tenant image's `node` idling, as the tenant user, without capabilities, and
- * listens on nothing: a tenant meeting it on its network reaches nothing. It leaves a network
+ * listens on nothing: a tenant meeting it on its network reaches nothing. The runtime also reads
+ * the node's memory in it (swarm-memory.ts: an exec of `node`). It leaves a network
  * only when the network is removed. Peers must be on an overlay of their own (the gateway's,
  * with nginx): a task without any network gets no interface from a later connect (ENETUNREACH).
  */

@@ -7,6 +7,7 @@ import { callLimit, DEFAULT_ENGINE_TIMEOUTS, type EngineTimeouts, engineCall } f
 import { LABELS } from './labels.js';
 import type { TenantObjectNames } from './names.js';
 import { anchorName, attachPeersOnNode } from './swarm-attach.js';
+import { anchorMemAvailable, type DebugLog, swarmMemory } from './swarm-memory.js';
 import {
   chooseNode,
   NODE_LABEL,
@@ -14,7 +15,6 @@ import {
   overlayOptions,
   type PinnedTenant,
   serviceSpec,
-  unreservedMemory,
 } from './swarm-spec.js';
 import type { ContainerStatus, EnsureResult, RunningTenant, TenantRuntime } from './types.js';
 import { archiveVolumes, removeExportHelpers } from './volume-archive.js';
@@ -42,6 +42,8 @@ export interface SwarmRuntimeOptions {
   /** An image on every node with `node` in it (TENANT_IMAGE): anchors of new networks run it (swarm-attach.ts). */
   anchorImage: string;
   timeouts?: Partial<EngineTimeouts>;
+  /** Where `memory` says which node's figure it could not read. */
+  log?: DebugLog;
 }
 
 /** Swarm's view of a service, as far as we read it. */
@@ -601,22 +603,19 @@ export function createSwarmRuntime(options: SwarmRuntimeOptions): TenantRuntime 
       });
     },
 
-    /**
-     * Each ready and active node: its memory as Swarm reports it, and what the limits of the
-     * tenants awake on it (running or paused) leave, the figure placement uses too (`chooseNode`):
-     * the engine API reports no node's free memory. An upper bound of use, so MEMORY_RESERVE
-     * stops paused tenants on a swarm sooner than on one host, where the kernel's MemAvailable
-     * is read, when plans' memory limits are large beside a node's memory.
-     */
+    /** Each ready and active node's memory and real `MemAvailable`, read on all at once (see swarm-memory.ts). */
     async memory() {
       const { nodes, tenants } = await capacity();
-      return nodes
-        .filter((node) => node.available)
-        .map((node) => ({
-          node: node.id,
-          totalBytes: node.memoryBytes,
-          availableBytes: Math.max(0, unreservedMemory(node, tenants)),
-        }));
+      return swarmMemory({
+        nodes,
+        tenants,
+        readAvailable: (nodeId) => {
+          const engine = nodeEngines.get(nodeId);
+          if (!engine) return Promise.reject(new Error('no engine known for the node'));
+          return anchorMemAvailable(engine, options.instance, quick);
+        },
+        log: options.log,
+      });
     },
 
     async usedSubnets() {

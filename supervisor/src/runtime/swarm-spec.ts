@@ -111,9 +111,9 @@ export interface PinnedTenant {
 
 /**
  * Memory of the node not reserved by the limits of the tenants awake on it (running or paused),
- * bytes; below 0 when those limits overcommit it. The measure of free memory for placement and
- * for MEMORY_RESERVE (see `memory` in swarm-runtime.ts): neither Swarm nor the engine API says
- * how much memory a node really has left.
+ * bytes; below 0 when those limits overcommit it. The measure of free memory for placement (a
+ * tenant stays on its node: room for its whole limit, not today's use), and for MEMORY_RESERVE
+ * on a node whose real `MemAvailable` cannot be read (swarm-memory.ts).
  */
 export function unreservedMemory(node: NodeCapacity, tenants: readonly PinnedTenant[]): number {
   return tenants.reduce(
