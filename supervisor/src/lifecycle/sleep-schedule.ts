@@ -81,11 +81,13 @@ export class SleepSchedule {
   private async relieveMemory(): Promise<void> {
     const { settings, store, inFlight, runtime, log } = this.deps;
     const reserve = settings.memoryReserveBytes;
+    // Only paused tenants can be stopped for memory: without any, the runtime is not asked (on a
+    // swarm, reading a node's memory costs an exec on that node).
+    const paused = byLeastRecentActivity(listAll(store, 'paused').filter((tenant) => !inFlight.isBusy(tenant.userId)));
+    if (paused.length === 0) return;
     const nodes = await runtime.memory();
     const short = nodes.filter((node) => node.availableBytes < reserve);
     if (short.length === 0) return;
-    const paused = byLeastRecentActivity(listAll(store, 'paused').filter((tenant) => !inFlight.isBusy(tenant.userId)));
-    if (paused.length === 0) return;
     const nodeOf = await this.tenantNodes(nodes);
     for (const node of short) {
       const onNode = paused.filter((tenant) => nodeOf(tenant.tenantHash) === node.node);
