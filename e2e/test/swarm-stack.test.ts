@@ -160,6 +160,9 @@ t.test('make swarm-up deploys the stack on a two-node swarm and the seed flow wo
   // A class arrives: many users sign in and wake at once. Each gets a tenant of its own, on its
   // own network, spread over both nodes; every one answers the seed's chat through the one nginx.
   const CLASS = 16;
+  // Adding tenants restarts no api replica: the supervisor connects the running ones to each new
+  // network (a service update would replace them).
+  const apiTasksBefore = (await runningTasks(manager, `${stack}_api`)).map((task) => task.ID).sort();
   const students = Array.from({ length: CLASS }, (_, i) => `e2e-swarm-student-${String(i).padStart(2, '0')}`);
   await Promise.all(
     students.map(async (user) => {
@@ -203,6 +206,11 @@ t.test('make swarm-up deploys the stack on a two-node swarm and the seed flow wo
     for (const name of Object.keys(networks)) classNetworks.add(name);
   }
   t.equal(classNetworks.size, 2 + CLASS, 'each tenant on a network of its own');
+  t.same(
+    (await runningTasks(manager, `${stack}_api`)).map((task) => task.ID).sort(),
+    apiTasksBefore,
+    'the api replicas kept running through it (same tasks)',
+  );
 
   // The supervisor killed in the middle of a wake: Swarm starts a new one, which reconciles the
   // half-woken tenant; the user's next warmup succeeds and exactly one task of the tenant runs.

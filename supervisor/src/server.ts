@@ -99,6 +99,9 @@ async function main(): Promise<void> {
         ...(networkFilter ? { networkFilter } : {}),
         ...(disks ? { disks } : {}),
       });
+  // Before anything asks the runtime more (the default MAX_RUNNING_TENANTS reads its memory): an
+  // engine that is down, or no swarm manager in swarm mode, is said as such.
+  await runtime.ping();
   // The controller exists by the time metrics are collected.
   const metrics = createMetrics(
     () => store.tenants.countByState(),
@@ -138,7 +141,6 @@ async function main(): Promise<void> {
     },
   });
 
-  await runtime.ping();
   await controller.start();
   const removed = await runtime.removeExportHelpers();
   if (removed > 0) log.info({ removed }, 'removed export helpers left by a crash');
