@@ -74,6 +74,28 @@ export const TENANT_APP_VARIABLES: [string, string, string][] = [
 ];
 
 /** The text of .env.example. A variable read by several services is listed once, where it first appears. */
+/** Variables read outside the services' configuration: by the admin CLI, tests and benchmarks. */
+const OUTSIDE_CONFIGURATION: ReadonlyArray<readonly [string, ReadonlyArray<readonly [string, string, string]>]> = [
+  [
+    'admin CLI (tenancy-admin)',
+    [['ADMIN_TOKEN_FILE', '', 'A file holding the admin token, read instead of ADMIN_TOKEN']],
+  ],
+  [
+    'tests and benchmarks only (see the header of the file that reads each)',
+    [
+      ['CHROMIUM_PATH', '/usr/bin/chromium', 'The browser of the page tests (test-support/src/chromium.ts)'],
+      ['DISK_HELPER_LOCAL_IMAGE', 'tenancy/disk-helper:local', 'Tag of the locally built disk helper image'],
+      ['BENCH_CONNECTIONS', '50', 'Concurrent connections of the proxy benchmark (gateway/bench/proxy.ts)'],
+      ['BASELINE_IMAGE', '', 'An image to compare idle cost with (supervisor/bench/idle.ts)'],
+      ['BASELINE_COUNT', '', 'How many baseline containers (default: as many as tenants)'],
+      ['DENSITY_SETTLE', '60', 'Seconds the density benchmark lets started tenants settle'],
+      ['DENSITY_WINDOW', '20', 'Seconds of each density measurement window'],
+      ['DENSITY_ROUNDS', '3', 'Rounds of the density benchmark'],
+      ['DENSITY_SECONDS', '10', 'Seconds of each density round'],
+    ],
+  ],
+];
+
 export function renderEnvExample(): string {
   const seen = new Set<string>();
   const lines = [
@@ -114,11 +136,11 @@ export function renderEnvExample(): string {
     '',
     '# Also read, but not configuration: PATH (to find node, docker and nginx) and TENANCY_TEST_RUN',
     "# (set by scripts/test.sh to label the test run's Docker objects).",
-    '# ADMIN_TOKEN_FILE: tenancy-admin reads the admin token from this file instead of ADMIN_TOKEN.',
-    '# Tests and benchmarks only (see the header of the file that reads each): CHROMIUM_PATH, DISK_HELPER_LOCAL_IMAGE,',
-    '# BENCH_CONNECTIONS, BASELINE_IMAGE, BASELINE_COUNT, DENSITY_ROUNDS, DENSITY_SECONDS, DENSITY_SETTLE,',
-    '# DENSITY_WINDOW.',
   );
+  for (const [heading, variables] of OUTSIDE_CONFIGURATION) {
+    lines.push('', `# ---- ${heading} ----`);
+    for (const [name, value, description] of variables) lines.push(`# ${description}`, `#   ${name}=${value}`);
+  }
   return `${lines.join('\n')}\n`;
 }
 
