@@ -92,8 +92,8 @@ export class SleepSchedule {
     for (const node of short) {
       const onNode = paused.filter((tenant) => nodeOf(tenant.tenantHash) === node.node);
       // One at a time, measuring again after each: every stop gives memory back.
+      let available: number | undefined = node.availableBytes;
       for (const tenant of onNode) {
-        const available = (await runtime.memory()).find((entry) => entry.node === node.node)?.availableBytes;
         if (available === undefined || available >= reserve) break;
         log.info(
           { userId: tenant.userId, node: node.node, availableBytes: available },
@@ -102,6 +102,7 @@ export class SleepSchedule {
         await this.deps.sleeper
           .stop(tenant.userId, 'memory')
           .catch((err: unknown) => log.error({ err }, 'stop for memory failed'));
+        available = (await runtime.memory()).find((entry) => entry.node === node.node)?.availableBytes;
       }
     }
   }

@@ -436,12 +436,19 @@ t.test('low memory stops paused tenants, least recently active first, until the 
     if (patch.state === 'asleep') available += 15;
     return original(userId, patch);
   };
+  let reads = 0;
+  control.memory = () => {
+    reads++;
+    return [{ node: 'local', totalBytes: 10_000, availableBytes: available }];
+  };
   await controller.reap();
   t.strictSame(
     ['old', 'mid', 'new'].map((user) => store.tenants.get(user)?.state),
     ['asleep', 'asleep', 'paused'],
     'the two least recently active were stopped; then the reserve was met',
   );
+  // Each read can cost an exec per node (a swarm): once for the pass, then once after each stop.
+  t.equal(reads, 3, 'memory read once, then after each of the two stops');
   t.equal(store.tenants.get('old')?.stopReason, 'memory');
 });
 
