@@ -160,13 +160,18 @@ t.test('a trusted proxy may name the client with CF-Connecting-IP or X-Forwarded
   t.equal(((await xff.json()) as { headers: Record<string, string> }).headers['x-real-ip'], '198.51.100.9');
 });
 
-t.test('logins are rate limited per client; sign-in pages and session reads go at the general rate', async (t) => {
-  const edge = await startEdge(t);
-  const status = async (path: string, init?: RequestInit) => {
-    const res = await fetch(`${edge.url}${path}`, init);
+/** A request's status through the edge at `url` (its body read, so the connection is reused). */
+function statusAt(url: string) {
+  return async (path: string, init?: RequestInit): Promise<number> => {
+    const res = await fetch(`${url}${path}`, init);
     await res.arrayBuffer();
     return res.status;
   };
+}
+
+t.test('logins are rate limited per client; sign-in pages and session reads go at the general rate', async (t) => {
+  const edge = await startEdge(t);
+  const status = statusAt(edge.url);
   const logins: number[] = [];
   for (let i = 0; i < 15; i++) logins.push(await status('/auth/login', { method: 'POST', body: '{}' }));
   t.strictSame(logins, [...Array(11).fill(200), ...Array(4).fill(429)], 'rate plus burst allowed, then 429');
@@ -190,11 +195,7 @@ t.test('logins are rate limited per client; sign-in pages and session reads go a
 
 t.test('admin console sign-ins are rate limited per client, in a budget of their own', async (t) => {
   const edge = await startEdge(t);
-  const status = async (path: string, init?: RequestInit) => {
-    const res = await fetch(`${edge.url}${path}`, init);
-    await res.arrayBuffer();
-    return res.status;
-  };
+  const status = statusAt(edge.url);
   const form = { 'content-type': 'application/x-www-form-urlencoded' };
   const signIns: number[] = [];
   for (let i = 0; i < 15; i++) {
