@@ -66,24 +66,7 @@ case "$images" in "" | local | upstream) ;; *) die "--images is local or upstrea
 
 env_file="${TENANCY_ENV_FILE:-.env}"
 
-# Reads KEY's value from the env file (empty when absent or commented out).
-# (No file yet is no value: under pipefail a failing sed would end the script, silently.)
-env_get() { [ -f "$env_file" ] || return 0; sed -n "s/^$1=//p" "$env_file" | tail -n 1; }
-# Sets KEY=VALUE in the env file: replaces the KEY line (or its commented-out form) in place,
-# else appends. Values never reach the terminal or a command line.
-env_set() {
-  local tmp
-  tmp="$(mktemp "$env_file.XXXXXX")"
-  KEY="$1" VALUE="$2" awk '
-    BEGIN { key = ENVIRON["KEY"]; line = key "=" ENVIRON["VALUE"] }
-    !done && ($0 ~ "^" key "=" || $0 ~ "^# " key "=") { print line; done = 1; next }
-    { print }
-    END { if (!done) print line }' "$env_file" >"$tmp"
-  chmod 600 "$tmp"
-  mv "$tmp" "$env_file"
-}
-# 32 random bytes as hex: strong, and safe in URLs, YAML and shell.
-secret() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; }
+# env_get, env_set (on $env_file) and secret: scripts/lib.sh.
 
 # ---- 0. dev login never goes out through the tunnel ----
 # AUTH_MODE=dev signs anyone in as anyone; the prod profile starts cloudflared, which puts the

@@ -37,18 +37,7 @@ case "$action" in up | down) ;; *) die "usage: scripts/swarm.sh up|down" ;; esac
 
 env_file="${TENANCY_ENV_FILE:-.env}"
 [ -f "$env_file" ] || install -m 600 .env.example "$env_file"
-# Sets KEY=VALUE in the env file (see setup.sh's env_set; values never reach a command line).
-env_set() {
-  local tmp
-  tmp="$(mktemp "$env_file.XXXXXX")"
-  KEY="$1" VALUE="$2" awk '
-    BEGIN { key = ENVIRON["KEY"]; line = key "=" ENVIRON["VALUE"] }
-    !done && ($0 ~ "^" key "=" || $0 ~ "^# " key "=") { print line; done = 1; next }
-    { print }
-    END { if (!done) print line }' "$env_file" >"$tmp"
-  chmod 600 "$tmp"
-  mv "$tmp" "$env_file"
-}
+# env_set and secret (on $env_file): scripts/lib.sh.
 # Exports the file's KEY=VALUE lines (not evaluated: values are taken literally) that the
 # environment does not already set: `docker stack deploy` reads ${VARIABLE}s from its environment.
 load_env_file() {
@@ -212,7 +201,7 @@ up() {
   local generated=()
   for key in ADMIN_TOKEN SUPERVISOR_TOKEN TENANT_NAMESPACE_KEY COOKIE_JWT_SECRET LOGIN_TOKEN REDIS_PASSWORD; do
     [ -z "${!key:-}" ] || continue
-    export "$key=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
+    export "$key=$(secret)"
     env_set "$key" "${!key}"
     generated+=("$key")
   done
