@@ -43,7 +43,7 @@ prod_deps() {
   rm -rf "$deps" && mkdir -p "$deps"
   local target="$PWD/$deps"
   (cd "$source" && cp --parents package-lock.json "$@" "$target"/)
-  (cd "$deps" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error "${NPM_CI_ARGS[@]}")
+  (cd "$deps" && npm_ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error "${NPM_CI_ARGS[@]}")
   # Compiling the SQLite addon takes about a minute. The workspace install already compiled the
   # same version for the same node binary: reuse it, and compile only when the versions differ.
   [ -d "$deps/node_modules/better-sqlite3" ] || return 0

@@ -39,6 +39,23 @@ wait_for() {
   done
 }
 
+# `npm ci` with its arguments, bounded in time and tried up to three times. npm can wait forever
+# on a registry download that stalls mid-body (its fetch-timeout only covers the response's
+# start): seen once in CI, 85 minutes on one tarball. A later try prefers the tarballs the
+# earlier one already put in npm's cache. NPM_CI_TIMEOUT: seconds per try (default 600).
+npm_ci() {
+  local attempt limit="${NPM_CI_TIMEOUT:-600}"
+  for attempt in 1 2 3; do
+    if [ "$attempt" -eq 1 ]; then
+      timeout --kill-after=10 "$limit" npm ci "$@" && return 0
+    else
+      timeout --kill-after=10 "$limit" npm ci --prefer-offline "$@" && return 0
+    fi
+    log "npm ci try $attempt did not finish (exit $?, limit ${limit}s)$([ "$attempt" -lt 3 ] && echo ': trying again')"
+  done
+  die "npm ci failed three times: is the npm registry reachable?"
+}
+
 # Node dependencies, when the lockfile is newer than the install (a fresh clone has none), and
 # tap's plugin list. tap compiles its plugin list (.taprc) into node_modules; a fresh install
 # still holds the default list, whose TypeScript plugin does not work with TypeScript 7. The
@@ -48,7 +65,7 @@ ensure_node_deps() {
   if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     step=$(now_ms)
     log "installing node dependencies (npm ci)"
-    npm ci --no-audit --no-fund --loglevel=error
+    npm_ci --no-audit --no-fund --loglevel=error
     log "npm ci done in $(elapsed "$step")"
   fi
   if [ ! -f "$stamp" ] || [ .taprc -nt "$stamp" ] || [ node_modules/.package-lock.json -nt "$stamp" ]; then

@@ -30,7 +30,11 @@ export async function startNginx(
   writeFileSync(join(dir, 'conf', 'nginx.conf'), main.replace(/\$\{PREFIX\}/g, dir));
   const args = ['-p', dir, '-c', join(dir, 'conf', 'nginx.conf')];
   execFileSync('nginx', [...args, '-t', '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const child: ChildProcess = spawn('nginx', args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  // Its output is forwarded, never inherited: a test killed at tap's timeout leaves nginx
+  // running, and an inherited pipe would keep tap waiting for the test's output to end, forever.
+  const child: ChildProcess = spawn('nginx', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.pipe(process.stdout);
+  child.stderr?.pipe(process.stderr);
   const server: NginxServer = {
     dir,
     async stop() {

@@ -65,7 +65,9 @@ export async function startRedisServer(
     port,
     dir,
     async start() {
-      child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+      // stderr forwarded, not inherited (see startNginx: an orphan must not hold tap's pipe).
+      child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stderr?.pipe(process.stderr);
       await new Promise<void>((resolve, reject) => {
         let output = '';
         child?.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${output}`)));

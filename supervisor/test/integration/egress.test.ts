@@ -54,8 +54,10 @@ async function startOutside(t: Teardown): Promise<void> {
     await ip('route', 'add', `${address}/32`, 'via', LINK_OUTSIDE, 'dev', hostEnd);
   }
   const server: ChildProcess = spawn('ip', ['netns', 'exec', namespace, process.execPath, '-e', OUTSIDE_SERVER], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    // stderr forwarded, not inherited: an orphan holding it would keep tap waiting forever.
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  server.stderr?.pipe(process.stderr);
   t.teardown(async () => {
     if (server.exitCode === null && server.signalCode === null) {
       server.kill('SIGTERM');

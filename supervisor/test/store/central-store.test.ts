@@ -224,9 +224,11 @@ t.test('kill -9 while writing leaves an intact database holding every committed 
     process.execPath,
     ['--conditions=tenancy-source', '--import=tsx', '--input-type=module', '-e', writer],
     {
-      stdio: ['ignore', 'pipe', 'inherit'],
+      // stderr forwarded, not inherited: an orphan holding it would keep tap waiting forever.
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+  child.stderr?.pipe(process.stderr);
   // Whatever happens to this test, the writer must not outlive it.
   t.teardown(() => child.kill('SIGKILL'));
   let acknowledged = -1;
