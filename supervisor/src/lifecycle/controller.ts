@@ -531,8 +531,9 @@ export class TenantController {
   /** Stops timers and the event stream; waits for operations in flight. Running tenants keep running. */
   async close(): Promise<void> {
     if (this.watchdogTimer) clearInterval(this.watchdogTimer);
-    this.schedule.stop();
+    const scheduleStopped = this.schedule.stop();
     this.engine.close();
+    await scheduleStopped;
     await Promise.allSettled(this.inFlight.pending());
   }
 

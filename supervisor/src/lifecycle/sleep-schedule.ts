@@ -38,22 +38,34 @@ export interface SleepScheduleDeps {
  */
 export class SleepSchedule {
   private reaper: NodeJS.Timeout | undefined;
+  /** The timer's pass in flight: a tick during a slow pass is skipped, not run beside it. */
+  private pass: Promise<void> | undefined;
 
   constructor(private readonly deps: SleepScheduleDeps) {}
 
-  /** Starts the reaper timer. It does not keep the process alive. */
+  /**
+   * Starts the reaper timer. It does not keep the process alive. Passes never overlap: two at
+   * once would read every node's memory twice (an exec per node on a swarm) and could both pick
+   * the same paused tenant to stop for memory.
+   */
   start(): void {
     if (this.reaper) return;
     this.reaper = setInterval(() => {
-      this.reap().catch((err: unknown) => this.deps.log.error({ err }, 'idle reaper failed'));
+      if (this.pass) return;
+      this.pass = this.reap()
+        .catch((err: unknown) => this.deps.log.error({ err }, 'idle reaper failed'))
+        .finally(() => {
+          this.pass = undefined;
+        });
     }, this.deps.settings.reaperIntervalMs);
     this.reaper.unref();
   }
 
-  /** Stops the reaper timer; sleeps in flight go on. */
-  stop(): void {
+  /** Stops the reaper timer and waits for its pass in flight (sleeps it started go on). */
+  async stop(): Promise<void> {
     if (this.reaper) clearInterval(this.reaper);
     this.reaper = undefined;
+    await this.pass;
   }
 
   /** One pass of the schedule: sleep what is due now. */

@@ -509,6 +509,45 @@ t.test('low memory on one node stops the paused tenants on that node only', asyn
   );
 });
 
+t.test('the reaper timer never runs a pass beside a slow one, and close waits for it', async (t) => {
+  let clock = 3_000_000;
+  const { controller, store, control } = await setup(
+    t,
+    { idleTimeoutMs: 1_000, pauseTimeoutMs: 3_600_000, memoryReserveBytes: 120, reaperIntervalMs: 2 },
+    () => clock,
+  );
+  store.addUser('paused');
+  await controller.wake('paused', { wait: true });
+  clock += 5_000;
+  await controller.reap();
+  t.equal(store.tenants.get('paused')?.state, 'paused');
+  // A paused tenant makes every pass read the nodes' memory; this read takes until released.
+  let reads = 0;
+  let release = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  control.memory = async () => {
+    reads++;
+    await held;
+    return [{ node: 'local', totalBytes: 10_000, availableBytes: 1_000 }];
+  };
+  await controller.start();
+  await until(() => reads === 1, 'the first pass to read memory');
+  // Many ticks of a 2 ms timer go by while the read is held: none starts a second pass.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.equal(reads, 1, 'one pass at a time');
+  let closed = false;
+  const closing = controller.close().then(() => {
+    closed = true;
+  });
+  await new Promise((resolve) => setImmediate(resolve));
+  t.notOk(closed, 'close waits for the pass in flight');
+  release();
+  await closing;
+  t.equal(reads, 1);
+});
+
 t.test('a runtime that cannot pause: idle tenants are stopped at once, pause is never called', async (t) => {
   let clock = 3_000_000;
   const { controller, store, calls } = await setup(

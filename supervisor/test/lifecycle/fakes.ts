@@ -119,8 +119,8 @@ export function fakeRuntime(endpointUrl: string, capabilities: Partial<RuntimeCa
     failPing: undefined as Error | undefined,
     /** What `diskUsage` answers, for every tenant. */
     diskUsage: undefined as DiskUsage | undefined,
-    /** What `memory` answers, asked at each call. */
-    memory: (): NodeMemory[] => [
+    /** What `memory` answers, asked at each call (a promise: a slow read). */
+    memory: (): NodeMemory[] | Promise<NodeMemory[]> => [
       { node: 'local', totalBytes: 64 * 1024 ** 3, availableBytes: Number.POSITIVE_INFINITY },
     ],
     /** The node each tenant's container is on, by container name; unset: none said (`node` left out). */
