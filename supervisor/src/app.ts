@@ -123,6 +123,7 @@ export async function buildApp(config: Config, deps: SupervisorDeps) {
       store: deps.store,
       runtime: deps.runtime,
       namesFor: (userId: string) => deps.controller.namesFor(userId),
+      holdStill: (userId: string) => deps.controller.holdStill(userId),
       image: config.TENANT_IMAGE ?? '',
     },
   };

@@ -1,19 +1,28 @@
-import { pipeline, type Readable } from 'node:stream';
+import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { isTenancyError } from '@tenancy/shared';
-import tar from 'tar-stream';
+import tar, { type Pack } from 'tar-stream';
 import { errors } from '../errors.js';
 import type { TenantObjectNames } from '../runtime/names.js';
-import type { TenantRuntime } from '../runtime/types.js';
+import type { ReadHold, TenantRuntime, VolumeKind } from '../runtime/types.js';
 import type { Store } from '../store/index.js';
 
 /** The folder every entry of an export sits in: unpacking one never scatters files. */
 export const EXPORT_ROOT = 'tenancy-export';
 
+/**
+ * How much of a tenant's history volume an export takes into memory so that the tenant can be
+ * thawed before the client has read it. The default app keeps its history to a few MiB
+ * (HISTORY_MAX_MESSAGES); a larger one stays frozen until the client has read the rest.
+ */
+export const HISTORY_BUFFER_BYTES = 64 * 1024 * 1024;
+
 export interface AccountExportDeps {
   store: Pick<Store, 'accounts' | 'audit'>;
-  runtime: Pick<TenantRuntime, 'archiveVolumes'>;
+  runtime: Pick<TenantRuntime, 'archiveVolume'>;
   namesFor: (userId: string) => TenantObjectNames;
+  /** Holds the tenant still (frozen when running) until the returned release is called. */
+  holdStill: (userId: string) => Promise<() => Promise<void>>;
   /** The tenant image: the engine has it, and the volume reader is made from it. */
   image: string;
   now?: () => number;
@@ -29,12 +38,17 @@ export interface AccountExport {
 /**
  * One archive of everything the platform holds about a user: `tenancy-export/account.json` (the
  * user and tenant records, the last usage summary, every audit entry about them) followed by
- * both volumes of their tenant (`tenancy-export/volumes/files/…`, `…/volumes/history/…`), as tar
- * or gzipped tar. Streamed end to end: the engine's archive of the volumes is re-packed entry by
- * entry under the root folder with backpressure all the way, so neither memory nor the host's
- * disk ever holds a copy. Works whatever the tenant's state (see volume-archive.ts); a running
- * tenant's files are read as they are at that moment (its SQLite history as on disk: the WAL
- * file comes along, and SQLite replays it when the copy is opened). No secret is in it: the
+ * both volumes of their tenant (`tenancy-export/volumes/history/…`, then `…/volumes/files/…`),
+ * as tar or gzipped tar. Works whatever the tenant's state (see volume-archive.ts).
+ *
+ * The history (the app's SQLite database and its WAL) is read while the tenant is held still
+ * (`holdStill`: a running tenant is frozen, nothing wakes or stops it), so the copy is one
+ * consistent moment that SQLite opens as it would after a power cut; it is taken into memory up
+ * to {@link HISTORY_BUFFER_BYTES}, which makes the freeze last as long as reading it from the
+ * engine, not as long as the client takes. The files are streamed afterwards, the tenant
+ * running: each file as it is at that moment. Streamed end to end: the engine's archives are
+ * re-packed entry by entry under the root folder with backpressure all the way, so neither
+ * memory (past the history) nor the host's disk ever holds a copy. No secret is in it: the
  * tenant's secret and tokens live in its container's environment and are derived from the
  * namespace key, never stored in the volumes or the record. Audited (`user.export`, and again
  * with result `error` if the stream fails half-way).
@@ -49,10 +63,26 @@ export async function exportAccount(
   const record = store.accounts.record(userId);
   if (!record) throw errors.userNotFound(`no user ${JSON.stringify(userId)}`);
   const format = options.gzip ? 'tar.gz' : 'tar';
-  const volumes = await runtime.archiveVolumes(deps.namesFor(userId), deps.image).catch((err: unknown) => {
-    if (isTenancyError(err)) throw err;
-    throw errors.exportFailed(undefined, { cause: err });
-  });
+  const names = deps.namesFor(userId);
+  const read = (kind: VolumeKind, hold?: ReadHold) =>
+    runtime.archiveVolume(names, deps.image, kind, hold).catch((err: unknown) => {
+      if (isTenancyError(err)) throw err;
+      throw errors.exportFailed(undefined, { cause: err });
+    });
+
+  // The history read held still, buffered so that the hold ends with the engine's last byte.
+  // pipeline: a buffer the pack abandons destroys the reader too (which ends the hold).
+  const historyReader = await read('history', () => deps.holdStill(userId));
+  const history = historyReader
+    ? pipeline(historyReader, new PassThrough({ highWaterMark: HISTORY_BUFFER_BYTES }), () => undefined)
+    : undefined;
+  let files: Readable | undefined;
+  try {
+    files = await read('files');
+  } catch (err) {
+    history?.destroy();
+    throw err;
+  }
   store.audit.append({ actor: options.actor, action: 'user.export', target: userId, result: 'ok', detail: { format } });
 
   const pack = tar.pack();
@@ -61,41 +91,27 @@ export async function exportAccount(
     { name: `${EXPORT_ROOT}/account.json`, mode: 0o644, mtime },
     `${JSON.stringify({ exportedAt: mtime.toISOString(), ...record }, null, 2)}\n`,
   );
-  const fail = (err: Error) => {
-    store.audit.append({
-      actor: options.actor,
-      action: 'user.export',
-      target: userId,
-      result: 'error',
-      detail: { format, reason: err.message },
-    });
-    pack.destroy(err);
-  };
-  if (volumes) {
-    const extract = tar.extract();
-    extract.on('entry', (header, entry, next) => {
-      const renamed = { ...header, name: `${EXPORT_ROOT}/${header.name}` };
-      // A hard link names another entry of the archive, which moved with the rest.
-      if (header.type === 'link' && header.linkname) renamed.linkname = `${EXPORT_ROOT}/${header.linkname}`;
-      const done = (err?: Error | null) => (err ? fail(err) : next());
-      if (header.type === 'file' || header.type === 'contiguous-file') {
-        entry.pipe(pack.entry(renamed, done));
-      } else {
-        entry.resume();
-        pack.entry(renamed, done);
-      }
-    });
-    extract.on('finish', () => pack.finalize());
-    extract.on('error', fail);
-    volumes.on('error', fail);
-    volumes.pipe(extract);
-    // The client went away (or the pack failed): stop reading, which removes the volume reader.
-    pack.once('close', () => volumes.destroy());
-  } else {
-    pack.finalize();
-  }
+  // The client went away (or the pack failed): stop reading, which removes the volume readers.
+  pack.once('close', () => {
+    history?.destroy();
+    files?.destroy();
+  });
+  const sources = [history, files].filter((source) => source !== undefined);
+  repackInOrder(pack, sources, `${EXPORT_ROOT}/volumes/`).then(
+    () => pack.finalize(),
+    (err: Error) => {
+      store.audit.append({
+        actor: options.actor,
+        action: 'user.export',
+        target: userId,
+        result: 'error',
+        detail: { format, reason: err.message },
+      });
+      pack.destroy(err);
+    },
+  );
   // pipeline: a failed pack ends the gzip stream with the error, and a gzip stream the client
-  // abandoned destroys the pack (and so the volume reader) too.
+  // abandoned destroys the pack (and so the volume readers) too.
   const stream = options.gzip ? pipeline(pack, createGzip(), () => undefined) : pack;
   const date = mtime.toISOString().slice(0, 10);
   return {
@@ -103,4 +119,29 @@ export async function exportAccount(
     filename: `tenancy-export-${date}.${format}`,
     contentType: options.gzip ? 'application/gzip' : 'application/x-tar',
   };
+}
+
+/** Adds every entry of each tar stream, one stream after the other, to `pack` under `prefix`. */
+async function repackInOrder(pack: Pack, sources: readonly Readable[], prefix: string): Promise<void> {
+  for (const source of sources) {
+    await new Promise<void>((resolve, reject) => {
+      const extract = tar.extract();
+      extract.on('entry', (header, entry, next) => {
+        const renamed = { ...header, name: `${prefix}${header.name}` };
+        // A hard link names another entry of the archive, which moved with the rest.
+        if (header.type === 'link' && header.linkname) renamed.linkname = `${prefix}${header.linkname}`;
+        const done = (err?: Error | null) => (err ? reject(err) : next());
+        if (header.type === 'file' || header.type === 'contiguous-file') {
+          entry.pipe(pack.entry(renamed, done));
+        } else {
+          entry.resume();
+          pack.entry(renamed, done);
+        }
+      });
+      extract.on('finish', resolve);
+      extract.on('error', reject);
+      source.on('error', reject);
+      source.pipe(extract);
+    });
+  }
 }

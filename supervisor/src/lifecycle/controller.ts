@@ -408,6 +408,64 @@ export class TenantController {
   }
 
   /**
+   * Holds the tenant still while its volumes are read (an export), until the returned `release`
+   * is called: no wake, sleep or stop of it runs meanwhile (each waits, or the reaper looks again
+   * next pass), and a running tenant is frozen on the runtime for the time (its state stays
+   * `running`; requests to it wait), so its SQLite database and WAL are read as of one moment,
+   * never a database file from before a checkpoint beside a WAL from after it. On a runtime
+   * that cannot pause, a running tenant is held but not frozen. `release` thaws what it froze
+   * and can be called more than once.
+   */
+  async holdStill(userId: string): Promise<() => Promise<void>> {
+    const { store, runtime, log } = this.deps;
+    let entry = await this.inFlight.settled(userId);
+    while (entry.wake) {
+      // A wake in flight ends first: its container is read as the wake left it.
+      await entry.wake.promise.catch(() => undefined);
+      entry = await this.inFlight.settled(userId);
+    }
+    let released!: () => void;
+    const holding = new Promise<void>((resolve) => {
+      released = resolve;
+    });
+    entry.holding = holding;
+    const names = this.namesFor(userId);
+    const frozen = store.tenants.get(userId)?.state === 'running' && runtime.capabilities.pause;
+    const end = () => {
+      if (entry.holding === holding) entry.holding = undefined;
+      released();
+      this.inFlight.forget(userId);
+    };
+    if (frozen) {
+      try {
+        await runtime.pause(names);
+      } catch (err) {
+        end();
+        throw err;
+      }
+    }
+    let releasing: Promise<void> | undefined;
+    return () => {
+      releasing ??= (async () => {
+        const thawed =
+          !frozen ||
+          (await runtime.unpause(names).then(
+            () => true,
+            (err: unknown) => {
+              log.error({ userId, err }, 'thawing a tenant held for a read failed; stopping it');
+              return false;
+            },
+          ));
+        end();
+        // A tenant left frozen would answer nobody while counted as running: stopped, its next
+        // request wakes it afresh.
+        if (!thawed) await this.stop(userId, 'crashed').catch(() => undefined);
+      })();
+      return releasing;
+    };
+  }
+
+  /**
    * Frees the subnet of the least recently active sleeping tenant: its container and network are
    * removed, its volumes stay (its next wake makes both again, on another subnet, and finds its
    * data). The removal counts as a stop in flight, so a wake of that tenant meanwhile waits for

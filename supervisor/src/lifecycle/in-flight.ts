@@ -5,10 +5,12 @@ export interface InFlightEntry {
   wake?: WakeAttempt;
   stopping?: Promise<void>;
   pausing?: Promise<void>;
+  /** Held still while its volumes are read (an export); settles when released. */
+  holding?: Promise<void>;
 }
 
 /**
- * Which tenants have a wake, a stop or a pause in flight. The wake, sleep, reaper and engine
+ * Which tenants have a wake, a stop, a pause or a hold in flight. The wake, sleep, reaper and engine
  * event code all consult it: a tenant with an operation in flight is left to that operation.
  * Entries exist only while something is in flight, so the map stays as small as the activity.
  */
@@ -30,11 +32,15 @@ export class InFlight {
     return entry;
   }
 
-  /** True while a wake, stop or pause of the tenant is in flight. */
+  /** True while a wake, stop, pause or hold of the tenant is in flight. */
   isBusy(userId: string): boolean {
     const entry = this.entries.get(userId);
     return (
-      entry !== undefined && (entry.wake !== undefined || entry.stopping !== undefined || entry.pausing !== undefined)
+      entry !== undefined &&
+      (entry.wake !== undefined ||
+        entry.stopping !== undefined ||
+        entry.pausing !== undefined ||
+        entry.holding !== undefined)
     );
   }
 
@@ -43,11 +49,11 @@ export class InFlight {
     if (!this.isBusy(userId)) this.entries.delete(userId);
   }
 
-  /** The tenant's entry once no stop or pause is in flight (they may forget the entry they had). */
+  /** The tenant's entry once no stop, pause or hold is in flight (they may forget the entry they had). */
   async settled(userId: string): Promise<InFlightEntry> {
     for (;;) {
       const entry = this.entry(userId);
-      const busy = entry.stopping ?? entry.pausing;
+      const busy = entry.stopping ?? entry.pausing ?? entry.holding;
       if (!busy) return entry;
       await busy;
     }
@@ -56,7 +62,7 @@ export class InFlight {
   /** Every operation in flight, for a close that waits for them. */
   pending(): Promise<unknown>[] {
     return [...this.entries.values()].flatMap((entry) =>
-      [entry.wake?.promise, entry.stopping, entry.pausing].filter((promise) => promise !== undefined),
+      [entry.wake?.promise, entry.stopping, entry.pausing, entry.holding].filter((promise) => promise !== undefined),
     );
   }
 }

@@ -68,7 +68,7 @@ export class Sleeper {
     const { inFlight, states, runtime, store, log } = this.deps;
     if (!this.deps.settings.canPause) return this.stop(userId, reason, actor);
     const entry = inFlight.entry(userId);
-    if (entry.stopping || entry.pausing || entry.wake) {
+    if (entry.stopping || entry.pausing || entry.wake || entry.holding) {
       inFlight.forget(userId);
       return;
     }

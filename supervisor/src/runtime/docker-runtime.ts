@@ -9,7 +9,7 @@ import { LABELS } from './labels.js';
 import { type NetworkFilter, tenantBridgeName } from './network-filter.js';
 import type { TenantDisks } from './tenant-disks.js';
 import type { ContainerStatus, EnsureResult, RunningTenant, RuntimeEvent, TenantRuntime, TenantSpec } from './types.js';
-import { archiveVolumes, removeExportHelpers } from './volume-archive.js';
+import { archiveVolume, removeExportHelpers } from './volume-archive.js';
 
 export interface DockerRuntimeOptions {
   /** dockerode client; by default the engine at DOCKER_HOST or the default socket. */
@@ -281,8 +281,8 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
       return disks?.usage(names.disk);
     },
 
-    archiveVolumes(names, image) {
-      return archiveVolumes(archiveOptions, names, image);
+    archiveVolume(names, image, kind, hold) {
+      return archiveVolume(archiveOptions, names, image, kind, hold);
     },
 
     removeExportHelpers() {

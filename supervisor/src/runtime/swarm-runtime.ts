@@ -17,7 +17,7 @@ import {
   serviceSpec,
 } from './swarm-spec.js';
 import type { ContainerStatus, EnsureResult, RunningTenant, TenantRuntime } from './types.js';
-import { archiveVolumes, removeExportHelpers } from './volume-archive.js';
+import { archiveVolume, removeExportHelpers } from './volume-archive.js';
 
 export interface SwarmRuntimeOptions {
   /** The engine of a manager node (the supervisor runs on one); by default DOCKER_HOST's. */
@@ -544,16 +544,18 @@ export function createSwarmRuntime(options: SwarmRuntimeOptions): TenantRuntime 
       return undefined;
     },
 
-    async archiveVolumes(names, image) {
+    async archiveVolume(names, image, kind, hold) {
       const config = (await quick('config inspect', () => docker.getConfig(`${names.container}-node`).inspect()).catch(
         ifStatus(404, undefined),
       )) as { Spec?: { Data?: string } } | undefined;
       if (!config?.Spec?.Data) return undefined;
       const engine = engineOf(Buffer.from(config.Spec.Data, 'base64').toString('utf8'), 'exporting a tenant');
-      return archiveVolumes(
+      return archiveVolume(
         { docker: engine, instance: options.instance, extraLabels, disks: undefined, callMs, startMs },
         names,
         image,
+        kind,
+        hold,
       );
     },
 

@@ -3,6 +3,16 @@ import type { PlanLimits } from '../plans.js';
 import type { TenantObjectNames } from './names.js';
 import type { DiskUsage } from './tenant-disks.js';
 
+/** A tenant's two volumes: its files, and its app's history (a SQLite database). */
+export type VolumeKind = 'files' | 'history';
+
+/**
+ * Holds a tenant still for the read of a volume: called once the reader is ready, right before
+ * the read begins; the function it resolves to is called as soon as the engine has sent the last
+ * byte (or the read failed or was abandoned).
+ */
+export type ReadHold = () => Promise<() => Promise<void>>;
+
 /**
  * The only way lifecycle code touches containers. The Docker implementation lives in
  * docker-runtime.ts; a Swarm or Kubernetes runtime implements the same interface. Every method
@@ -48,12 +58,18 @@ export interface TenantRuntime {
    */
   diskUsage(names: TenantObjectNames): Promise<DiskUsage | undefined>;
   /**
-   * A tar stream of the tenant's two volumes (entries `volumes/files/…` and `volumes/history/…`),
-   * read without starting or touching the tenant's container, in any state; undefined when it
-   * has no volumes. `image` is one the engine has (the tenant image): the helper container that
-   * mounts the volumes is made from it and never started (see volume-archive.ts).
+   * A tar stream of one of the tenant's volumes (entries `files/…` or `history/…`), read without
+   * starting or touching the tenant's container, in any state; undefined when that volume does
+   * not exist. `image` is one the engine has (the tenant image): the helper container that
+   * mounts the volume is made from it and never started (see volume-archive.ts). `hold`, when
+   * given, lasts exactly the read.
    */
-  archiveVolumes(names: TenantObjectNames, image: string): Promise<Readable | undefined>;
+  archiveVolume(
+    names: TenantObjectNames,
+    image: string,
+    kind: VolumeKind,
+    hold?: ReadHold,
+  ): Promise<Readable | undefined>;
   /** Removes export helpers a crash left behind; returns how many. */
   removeExportHelpers(): Promise<number>;
   /** The container's current state, or undefined when it does not exist. */

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -21,7 +21,11 @@ interface Entry {
  * Reads a tar (or gzipped tar) response to its end with a real tar parser. `onBytes` hears every
  * chunk's running total: the memory test samples the supervisor there.
  */
-async function readArchive(res: Response, options: { gzip?: boolean; onBytes?: (total: number) => void } = {}) {
+async function readArchive(
+  res: Response,
+  options: { gzip?: boolean; onBytes?: (total: number) => void; keepBytes?: number } = {},
+) {
+  const keep = options.keepBytes ?? 1024 * 1024;
   const entries = new Map<string, Entry>();
   const extract = tar.extract();
   extract.on('entry', (header, stream, next) => {
@@ -29,13 +33,13 @@ async function readArchive(res: Response, options: { gzip?: boolean; onBytes?: (
     let size = 0;
     stream.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size <= 1024 * 1024) chunks.push(chunk);
+      if (size <= keep) chunks.push(chunk);
     });
     stream.on('end', () => {
       entries.set(header.name, {
         type: header.type ?? 'file',
         size,
-        ...(size <= 1024 * 1024 ? { body: Buffer.concat(chunks) } : {}),
+        ...(size <= keep ? { body: Buffer.concat(chunks) } : {}),
       });
       next();
     });
@@ -133,6 +137,115 @@ t.test('export: one archive of both volumes and the record, running, paused or s
   };
   t.equal(audit.items.length, 3, 'every export audited');
   t.equal(audit.items[0]?.actor, 'bootstrap', 'under the admin who asked');
+
+  t.test('a running tenant writing its history exports a consistent database each time', async (t) => {
+    await supervisor.api('POST', `/internal/v1/tenants/${seg(userId)}/wake`, { wait: true }, 'internal');
+    const container = (await docker.getContainer(names.container).inspect()).Id;
+    // A second writer in the tenant, on the app's database: a row per transaction, a checkpoint
+    // every few pages (the moments a copy of database and WAL taken apart would not match), and
+    // no fsync, so that it writes fast enough to meet the read (without the hold, the first
+    // export was already "database disk image is malformed").
+    // Bounded: it ends when told (the file `stop`) or after 100,000 rows. It reports how many rows
+    // are committed in `acknowledged`.
+    const writer = exec(docker, container, [
+      'node',
+      '-e',
+      `const D = require('/app/node_modules/better-sqlite3'); const fs = require('fs');
+       const db = new D('/data/history/history.db');
+       db.pragma('journal_mode = WAL'); db.pragma('synchronous = OFF'); db.pragma('busy_timeout = 5000'); db.pragma('wal_autocheckpoint = 4');
+       const insert = db.prepare("INSERT INTO messages (role, content, tokens, created_at) VALUES ('user', ?, 0, ?)");
+       const text = 'x'.repeat(100);
+       for (let n = 1; n <= 100000; n++) {
+         insert.run(n + ':' + text, Date.now());
+         if (n % 25 === 0) { fs.writeFileSync('/data/files/acknowledged', String(n)); if (fs.existsSync('/data/files/stop')) break; }
+       }`,
+    ]);
+    const acknowledged = async () => {
+      const read = await exec(docker, container, [
+        'node',
+        '-e',
+        "process.stdout.write(require('fs').existsSync('/data/files/acknowledged') ? require('fs').readFileSync('/data/files/acknowledged', 'utf8') : '0')",
+      ]);
+      return Number(read.output.trim());
+    };
+    const dir = mkdtempSync(join(tmpdir(), 'export-history-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const { default: Database } = await import('better-sqlite3');
+    try {
+      // The writer has begun (exec is slow to start on a busy host), or ended without a row.
+      let writerEnded = false;
+      void writer.finally(() => {
+        writerEnded = true;
+      });
+      while ((await acknowledged()) === 0 && !writerEnded) await new Promise((resolve) => setTimeout(resolve, 100));
+      for (let round = 1; round <= 5; round++) {
+        const before = await acknowledged();
+        const since = Date.now() / 1000;
+        const entries = await readArchive(await exportOf(`writing ${round}`), { keepBytes: 64 * 1024 * 1024 });
+        // Every file of the history volume, as exported, opened as SQLite opens it after a crash.
+        const copy = join(dir, String(round));
+        mkdirSync(copy);
+        for (const [name, entry] of entries) {
+          const file = /^tenancy-export\/volumes\/history\/([^/]+)$/.exec(name)?.[1];
+          if (file && entry.body) writeFileSync(join(copy, file), entry.body);
+        }
+        const db = new Database(join(copy, 'history.db'));
+        const integrity = db.pragma('integrity_check', { simple: true });
+        const rows = db.prepare('SELECT count(*) AS n, min(id) AS low, max(id) AS high FROM messages').get() as {
+          n: number;
+          low: number;
+          high: number;
+        };
+        db.close();
+        t.equal(integrity, 'ok', `round ${round}: the exported database is intact`);
+        t.equal(rows.n, rows.high - rows.low + 1, `round ${round}: no rows missing in between`);
+        t.ok(
+          rows.n >= before,
+          `round ${round}: every row committed before the export (${before}) is in it (${rows.n})`,
+        );
+        // The tenant was frozen for the read and thawed after it.
+        const events = await new Promise<{ Action: string; timeNano: number }[]>((resolve, reject) => {
+          docker.getEvents(
+            {
+              since,
+              until: Math.floor(Date.now() / 1000) + 1,
+              filters: { container: [container], event: ['pause', 'unpause'] },
+            },
+            (err, stream) => {
+              if (err || !stream) return reject(err);
+              let text = '';
+              stream.on('data', (chunk: Buffer) => {
+                text += chunk.toString();
+              });
+              stream.on('end', () =>
+                resolve(
+                  text
+                    .split('\n')
+                    .filter(Boolean)
+                    .map((line) => JSON.parse(line) as { Action: string; timeNano: number }),
+                ),
+              );
+            },
+          );
+        });
+        t.strictSame(
+          events.map((event) => event.Action),
+          ['pause', 'unpause'],
+          `round ${round}: frozen once for the read, then thawed`,
+        );
+        const [paused, thawed] = events;
+        if (paused && thawed) {
+          const frozenMs = (thawed.timeNano - paused.timeNano) / 1e6;
+          t.comment(`round ${round}: frozen ${frozenMs.toFixed(1)} ms for a history of ${rows.n} rows`);
+        }
+      }
+      t.equal((await docker.getContainer(container).inspect()).State.Paused, false, 'running, not frozen, after');
+    } finally {
+      await exec(docker, container, ['node', '-e', "require('fs').writeFileSync('/data/files/stop', '')"]);
+      const written = await writer;
+      t.equal(written.exitCode, 0, `the writer ended cleanly ${written.output}`);
+    }
+  });
 
   t.test('a 200 MB file streams through in bounded memory', async (t) => {
     await supervisor.api('POST', `/internal/v1/tenants/${seg(userId)}/wake`, { wait: true }, 'internal');

@@ -548,6 +548,50 @@ t.test('the reaper timer never runs a pass beside a slow one, and close waits fo
   t.equal(reads, 1);
 });
 
+t.test('holdStill freezes a running tenant until released; stops and wakes wait for it', async (t) => {
+  let clock = 3_000_000;
+  const { controller, store, calls, paused } = await setup(t, { idleTimeoutMs: 1_000 }, () => clock);
+  for (const user of ['held', 'sleeper']) {
+    store.addUser(user);
+    await controller.wake(user, { wait: true });
+  }
+  await controller.stop('sleeper', 'admin');
+  const sleeperStarts = calls.start;
+
+  const release = await controller.holdStill('held');
+  t.equal(calls.pause, 1, 'frozen on the runtime');
+  t.ok(paused.has(controller.namesFor('held').container));
+  t.equal(store.tenants.get('held')?.state, 'running', 'its state stays running');
+  // The reaper leaves it alone even past its idle deadline.
+  clock += 5_000;
+  await controller.reap();
+  t.equal(store.tenants.get('held')?.state, 'running', 'not put to sleep while held');
+  let stopped = false;
+  const stopping = controller.stop('held', 'admin').then(() => {
+    stopped = true;
+  });
+  const sleeperHold = await controller.holdStill('sleeper');
+  t.equal(calls.pause, 1, 'a stopped tenant is held, not paused');
+  let woke = false;
+  const waking = controller.wake('sleeper', { wait: true }).then(() => {
+    woke = true;
+  });
+  await new Promise((resolve) => setImmediate(resolve));
+  t.notOk(stopped, 'a stop waits for the hold');
+  t.notOk(woke, 'a wake waits for the hold');
+  t.equal(calls.start, sleeperStarts, 'nothing started while held');
+
+  await release();
+  await release();
+  t.equal(calls.unpause, 1, 'thawed once');
+  await stopping;
+  t.equal(store.tenants.get('held')?.state, 'asleep', 'the stop ran once released');
+  await sleeperHold();
+  await waking;
+  t.ok(woke);
+  t.equal(store.tenants.get('sleeper')?.state, 'running', 'the wake ran once released');
+});
+
 t.test('a runtime that cannot pause: idle tenants are stopped at once, pause is never called', async (t) => {
   let clock = 3_000_000;
   const { controller, store, calls } = await setup(

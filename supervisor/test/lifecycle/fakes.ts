@@ -130,7 +130,7 @@ export function fakeRuntime(endpointUrl: string, capabilities: Partial<RuntimeCa
   const logRequests: { container: string; tail: number }[] = [];
   const runtime: TenantRuntime = {
     capabilities: { pause: true, subnets: true, ...capabilities },
-    async archiveVolumes() {
+    async archiveVolume() {
       return undefined;
     },
     async removeExportHelpers() {
