@@ -74,6 +74,15 @@ export function typeText(node: SchemaNode): string {
   return details.length > 0 ? `${type} (${details.join(', ')})` : type;
 }
 
+/**
+ * A node's description; for a union such as `Nullable(X)` (X or null), the description its
+ * members carry, since the union itself has none.
+ */
+export function descriptionOf(node: SchemaNode): string {
+  if (node.description) return node.description;
+  return [...new Set((node.anyOf ?? []).map((member) => member.description).filter(Boolean))].join('; ');
+}
+
 /** One documented field of an object schema; nested objects and arrays of objects are flattened. */
 export interface FieldRow {
   name: string;
@@ -100,7 +109,7 @@ export function fieldsOf(
     const nested = !linked && child.type === 'object' && child.properties;
     const nestedItems = !itemName && child.type === 'array' && child.items?.type === 'object' && child.items.properties;
     const notes = [
-      child.description ?? '',
+      descriptionOf(child),
       child.default !== undefined ? `default \`${JSON.stringify(child.default)}\`` : '',
     ]
       .filter(Boolean)
