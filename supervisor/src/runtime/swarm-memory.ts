@@ -76,3 +76,43 @@ export async function anchorMemAvailable(engine: Docker, instance: string, quick
   if (available === undefined) throw new Error("no MemAvailable in the anchor's /proc/meminfo");
   return available;
 }
+
+/**
+ * How long a node's `MemAvailable` reading is reused when no tenant changed: four passes of the
+ * default REAPER_INTERVAL (5 s) share one exec per node instead of making one each.
+ */
+export const MEMORY_READING_MAX_AGE_MS = 20_000;
+
+/**
+ * Each node's last `MemAvailable` reading, reused while younger than `maxAgeMs`: on a swarm a
+ * reading is an exec on the node (a `node` process, 0.1–0.2 s of CPU), and the memory reserve
+ * asks every REAPER_INTERVAL while tenants are paused. Readings are forgotten whenever a tenant
+ * starts, stops, pauses, thaws or goes (`forget`), so the reserve sees what each stop gave back;
+ * otherwise a node's figure may be up to `maxAgeMs` old. Reads of one node at once share one exec.
+ */
+export class RecentReadings {
+  private readonly readings = new Map<string, { value: Promise<number>; at: number }>();
+
+  constructor(
+    private readonly read: (nodeId: string) => Promise<number>,
+    private readonly maxAgeMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get(nodeId: string): Promise<number> {
+    const recent = this.readings.get(nodeId);
+    if (recent && this.now() - recent.at < this.maxAgeMs) return recent.value;
+    const value = this.read(nodeId);
+    const reading = { value, at: this.now() };
+    this.readings.set(nodeId, reading);
+    // A failed read is not kept: the next asks again.
+    value.catch(() => {
+      if (this.readings.get(nodeId) === reading) this.readings.delete(nodeId);
+    });
+    return value;
+  }
+
+  forget(): void {
+    this.readings.clear();
+  }
+}

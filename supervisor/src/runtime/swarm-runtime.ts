@@ -7,7 +7,13 @@ import { callLimit, DEFAULT_ENGINE_TIMEOUTS, type EngineTimeouts, engineCall } f
 import { LABELS } from './labels.js';
 import type { TenantObjectNames } from './names.js';
 import { anchorName, attachPeersOnNode } from './swarm-attach.js';
-import { anchorMemAvailable, type DebugLog, swarmMemory } from './swarm-memory.js';
+import {
+  anchorMemAvailable,
+  type DebugLog,
+  MEMORY_READING_MAX_AGE_MS,
+  RecentReadings,
+  swarmMemory,
+} from './swarm-memory.js';
 import {
   chooseNode,
   NODE_LABEL,
@@ -409,7 +415,14 @@ export function createSwarmRuntime(options: SwarmRuntimeOptions): TenantRuntime 
     return engineOf(task.NodeID, 'pausing a tenant').getContainer(id);
   }
 
-  return {
+  // Each node's MemAvailable, read by an exec in its anchor; kept a little (see RecentReadings).
+  const readings = new RecentReadings((nodeId) => {
+    const engine = nodeEngines.get(nodeId);
+    if (!engine) return Promise.reject(new Error('no engine known for the node'));
+    return anchorMemAvailable(engine, options.instance, quick);
+  }, MEMORY_READING_MAX_AGE_MS);
+
+  const runtime: TenantRuntime = {
     capabilities: { pause: true, subnets: true },
 
     async ensure(spec, signal) {
@@ -611,11 +624,7 @@ export function createSwarmRuntime(options: SwarmRuntimeOptions): TenantRuntime 
       return swarmMemory({
         nodes,
         tenants,
-        readAvailable: (nodeId) => {
-          const engine = nodeEngines.get(nodeId);
-          if (!engine) return Promise.reject(new Error('no engine known for the node'));
-          return anchorMemAvailable(engine, options.instance, quick);
-        },
+        readAvailable: (nodeId) => readings.get(nodeId),
         log: options.log,
       });
     },
@@ -688,6 +697,25 @@ export function createSwarmRuntime(options: SwarmRuntimeOptions): TenantRuntime 
         throw errors.runtimeUnavailable(undefined, { cause: err });
       }
     },
+  };
+  // A tenant that starts, stops, pauses, thaws or goes changes its node's memory: the readings
+  // kept are forgotten once it has, so the memory reserve sees what each stop gave back.
+  const thenForget =
+    <A extends unknown[], R>(operation: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await operation(...args);
+      } finally {
+        readings.forget();
+      }
+    };
+  return {
+    ...runtime,
+    start: thenForget(runtime.start),
+    stop: thenForget(runtime.stop),
+    pause: thenForget(runtime.pause),
+    unpause: thenForget(runtime.unpause),
+    remove: thenForget(runtime.remove),
   };
 }
 

@@ -4,7 +4,7 @@ import t from 'tap';
 import { engineCall } from '../../src/runtime/engine-calls.js';
 import { memAvailable } from '../../src/runtime/host-memory.js';
 import type { QuickCall } from '../../src/runtime/swarm-attach.js';
-import { anchorMemAvailable, swarmMemory } from '../../src/runtime/swarm-memory.js';
+import { anchorMemAvailable, RecentReadings, swarmMemory } from '../../src/runtime/swarm-memory.js';
 
 const GiB = 1024 ** 3;
 const MEMINFO =
@@ -140,4 +140,33 @@ t.test('an exec that never ends fails at the call limit and its stream is torn d
     code: 'SUP_ERR_RUNTIME_UNAVAILABLE',
   });
   t.ok(seen.stream?.destroyed, 'the stream is destroyed');
+});
+
+t.test('a node reading is kept for its age limit, shared by reads at once, forgotten on demand', async (t) => {
+  let clock = 1_000;
+  const reads: string[] = [];
+  let fail = false;
+  const readings = new RecentReadings(
+    async (nodeId) => {
+      reads.push(nodeId);
+      if (fail) throw new Error('exec refused');
+      return reads.length;
+    },
+    20_000,
+    () => clock,
+  );
+  t.strictSame(await Promise.all([readings.get('a'), readings.get('a'), readings.get('b')]), [1, 1, 2]);
+  t.strictSame(reads, ['a', 'b'], 'one read per node for reads at once');
+  clock += 19_999;
+  t.equal(await readings.get('a'), 1, 'kept while younger than the limit');
+  clock += 1;
+  t.equal(await readings.get('a'), 3, 'read again once as old as the limit');
+  readings.forget();
+  t.equal(await readings.get('a'), 4, 'read again after forget (a tenant changed)');
+  fail = true;
+  readings.forget();
+  await t.rejects(readings.get('b'), /exec refused/);
+  fail = false;
+  t.equal(await readings.get('b'), 6, 'a failed read is not kept');
+  t.equal(reads.length, 6);
 });
