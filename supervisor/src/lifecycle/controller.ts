@@ -430,7 +430,7 @@ export class TenantController {
     });
     entry.holding = holding;
     const names = this.namesFor(userId);
-    const frozen = store.tenants.get(userId)?.state === 'running' && runtime.capabilities.pause;
+    let frozen = store.tenants.get(userId)?.state === 'running' && runtime.capabilities.pause;
     const end = () => {
       if (entry.holding === holding) entry.holding = undefined;
       released();
@@ -440,8 +440,14 @@ export class TenantController {
       try {
         await runtime.pause(names);
       } catch (err) {
-        end();
-        throw err;
+        // Not running after all (it died a moment ago; the engine's event is on its way) or
+        // gone: nothing in it writes, so it is held without being frozen.
+        const status = (err as { statusCode?: number }).statusCode;
+        if (status !== 404 && status !== 409) {
+          end();
+          throw err;
+        }
+        frozen = false;
       }
     }
     let releasing: Promise<void> | undefined;

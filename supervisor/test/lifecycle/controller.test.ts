@@ -550,7 +550,7 @@ t.test('the reaper timer never runs a pass beside a slow one, and close waits fo
 
 t.test('holdStill freezes a running tenant until released; stops and wakes wait for it', async (t) => {
   let clock = 3_000_000;
-  const { controller, store, calls, paused } = await setup(t, { idleTimeoutMs: 1_000 }, () => clock);
+  const { controller, store, calls, paused, running } = await setup(t, { idleTimeoutMs: 1_000 }, () => clock);
   for (const user of ['held', 'sleeper']) {
     store.addUser(user);
     await controller.wake(user, { wait: true });
@@ -590,6 +590,12 @@ t.test('holdStill freezes a running tenant until released; stops and wakes wait 
   await waking;
   t.ok(woke);
   t.equal(store.tenants.get('sleeper')?.state, 'running', 'the wake ran once released');
+
+  // Dead a moment ago, its state not yet told: held without a freeze, never thawed.
+  running.set(controller.namesFor('sleeper').container, false);
+  const deadHold = await controller.holdStill('sleeper');
+  await deadHold();
+  t.strictSame([calls.pause, calls.unpause], [2, 1], 'one pause tried (refused), no thaw');
 });
 
 t.test('a runtime that cannot pause: idle tenants are stopped at once, pause is never called', async (t) => {

@@ -159,7 +159,9 @@ export function fakeRuntime(endpointUrl: string, capabilities: Partial<RuntimeCa
     },
     async pause(names) {
       calls.pause++;
-      if (running.get(names.container) !== true) throw new Error('container is not running');
+      // The engine's answer: 409 for a container that is not running.
+      if (running.get(names.container) !== true)
+        throw Object.assign(new Error('container is not running'), { statusCode: 409 });
       paused.add(names.container);
     },
     async unpause(names) {
