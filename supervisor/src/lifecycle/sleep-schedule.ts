@@ -114,7 +114,7 @@ export class SleepSchedule {
         await this.deps.sleeper
           .stop(tenant.userId, 'memory')
           .catch((err: unknown) => log.error({ err }, 'stop for memory failed'));
-        available = (await runtime.memory()).find((entry) => entry.node === node.node)?.availableBytes;
+        available = (await runtime.memory(node.node))[0]?.availableBytes;
       }
     }
   }

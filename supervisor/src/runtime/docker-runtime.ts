@@ -324,9 +324,10 @@ export function createDockerRuntime(options: DockerRuntimeOptions): TenantRuntim
       });
     },
 
-    async memory() {
+    async memory(node) {
       // The host's own figures: the supervisor runs on the engine's host (/proc/meminfo).
-      return [hostMemory()];
+      const host = hostMemory();
+      return node === undefined || node === host.node ? [host] : [];
     },
 
     async usedSubnets() {

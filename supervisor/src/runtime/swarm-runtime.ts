@@ -619,10 +619,10 @@ export function createSwarmRuntime(options: SwarmRuntimeOptions): TenantRuntime 
     },
 
     /** Each ready and active node's memory and real `MemAvailable`, read on all at once (see swarm-memory.ts). */
-    async memory() {
+    async memory(node) {
       const { nodes, tenants } = await capacity();
       return swarmMemory({
-        nodes,
+        nodes: node === undefined ? nodes : nodes.filter((entry) => entry.id === node),
         tenants,
         readAvailable: (nodeId) => readings.get(nodeId),
         log: options.log,

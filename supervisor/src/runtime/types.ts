@@ -86,9 +86,10 @@ export interface TenantRuntime {
   /**
    * Memory of each node that runs tenants, one entry per node (one for a single host), the
    * nodes whose tenants the runtime can stop now: MEMORY_RESERVE is kept on each, and the default
-   * MAX_RUNNING_TENANTS sums them. A tenant's `ContainerStatus.node` names its entry.
+   * MAX_RUNNING_TENANTS sums them. A tenant's `ContainerStatus.node` names its entry. `node`:
+   * that node's entry only (none when it is not one of them), where reading a node costs.
    */
-  memory(): Promise<NodeMemory[]>;
+  memory(node?: string): Promise<NodeMemory[]>;
   /** Follows container events of this deployment until the returned function is called. */
   watch(onEvent: (event: RuntimeEvent) => void, onError: (err: Error) => void): () => void;
   /** Resolves when the engine answers. */

@@ -170,7 +170,12 @@ t.test('swarm runtime on a real two-node swarm', async (t) => {
       await runtime.memory();
       times.push(performance.now() - again);
     }
-    t.comment(`memory() on two nodes: ${times.map((time) => Math.round(time)).join(', ')} ms`);
+    t.comment(`memory() on two nodes: ${times.map((time) => Math.round(time)).join(', ')} ms (readings kept 20 s)`);
+    t.strictSame(
+      (await runtime.memory(lab.manager.id)).map((entry) => entry.node),
+      [lab.manager.id],
+      'asked for one node: its entry only',
+    );
 
     // Node a's anchor frozen (its exec refused) and no engine known for node b: each node falls
     // back to what the limits of its awake tenants leave, and the call still answers.

@@ -458,12 +458,18 @@ t.test('low memory on one node stops the paused tenants on that node only', asyn
     ['node-a', 1_000],
     ['node-b', 1_000],
   ]);
-  const { controller, store, control } = await setup(
+  const { controller, store, control, runtime } = await setup(
     t,
     { idleTimeoutMs: 1_000, pauseTimeoutMs: 3_600_000, memoryReserveBytes: 120 },
     () => clock,
   );
   control.memory = () => [...available].map(([node, availableBytes]) => ({ node, totalBytes: 10_000, availableBytes }));
+  const asked: (string | undefined)[] = [];
+  const memory = runtime.memory.bind(runtime);
+  runtime.memory = (node) => {
+    asked.push(node);
+    return memory(node);
+  };
   // The least recently active tenant of all is on node b, which has memory to spare.
   const placed = [
     ['b-old', 'node-b'],
@@ -496,6 +502,11 @@ t.test('low memory on one node stops the paused tenants on that node only', asyn
     placed.map(([user]) => store.tenants.get(user)?.state),
     ['paused', 'asleep', 'asleep', 'paused'],
     'both paused tenants of node a stopped, least recently active first; node b’s kept',
+  );
+  t.strictSame(
+    asked.slice(-3),
+    [undefined, 'node-a', 'node-a'],
+    'every node once for the pass, then only node a after each of its stops',
   );
   t.strictSame(
     store

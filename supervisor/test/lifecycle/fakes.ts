@@ -189,8 +189,9 @@ export function fakeRuntime(endpointUrl: string, capabilities: Partial<RuntimeCa
       calls.usedSubnets++;
       return control.engineSubnets;
     },
-    async memory() {
-      return control.memory();
+    async memory(node) {
+      const nodes = await control.memory();
+      return node === undefined ? nodes : nodes.filter((entry) => entry.node === node);
     },
     watch(onEvent) {
       control.emit = onEvent;
