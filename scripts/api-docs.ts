@@ -411,7 +411,7 @@ export const ROUTE_NOTES: Readonly<Record<string, Readonly<Record<string, RouteN
       answers: '404 `SUP_ERR_USER_NOT_FOUND`; the wake errors as for the internal `wake`',
     },
     'POST /v1/tenants/:userId/pause': {
-      does: 'Freezes a running tenant (first stage of sleep: memory kept, no CPU; the next request thaws it in tens of milliseconds). A no-op in any other state. Audited as `tenant.pause`.',
+      does: 'Freezes a running tenant (first stage of sleep: memory kept, no CPU; the next request thaws it in tens of milliseconds). A no-op in any other state, and while an export reads its history. On a runtime that cannot pause it stops the tenant instead (stop reason `admin`). Audited as `tenant.pause`.',
       auth: 'admin-token',
     },
     'POST /v1/tenants/:userId/stop': {
