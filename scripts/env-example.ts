@@ -81,6 +81,18 @@ const OUTSIDE_CONFIGURATION: ReadonlyArray<readonly [string, ReadonlyArray<reado
     [['ADMIN_TOKEN_FILE', '', 'A file holding the admin token, read instead of ADMIN_TOKEN']],
   ],
   [
+    'the process environment',
+    [['PATH', '', 'Where node, docker and nginx are found (the scripts and tests pass it on to what they start)']],
+  ],
+  [
+    'test runs (scripts/test.sh sets them; a focused run may give them)',
+    [
+      ['TENANCY_TEST_RUN', '', "This run's id: every Docker object a test makes is labelled with it"],
+      ['TEST_REDIS_URL', '', "The run's shared Redis (default: scripts/test.sh starts its own on 127.0.0.1)"],
+      ['TENANCY_SERVICES', '', 'compiled: tests and benchmarks start the services from dist/ instead of the sources'],
+    ],
+  ],
+  [
     'tests and benchmarks only (see the header of the file that reads each)',
     [
       ['CHROMIUM_PATH', '/usr/bin/chromium', 'The browser of the page tests (test-support/src/chromium.ts)'],
@@ -88,6 +100,16 @@ const OUTSIDE_CONFIGURATION: ReadonlyArray<readonly [string, ReadonlyArray<reado
       ['BENCH_CONNECTIONS', '50', 'Concurrent connections of the proxy benchmark (gateway/bench/proxy.ts)'],
       ['BASELINE_IMAGE', '', 'An image to compare idle cost with (supervisor/bench/idle.ts)'],
       ['BASELINE_COUNT', '', 'How many baseline containers (default: as many as tenants)'],
+      [
+        'IDLE_SETTLE',
+        '60',
+        'Seconds the idle benchmark waits after the last tenant answered (supervisor/bench/idle.ts)',
+      ],
+      [
+        'STORM_BEFORE',
+        '',
+        '0: the wake storm benchmark skips its run without the start queue (supervisor/bench/storm.ts)',
+      ],
       ['DENSITY_SETTLE', '60', 'Seconds the density benchmark lets started tenants settle'],
       ['DENSITY_WINDOW', '20', 'Seconds of each density measurement window'],
       ['DENSITY_ROUNDS', '3', 'Rounds of the density benchmark'],
@@ -132,11 +154,6 @@ export function renderEnvExample(): string {
   for (const [name, value, description] of TENANT_APP_VARIABLES) {
     lines.push(`# ${description}`, `#   ${name}=${value}`);
   }
-  lines.push(
-    '',
-    '# Also read, but not configuration: PATH (to find node, docker and nginx) and TENANCY_TEST_RUN',
-    "# (set by scripts/test.sh to label the test run's Docker objects).",
-  );
   for (const [heading, variables] of OUTSIDE_CONFIGURATION) {
     lines.push('', `# ---- ${heading} ----`);
     for (const [name, value, description] of variables) lines.push(`# ${description}`, `#   ${name}=${value}`);
